@@ -1,0 +1,154 @@
+"""Soft actor-critic (Haarnoja et al., 2018) as an immutable pytree; used to generate datasets."""
+from __future__ import annotations
+
+import functools
+from typing import Any, Optional, Sequence
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training.train_state import TrainState
+from jax.typing import ArrayLike
+
+from rlkit_jax import objectives
+from rlkit_jax.agents.common import adam
+from rlkit_jax.data.transitions import Transitions
+from rlkit_jax.distributions import tanh_gaussian_sample
+from rlkit_jax.networks import Ensemble, QFunction, TanhGaussianPolicy
+
+import flax.linen as nn
+
+
+class _LogAlpha(nn.Module):
+  init_value: float = 1.0
+
+  @nn.compact
+  def __call__(self) -> jax.Array:
+    return self.param("log_alpha", lambda _: jnp.log(jnp.asarray(self.init_value, jnp.float32)))
+
+
+class SAC(flax.struct.PyTreeNode):
+  """SAC with a double-Q critic ensemble and automatic entropy tuning.
+
+  Build with :meth:`SAC.create`; step with the pure :meth:`update`. Numeric hyperparameters are
+  leaves (shape ``[]`` float32), so ``jax.vmap(SAC.create)`` over keys or values gives a batch of
+  agents.
+
+  References:
+    Haarnoja et al., `Soft Actor-Critic Algorithms and Applications
+    <https://arxiv.org/abs/1812.05905>`_, 2018.
+  """
+
+  actor: TrainState
+  critic: TrainState
+  target_critic_params: Any
+  log_alpha: TrainState
+  key: jax.Array
+  discount: jax.Array  # [] float32
+  tau: jax.Array  # [] float32, Polyak step
+  target_entropy: jax.Array  # [] float32, nats
+
+  @classmethod
+  def create(
+      cls,
+      key: jax.Array,
+      observation_dim: int,
+      action_dim: int,
+      *,
+      hidden_dims: Sequence[int] = (256, 256),
+      num_critics: int = 2,
+      actor_lr: ArrayLike = 3e-4,
+      critic_lr: ArrayLike = 3e-4,
+      temperature_lr: ArrayLike = 3e-4,
+      discount: ArrayLike = 0.99,
+      tau: ArrayLike = 0.005,
+      init_temperature: float = 1.0,
+      target_entropy: Optional[ArrayLike] = None,
+  ) -> "SAC":
+    """Initialises networks and optimisers.
+
+    Args:
+      key: a typed PRNG key (``jax.random.key``); split internally, kept for sampling.
+      observation_dim, action_dim: O and A (actions in [-1, 1]^A).
+      hidden_dims: widths of every network's hidden layers.
+      num_critics: E, the critic ensemble size (2 = clipped double Q).
+      actor_lr, critic_lr, temperature_lr: Adam step sizes.
+      discount: γ. tau: Polyak step of the target critics.
+      init_temperature: α at the start. target_entropy: H̄, default ``-action_dim``.
+    """
+    key, actor_key, critic_key = jax.random.split(key, 3)
+    observations = jnp.zeros((1, observation_dim), jnp.float32)
+    actions = jnp.zeros((1, action_dim), jnp.float32)
+    actor_def = TanhGaussianPolicy(action_dim, hidden_dims)
+    critic_def = Ensemble(functools.partial(QFunction, hidden_dims), num_members=num_critics)
+    critic_params = critic_def.init(critic_key, observations, actions)["params"]
+    alpha_def = _LogAlpha(init_temperature)
+    return cls(
+        actor=TrainState.create(
+            apply_fn=actor_def.apply, params=actor_def.init(actor_key, observations)["params"], tx=adam(actor_lr)
+        ),
+        critic=TrainState.create(apply_fn=critic_def.apply, params=critic_params, tx=adam(critic_lr)),
+        target_critic_params=jax.tree.map(jnp.copy, critic_params),  # own buffers: safe to donate
+        log_alpha=TrainState.create(apply_fn=alpha_def.apply, params=alpha_def.init(key)["params"], tx=adam(temperature_lr)),
+        key=key,
+        discount=jnp.asarray(discount, jnp.float32),
+        tau=jnp.asarray(tau, jnp.float32),
+        target_entropy=jnp.asarray(-action_dim if target_entropy is None else target_entropy, jnp.float32),
+    )
+
+  def sample_actions(self, observations: jax.Array, key: jax.Array) -> jax.Array:
+    """Exploration actions a ~ π(·|s): observations ``[B, O]`` → actions ``[B, A]`` in (-1, 1)."""
+    means, log_stds = self.actor.apply_fn({"params": self.actor.params}, observations)
+    return tanh_gaussian_sample(key, means, log_stds)[0]
+
+  def eval_actions(self, observations: jax.Array) -> jax.Array:
+    """Greedy actions tanh(μ(s)): observations ``[B, O]`` → actions ``[B, A]``."""
+    means, _ = self.actor.apply_fn({"params": self.actor.params}, observations)
+    return jnp.tanh(means)
+
+  @jax.jit
+  def update(self, batch: Transitions) -> tuple["SAC", dict[str, jax.Array]]:
+    """One gradient step of critic, actor and temperature, then the Polyak target update.
+
+    Args:
+      batch: :class:`Transitions` with leading axis B.
+
+    Returns:
+      ``(new_agent, metrics)``; metrics are scalars.
+    """
+    key, next_key, actor_key = jax.random.split(self.key, 3)
+    alpha = jnp.exp(self.log_alpha.params["log_alpha"])
+
+    next_means, next_log_stds = self.actor.apply_fn({"params": self.actor.params}, batch.next_observations)
+    next_actions, next_log_probs = tanh_gaussian_sample(next_key, next_means, next_log_stds)
+    next_q = self.critic.apply_fn({"params": self.target_critic_params}, batch.next_observations, next_actions)
+    soft_next_values = jnp.min(next_q, axis=0) - alpha * next_log_probs
+    targets = objectives.td_target(batch.rewards, batch.terminals, soft_next_values, discount=self.discount)
+
+    def critic_loss_fn(params):
+      q = self.critic.apply_fn({"params": params}, batch.observations, batch.actions)
+      loss = jnp.mean(jnp.sum(objectives.squared_td_error(q, targets), axis=0))
+      return loss, {"critic_loss": loss, "q_data": jnp.mean(q)}
+
+    critic_grads, critic_info = jax.grad(critic_loss_fn, has_aux=True)(self.critic.params)
+    critic = self.critic.apply_gradients(grads=critic_grads)
+
+    def actor_loss_fn(params):
+      means, log_stds = self.actor.apply_fn({"params": params}, batch.observations)
+      actions, log_probs = tanh_gaussian_sample(actor_key, means, log_stds)
+      q = jnp.min(critic.apply_fn({"params": critic.params}, batch.observations, actions), axis=0)
+      loss = jnp.mean(objectives.sac_actor_loss(log_probs, q, alpha=alpha))
+      return loss, (log_probs, {"actor_loss": loss, "entropy": -jnp.mean(log_probs)})
+
+    actor_grads, (log_probs, actor_info) = jax.grad(actor_loss_fn, has_aux=True)(self.actor.params)
+    actor = self.actor.apply_gradients(grads=actor_grads)
+
+    def alpha_loss_fn(params):
+      loss = objectives.sac_temperature_loss(params["log_alpha"], log_probs, target_entropy=self.target_entropy)
+      return jnp.mean(loss)
+
+    log_alpha = self.log_alpha.apply_gradients(grads=jax.grad(alpha_loss_fn)(self.log_alpha.params))
+    target = optax.incremental_update(critic.params, self.target_critic_params, self.tau)
+    agent = self.replace(actor=actor, critic=critic, target_critic_params=target, log_alpha=log_alpha, key=key)
+    return agent, {**critic_info, **actor_info, "alpha": alpha}

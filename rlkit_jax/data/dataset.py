@@ -1,0 +1,49 @@
+"""A loaded offline dataset: transitions plus what is needed to evaluate and normalise."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from rlkit_jax.data.transitions import Transitions
+
+
+class DatasetError(ValueError):
+  """A dataset file or name that cannot be used; the message names the file, the field and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  """An offline dataset in ``qlearning_dataset`` form, held as NumPy arrays on the host.
+
+  Attributes:
+    transitions: :class:`Transitions` of NumPy arrays, leading axis ``N``.
+    episode_ends: ``[N]`` bool; True where transition i is the last of its trajectory (a
+      terminal, a time-out, or a break where s'_i ≠ s_{i+1}).
+    name: the dataset's name (e.g. ``"hopper-medium-replay-v5"``) or file stem.
+    env_id: the gymnasium task to evaluate policies on (e.g. ``"Hopper-v5"``).
+    ref_min_score, ref_max_score: random and expert returns for the D4RL normalized score.
+    source: the file the data came from.
+    attrs: provenance read from the file (command, seed, policy returns, version, ...).
+  """
+
+  transitions: Transitions
+  episode_ends: np.ndarray
+  name: str
+  env_id: str
+  ref_min_score: float
+  ref_max_score: float
+  source: str
+  attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+  def __len__(self) -> int:
+    return len(self.transitions)
+
+  def episode_returns(self) -> np.ndarray:
+    """Undiscounted return of every trajectory (the last one may be partial), float64 ``[T]``."""
+    rewards = np.asarray(self.transitions.rewards, np.float64)
+    ends = np.flatnonzero(self.episode_ends)
+    if ends.size == 0 or ends[-1] != len(rewards) - 1:
+      ends = np.r_[ends, len(rewards) - 1]
+    return np.add.reduceat(rewards, np.r_[0, ends[:-1] + 1])

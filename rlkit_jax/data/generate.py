@@ -1,0 +1,337 @@
+"""The D4RL recipe on gymnasium MuJoCo tasks: train SAC online, then write random, medium,
+medium-replay, expert and medium-expert datasets in D4RL's HDF5 layout.
+
+Recipe (Fu et al., `D4RL <https://arxiv.org/abs/2004.07219>`_, 2020, Sec. 4): "random" rolls out
+a randomly initialised policy; "expert" the final SAC policy; "medium" the training snapshot whose
+evaluation return is closest to ``medium_fraction`` of the expert's; "medium-replay" is the
+replay buffer up to that snapshot; "medium-expert" concatenates medium and expert.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tqdm
+
+from rlkit_jax.agents.sac import SAC
+from rlkit_jax.data.hdf5 import write_d4rl_hdf5
+from rlkit_jax.data.transitions import Transitions
+from rlkit_jax.distributions import tanh_gaussian_sample
+from rlkit_jax.envs import evaluate, make_env
+
+DATASET_KINDS = ("random", "medium", "medium-replay", "expert", "medium-expert")
+
+
+@dataclasses.dataclass
+class Snapshot:
+  """A policy saved during SAC training: env steps so far, actor parameters, mean eval return."""
+
+  step: int
+  actor_params: Any
+  eval_return: float
+
+
+@dataclasses.dataclass
+class SACRun:
+  """What :func:`train_sac` returns: the agent, its snapshots and the whole replay buffer
+  (D4RL keys, NumPy arrays with leading axis = env steps)."""
+
+  agent: SAC
+  snapshots: list[Snapshot]
+  buffer: dict[str, np.ndarray]
+
+
+def _policy_fn(agent: SAC, deterministic: bool) -> Callable:
+  apply = agent.actor.apply_fn
+
+  @jax.jit
+  def act(params, observations, key):
+    means, log_stds = apply({"params": params}, observations)
+    if deterministic:
+      return jnp.tanh(means)
+    return tanh_gaussian_sample(key, means, log_stds)[0]
+
+  return act
+
+
+@functools.partial(jax.jit, donate_argnums=(0,))
+def _insert(buffer: Transitions, chunk: Transitions, start: jax.Array) -> Transitions:
+  return jax.tree.map(lambda b, c: jax.lax.dynamic_update_slice_in_dim(b, c, start, 0), buffer, chunk)
+
+
+@functools.partial(jax.jit, static_argnames=("num_updates", "batch_size"), donate_argnums=(0,))
+def _update_chunk(agent: SAC, buffer: Transitions, size: jax.Array, key: jax.Array, *, num_updates: int, batch_size: int):
+  def step(agent, key):
+    indices = jax.random.randint(key, (batch_size,), 0, size)
+    return agent.update(jax.tree.map(lambda x: x[indices], buffer))
+
+  agent, metrics = jax.lax.scan(step, agent, jax.random.split(key, num_updates))
+  return agent, jax.tree.map(jnp.mean, metrics)
+
+
+def _to_transitions(arrays: dict[str, np.ndarray], start: int, stop: int) -> Transitions:
+  return Transitions(
+      observations=arrays["observations"][start:stop],
+      actions=arrays["actions"][start:stop],
+      rewards=arrays["rewards"][start:stop],
+      terminals=arrays["terminals"][start:stop].astype(np.float32),
+      next_observations=arrays["next_observations"][start:stop],
+  )
+
+
+def train_sac(
+    env_id: str,
+    *,
+    seed: int,
+    num_steps: int,
+    start_steps: int = 5_000,
+    update_every: int = 1_000,
+    batch_size: int = 256,
+    eval_every: int = 10_000,
+    eval_episodes: int = 5,
+    hidden_dims: Sequence[int] = (256, 256),
+    progress: bool = True,
+) -> SACRun:
+  """Trains SAC online on ``env_id`` with one update per environment step.
+
+  Acting is on the host; every ``update_every`` steps the new transitions are copied into a
+  device-resident buffer and that many updates run in one ``lax.scan``.
+
+  Args:
+    env_id: gymnasium id, e.g. ``"Hopper-v5"``.
+    seed: seeds the agent, the environment and the evaluation.
+    num_steps: environment steps (= gradient updates after ``start_steps``).
+    start_steps: initial steps with uniformly random actions.
+    update_every: steps between update chunks.
+    batch_size: SAC minibatch size.
+    eval_every: steps between greedy evaluations, each saving a :class:`Snapshot`.
+    eval_episodes: episodes per evaluation.
+    hidden_dims: hidden widths of actor and critics.
+    progress: show a tqdm bar.
+
+  Returns:
+    A :class:`SACRun`.
+  """
+  env = make_env(env_id)
+  observation_dim = env.observation_space.shape[0]
+  action_dim = env.action_space.shape[0]
+  key = jax.random.key(seed)
+  key, agent_key = jax.random.split(key)
+  agent = SAC.create(agent_key, observation_dim, action_dim, hidden_dims=hidden_dims)
+  sample = _policy_fn(agent, deterministic=False)
+  greedy = _policy_fn(agent, deterministic=True)
+  host = {
+      "observations": np.zeros((num_steps, observation_dim), np.float32),
+      "actions": np.zeros((num_steps, action_dim), np.float32),
+      "rewards": np.zeros((num_steps,), np.float32),
+      "terminals": np.zeros((num_steps,), bool),
+      "timeouts": np.zeros((num_steps,), bool),
+      "next_observations": np.zeros((num_steps, observation_dim), np.float32),
+  }
+  device_buffer = jax.tree.map(jnp.asarray, _to_transitions(host, 0, num_steps))
+  snapshots: list[Snapshot] = []
+  rng = np.random.default_rng(seed)
+  observation, _ = env.reset(seed=seed)
+  metrics: dict[str, float] = {}
+  bar = tqdm.tqdm(total=num_steps, desc=f"SAC {env_id}", disable=not progress, mininterval=5)
+  for t in range(num_steps):
+    if t < start_steps:
+      action = rng.uniform(-1.0, 1.0, action_dim).astype(np.float32)
+    else:
+      key, act_key = jax.random.split(key)
+      action = np.asarray(sample(agent.actor.params, observation[None].astype(np.float32), act_key)[0])
+    next_observation, reward, terminated, truncated, _ = env.step(action)
+    host["observations"][t] = observation
+    host["actions"][t] = action
+    host["rewards"][t] = reward
+    host["terminals"][t] = terminated
+    host["timeouts"][t] = truncated and not terminated
+    host["next_observations"][t] = next_observation
+    observation = next_observation
+    if terminated or truncated:
+      observation, _ = env.reset()
+    if (t + 1) % update_every == 0:
+      start = t + 1 - update_every
+      chunk = jax.tree.map(jnp.asarray, _to_transitions(host, start, t + 1))
+      device_buffer = _insert(device_buffer, chunk, jnp.asarray(start))
+      if t + 1 >= start_steps:
+        key, update_key = jax.random.split(key)
+        agent, chunk_metrics = _update_chunk(
+            agent, device_buffer, jnp.asarray(t + 1), update_key, num_updates=update_every, batch_size=batch_size
+        )
+        metrics = {k: float(v) for k, v in chunk_metrics.items()}
+    if (t + 1) % eval_every == 0:
+      params = agent.actor.params
+      returns = evaluate(
+          lambda obs: greedy(params, obs, None), env_id, num_envs=eval_episodes, seed=seed + 1_000_000 + t
+      )
+      snapshots.append(Snapshot(t + 1, jax.device_get(params), float(returns.mean())))
+      bar.set_postfix(eval_return=f"{returns.mean():.0f}", alpha=f"{metrics.get('alpha', 1.0):.3f}")
+    bar.update(1)
+  bar.close()
+  env.close()
+  return SACRun(agent, snapshots, host)
+
+
+def collect(
+    env_id: str,
+    act_fn: Callable[[np.ndarray, jax.Array], np.ndarray],
+    *,
+    num_transitions: int,
+    seed: int,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+  """Rolls out ``act_fn`` for exactly ``num_transitions`` steps in D4RL's layout.
+
+  Episodes run to termination or the task's time limit; the last one is cut at
+  ``num_transitions`` and marked as a time-out.
+
+  Args:
+    env_id: gymnasium id.
+    act_fn: ``(observation [1, O], key) -> action [1, A]``.
+    num_transitions: N.
+    seed: seeds the environment and the action sampling.
+
+  Returns:
+    ``(arrays, episode_returns)``: the D4RL keys with leading axis N, and the returns of the
+    complete episodes.
+  """
+  env = make_env(env_id)
+  key = jax.random.key(seed)
+  observation_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
+  arrays = {
+      "observations": np.zeros((num_transitions, observation_dim), np.float32),
+      "actions": np.zeros((num_transitions, action_dim), np.float32),
+      "rewards": np.zeros((num_transitions,), np.float32),
+      "terminals": np.zeros((num_transitions,), bool),
+      "timeouts": np.zeros((num_transitions,), bool),
+      "next_observations": np.zeros((num_transitions, observation_dim), np.float32),
+  }
+  returns, episode_return = [], 0.0
+  observation, _ = env.reset(seed=seed)
+  for t in range(num_transitions):
+    key, act_key = jax.random.split(key)
+    action = np.asarray(act_fn(observation[None].astype(np.float32), act_key)[0])
+    next_observation, reward, terminated, truncated, _ = env.step(action)
+    arrays["observations"][t], arrays["actions"][t] = observation, action
+    arrays["rewards"][t], arrays["next_observations"][t] = reward, next_observation
+    arrays["terminals"][t] = terminated
+    arrays["timeouts"][t] = (truncated and not terminated) or (t == num_transitions - 1 and not terminated)
+    episode_return += reward
+    observation = next_observation
+    if terminated or truncated:
+      returns.append(episode_return)
+      episode_return = 0.0
+      observation, _ = env.reset()
+  env.close()
+  return arrays, np.asarray(returns)
+
+
+def dataset_name(env_id: str, kind: str) -> str:
+  """``("Hopper-v5", "medium-replay")`` → ``"hopper-medium-replay-v5"`` (D4RL's naming)."""
+  task, version = env_id.rsplit("-", 1)
+  return f"{task.lower()}-{kind}-{version}"
+
+
+def make_d4rl_datasets(
+    env_id: str,
+    out_dir: str,
+    *,
+    seed: int,
+    num_steps: int,
+    num_transitions: int,
+    medium_fraction: float = 0.4,
+    kinds: Sequence[str] = DATASET_KINDS,
+    provenance: dict[str, Any] | None = None,
+    progress: bool = True,
+    **sac_kwargs,
+) -> dict[str, str]:
+  """Runs the whole recipe and writes one HDF5 file per kind into ``out_dir``.
+
+  Args:
+    env_id: gymnasium id, e.g. ``"Hopper-v5"``.
+    out_dir: output folder; files are named ``<task>-<kind>-<version>.hdf5``.
+    seed: master seed (SAC training uses it; each rollout uses a derived seed).
+    num_steps: SAC training budget in environment steps.
+    num_transitions: size of the random, medium and expert datasets.
+    medium_fraction: "medium" is the snapshot whose eval return is closest to this fraction of
+      the final (expert) policy's.
+    kinds: which of :data:`DATASET_KINDS` to write.
+    provenance: extra file attributes (e.g. the generating command).
+    progress: show progress bars.
+    **sac_kwargs: forwarded to :func:`train_sac`.
+
+  Returns:
+    ``{kind: path}`` of the files written.
+  """
+  from rlkit_jax import __version__
+
+  unknown = sorted(set(kinds) - set(DATASET_KINDS))
+  if unknown:
+    raise ValueError(f"unknown dataset kinds {unknown}; choose from {DATASET_KINDS}")
+  run = train_sac(env_id, seed=seed, num_steps=num_steps, progress=progress, **sac_kwargs)
+  if not run.snapshots:
+    raise ValueError(f"num_steps={num_steps} is below eval_every: no policy snapshot to pick from")
+  expert = run.snapshots[-1]
+  target = medium_fraction * expert.eval_return
+  medium = min(run.snapshots[:-1] or run.snapshots, key=lambda s: abs(s.eval_return - target))
+  stochastic = _policy_fn(run.agent, deterministic=False)
+  random_params = SAC.create(jax.random.key(seed + 7), run.buffer["observations"].shape[1], run.buffer["actions"].shape[1]).actor.params
+
+  base_attrs = {
+      "env_id": env_id,
+      "seed": seed,
+      "sac_env_steps": num_steps,
+      "rlkit_jax_version": __version__,
+      "expert_snapshot_step": expert.step,
+      "expert_eval_return": expert.eval_return,
+      "medium_snapshot_step": medium.step,
+      "medium_eval_return": medium.eval_return,
+      **(provenance or {}),
+  }
+  made: dict[str, tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]] = {}
+  policies = {"random": random_params, "medium": medium.actor_params, "expert": expert.actor_params}
+  for offset, kind in enumerate(("random", "medium", "expert")):
+    if kind in kinds or (kind in ("medium", "expert") and "medium-expert" in kinds):
+      params = policies[kind]
+      arrays, returns = collect(
+          env_id, lambda obs, k: stochastic(params, obs, k), num_transitions=num_transitions, seed=seed + 100 * (offset + 1)
+      )
+      made[kind] = (arrays, returns, {"policy": f"{kind} SAC policy (stochastic actions)"})
+  if "medium-replay" in kinds:
+    arrays = {k: v[: medium.step] for k, v in run.buffer.items()}
+    arrays["timeouts"][-1] |= ~arrays["terminals"][-1]
+    made["medium-replay"] = (arrays, _episode_returns(arrays), {"policy": f"SAC replay buffer up to step {medium.step}"})
+  if "medium-expert" in kinds:
+    (m, mr, _), (e, er, _) = made["medium"], made["expert"]
+    arrays = {k: np.concatenate([m[k], e[k]]) for k in m}
+    made["medium-expert"] = (arrays, np.concatenate([mr, er]), {"policy": "medium then expert"})
+
+  paths = {}
+  for kind in kinds:
+    arrays, returns, attrs = made[kind]
+    path = os.path.join(out_dir, dataset_name(env_id, kind) + ".hdf5")
+    write_d4rl_hdf5(
+        path,
+        arrays,
+        {
+            **base_attrs,
+            **attrs,
+            "dataset_kind": kind,
+            "episode_return_mean": float(returns.mean()) if returns.size else float("nan"),
+            "episode_return_std": float(returns.std()) if returns.size else float("nan"),
+            "num_episodes": int(returns.size),
+        },
+    )
+    paths[kind] = path
+  return paths
+
+
+def _episode_returns(arrays: dict[str, np.ndarray]) -> np.ndarray:
+  ends = np.flatnonzero(arrays["terminals"] | arrays["timeouts"])
+  sums = np.add.reduceat(arrays["rewards"].astype(np.float64), np.r_[0, ends[:-1] + 1]) if ends.size else np.zeros(0)
+  return sums

@@ -1,0 +1,43 @@
+"""The transition batch shared by every agent, dataset reader and sampler."""
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+
+@flax.struct.dataclass
+class Transitions:
+  """A batch (or a whole dataset) of transitions, leading axis ``N``.
+
+  Attributes:
+    observations: s_t, ``[N, O]`` float32.
+    actions: a_t, ``[N, A]`` float32, inside the action space (usually [-1, 1]).
+    rewards: r_t, ``[N]`` float32.
+    terminals: 1.0 where s_{t+1} is a true termination (not a time-out), ``[N]`` float32.
+    next_observations: s_{t+1}, ``[N, O]`` float32.
+  """
+
+  observations: jax.Array
+  actions: jax.Array
+  rewards: jax.Array
+  terminals: jax.Array
+  next_observations: jax.Array
+
+  def __len__(self) -> int:
+    return int(self.rewards.shape[0])
+
+
+def sample_batch(dataset: Transitions, key: jax.Array, batch_size: int) -> Transitions:
+  """Uniformly samples ``batch_size`` transitions with replacement, inside jit.
+
+  Args:
+    dataset: a device-resident :class:`Transitions` with leading axis ``N``.
+    key: a PRNG key, consumed.
+    batch_size: B, a static Python int.
+
+  Returns:
+    A :class:`Transitions` with leading axis ``B``.
+  """
+  indices = jax.random.randint(key, (batch_size,), 0, dataset.rewards.shape[0])
+  return jax.tree.map(lambda x: jnp.take(x, indices, axis=0), dataset)

@@ -1,0 +1,34 @@
+"""State-value and action-value networks."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from rlkit_jax.networks.mlp import MLP
+
+
+class ValueFunction(nn.Module):
+  """V(s): observations ``[B, O]`` → values ``[B]``."""
+
+  hidden_dims: Sequence[int] = (256, 256)
+
+  @nn.compact
+  def __call__(self, observations: jax.Array) -> jax.Array:
+    return MLP((*self.hidden_dims, 1))(observations)[..., 0]
+
+
+class QFunction(nn.Module):
+  """Q(s, a): observations ``[B, O]`` and actions ``[B, A]`` → values ``[B]``.
+
+  Wrap in :class:`rlkit_jax.networks.Ensemble` for E critics with output ``[E, B]``.
+  """
+
+  hidden_dims: Sequence[int] = (256, 256)
+
+  @nn.compact
+  def __call__(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
+    inputs = jnp.concatenate([observations, actions], axis=-1)
+    return MLP((*self.hidden_dims, 1))(inputs)[..., 0]

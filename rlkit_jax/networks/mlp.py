@@ -1,0 +1,64 @@
+"""Multi-layer perceptrons and the ensemble wrapper used for critics and reward models."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+def default_init(scale: float = jnp.sqrt(2.0)) -> Callable:
+  """Orthogonal kernel initialiser (the jaxrl / IQL reference default, scale √2)."""
+  return nn.initializers.orthogonal(scale)
+
+
+class MLP(nn.Module):
+  """Dense layers with ReLU between them.
+
+  Attributes:
+    hidden_dims: output width of each layer; the last entry is the output width.
+    activate_final: apply the activation after the last layer too.
+    activation: the nonlinearity (default ReLU).
+
+  Input ``[..., D]`` → output ``[..., hidden_dims[-1]]``, float32.
+  """
+
+  hidden_dims: Sequence[int]
+  activate_final: bool = False
+  activation: Callable[[jax.Array], jax.Array] = nn.relu
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    for i, width in enumerate(self.hidden_dims):
+      x = nn.Dense(width, kernel_init=default_init())(x)
+      if i + 1 < len(self.hidden_dims) or self.activate_final:
+        x = self.activation(x)
+    return x
+
+
+class Ensemble(nn.Module):
+  """``num_members`` independent copies of a module, evaluated in one vectorised call.
+
+  Parameters get a leading axis ``E`` (``nn.vmap`` over ``params`` with split RNGs); inputs are
+  shared; outputs get a leading axis ``E``. Reduce explicitly (``q.min(axis=0)``).
+
+  Attributes:
+    net_cls: the member module class, or a ``functools.partial`` of one.
+    num_members: E.
+  """
+
+  net_cls: Callable[..., nn.Module]
+  num_members: int = 2
+
+  @nn.compact
+  def __call__(self, *args):
+    vmapped = nn.vmap(
+        self.net_cls,
+        variable_axes={"params": 0},
+        split_rngs={"params": True},
+        in_axes=None,
+        out_axes=0,
+        axis_size=self.num_members,
+    )
+    return vmapped()(*args)

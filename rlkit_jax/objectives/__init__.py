@@ -1,0 +1,24 @@
+"""Pure objectives: arrays in, per-element losses out. No flax modules, no optimiser state."""
+from rlkit_jax.objectives.iql import iql_actor_loss, iql_critic_loss, iql_value_loss
+from rlkit_jax.objectives.policy import (
+    advantage_weighted_loss,
+    advantage_weights,
+    bc_loss,
+    sac_actor_loss,
+    sac_temperature_loss,
+)
+from rlkit_jax.objectives.value import expectile_loss, squared_td_error, td_target
+
+__all__ = [
+    "advantage_weighted_loss",
+    "advantage_weights",
+    "bc_loss",
+    "expectile_loss",
+    "iql_actor_loss",
+    "iql_critic_loss",
+    "iql_value_loss",
+    "sac_actor_loss",
+    "sac_temperature_loss",
+    "squared_td_error",
+    "td_target",
+]

@@ -1,0 +1,130 @@
+"""Policy objectives: behaviour cloning, advantage weighting (AWR / IQL actor), and SAC.
+
+Shape letters: ``B`` batch. Log-probabilities are of whole action vectors (summed over action
+dimensions), in nats. Every loss returns per-element values; the caller reduces.
+"""
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+
+def bc_loss(log_probs: ArrayLike) -> jax.Array:
+  r"""Behaviour-cloning negative log-likelihood ``-log π(a|s)`` of dataset actions.
+
+  Args:
+    log_probs: log π(a|s) of the dataset actions, shape ``[B]``, float, nats.
+
+  Returns:
+    Shape ``[B]``; minimise its mean.
+
+  References:
+    Pomerleau, `ALVINN`, NIPS 1989; the maximum-likelihood BC baseline of Fu et al., `D4RL
+    <https://arxiv.org/abs/2004.07219>`_, 2020.
+  """
+  chex.assert_rank(log_probs, 1)
+  chex.assert_type(log_probs, float)
+  return -log_probs
+
+
+def advantage_weights(
+    advantages: ArrayLike, *, temperature: ArrayLike, max_weight: ArrayLike = 100.0
+) -> jax.Array:
+  r"""Clipped exponentiated advantages ``min(exp(β · A), max_weight)``, gradient stopped.
+
+  Args:
+    advantages: A(s, a) = Q(s, a) - V(s), shape ``[B]``, float, in (scaled) reward units.
+    temperature: β ≥ 0, the inverse temperature (larger = greedier); scalar, may be traced.
+    max_weight: upper clip of the weight (IQL and AWR use 100); keeps one outlier from dominating.
+
+  Returns:
+    Non-negative weights, shape ``[B]``, with no gradient.
+
+  References:
+    Peng et al., `Advantage-Weighted Regression <https://arxiv.org/abs/1910.00177>`_, 2019,
+    Eq. (7) (AWR clips at 20); Kostrikov et al., `IQL <https://arxiv.org/abs/2110.06169>`_,
+    2021, Eq. (7) and its reference code (clip at 100).
+  """
+  chex.assert_rank(advantages, 1)
+  chex.assert_type(advantages, float)
+  weights = jnp.minimum(jnp.exp(temperature * advantages), max_weight)
+  return jax.lax.stop_gradient(weights)
+
+
+def advantage_weighted_loss(
+    log_probs: ArrayLike,
+    advantages: ArrayLike,
+    *,
+    temperature: ArrayLike,
+    max_weight: ArrayLike = 100.0,
+) -> jax.Array:
+  r"""Advantage-weighted regression: ``-min(exp(β A), max_weight) · log π(a|s)``.
+
+  The policy objective of AWR, AWAC and IQL's policy extraction: behaviour cloning in which each
+  dataset action is weighted by its exponentiated advantage. No gradient flows into
+  ``advantages``.
+
+  Args:
+    log_probs: log π(a|s) of the dataset actions, shape ``[B]``, nats.
+    advantages: A(s, a), shape ``[B]``.
+    temperature: β, see :func:`advantage_weights`.
+    max_weight: weight clip, see :func:`advantage_weights`.
+
+  Returns:
+    Shape ``[B]``.
+
+  References:
+    Kostrikov et al., `IQL <https://arxiv.org/abs/2110.06169>`_, 2021, Eq. (7);
+    Nair et al., `AWAC <https://arxiv.org/abs/2006.09359>`_, 2020, Eq. (13).
+  """
+  chex.assert_equal_shape([log_probs, advantages])
+  weights = advantage_weights(advantages, temperature=temperature, max_weight=max_weight)
+  return -weights * log_probs
+
+
+def sac_actor_loss(log_probs: ArrayLike, q_values: ArrayLike, *, alpha: ArrayLike) -> jax.Array:
+  r"""Soft actor-critic policy loss ``α log π(ã|s) - Q(s, ã)`` for reparameterised ã ~ π.
+
+  Args:
+    log_probs: log π(ã|s) of the sampled actions, shape ``[B]``, nats.
+    q_values: Q(s, ã) (usually the minimum over the critic ensemble), shape ``[B]``.
+    alpha: entropy temperature α > 0 (treated as a constant here), scalar.
+
+  Returns:
+    Shape ``[B]``.
+
+  References:
+    Haarnoja et al., `Soft Actor-Critic Algorithms and Applications
+    <https://arxiv.org/abs/1812.05905>`_, 2018, Eq. (7)/(8).
+  """
+  chex.assert_equal_shape([log_probs, q_values])
+  chex.assert_type([log_probs, q_values], float)
+  return jax.lax.stop_gradient(alpha) * log_probs - q_values
+
+
+def sac_temperature_loss(
+    log_alpha: ArrayLike, log_probs: ArrayLike, *, target_entropy: ArrayLike
+) -> jax.Array:
+  r"""Automatic entropy tuning: ``α · (-log π(a|s) - H̄)`` with ``α = exp(log_alpha)``.
+
+  Minimising it raises α when the policy's entropy is below ``target_entropy`` and lowers it
+  above. No gradient flows into ``log_probs``.
+
+  Args:
+    log_alpha: log α, a scalar (the trained parameter).
+    log_probs: log π(a|s) of actions sampled from the current policy, shape ``[B]``, nats.
+    target_entropy: H̄, usually ``-action_dim``; scalar, nats.
+
+  Returns:
+    Shape ``[B]``.
+
+  References:
+    Haarnoja et al., `Soft Actor-Critic Algorithms and Applications
+    <https://arxiv.org/abs/1812.05905>`_, 2018, Eq. (18).
+  """
+  chex.assert_rank([log_alpha, log_probs], [0, 1])
+  chex.assert_type([log_alpha, log_probs], float)
+  entropy = -jax.lax.stop_gradient(log_probs)
+  return jnp.exp(log_alpha) * (entropy - target_entropy)
