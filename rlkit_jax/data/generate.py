@@ -29,7 +29,8 @@ DATASET_KINDS = ("random", "medium", "medium-replay", "expert", "medium-expert")
 
 @dataclasses.dataclass
 class Snapshot:
-  """A policy saved during SAC training: env steps so far, actor parameters, mean eval return."""
+  """A policy saved during SAC training: env steps so far, actor parameters, and the mean return
+  of its stochastic policy (actions sampled, as when collecting data)."""
 
   step: int
   actor_params: Any
@@ -109,7 +110,8 @@ def train_sac(
     start_steps: initial steps with uniformly random actions.
     update_every: steps between update chunks.
     batch_size: SAC minibatch size.
-    eval_every: steps between greedy evaluations, each saving a :class:`Snapshot`.
+    eval_every: steps between evaluations of the stochastic policy (the one that collects the
+      datasets), each saving a :class:`Snapshot`.
     eval_episodes: episodes per evaluation.
     hidden_dims: hidden widths of actor and critics.
     progress: show a tqdm bar.
@@ -124,7 +126,6 @@ def train_sac(
   key, agent_key = jax.random.split(key)
   agent = SAC.create(agent_key, observation_dim, action_dim, hidden_dims=hidden_dims)
   sample = _policy_fn(agent, deterministic=False)
-  greedy = _policy_fn(agent, deterministic=True)
   host = {
       "observations": np.zeros((num_steps, observation_dim), np.float32),
       "actions": np.zeros((num_steps, action_dim), np.float32),
@@ -167,8 +168,10 @@ def train_sac(
         metrics = {k: float(v) for k, v in chunk_metrics.items()}
     if (t + 1) % eval_every == 0:
       params = agent.actor.params
+      key, eval_key = jax.random.split(key)
+      eval_keys = iter(jax.random.split(eval_key, 100_000))
       returns = evaluate(
-          lambda obs: greedy(params, obs, None), env_id, num_envs=eval_episodes, seed=seed + 1_000_000 + t
+          lambda obs: sample(params, obs, next(eval_keys)), env_id, num_envs=eval_episodes, seed=seed + 1_000_000 + t
       )
       snapshots.append(Snapshot(t + 1, jax.device_get(params), float(returns.mean())))
       bar.set_postfix(eval_return=f"{returns.mean():.0f}", alpha=f"{metrics.get('alpha', 1.0):.3f}")

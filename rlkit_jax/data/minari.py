@@ -1,0 +1,86 @@
+"""Minari datasets already on this machine, converted to the toolkit's :class:`Dataset`.
+
+``minari`` is an optional extra (``pip install 'rlkit_jax[minari]'``); nothing is downloaded here.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rlkit_jax.data.d4rl import dataset_from_arrays, reference_scores
+from rlkit_jax.data.dataset import Dataset, DatasetError
+
+
+def _env_id(dataset) -> str | None:
+  for owner in (dataset, getattr(dataset, "spec", None)):
+    env_spec = getattr(owner, "env_spec", None)
+    if env_spec is not None and getattr(env_spec, "id", None):
+      return env_spec.id
+  return None
+
+
+def load_minari(dataset_id: str, *, env_id: str | None = None) -> Dataset:
+  """Loads a locally stored Minari dataset (``minari.load_dataset(id, download=False)``).
+
+  Each episode of ``T`` steps (``T + 1`` observations) gives ``T`` transitions: s = obs[:-1],
+  s' = obs[1:], ``terminals`` = terminations; the episode's last step ends its trajectory.
+
+  Args:
+    dataset_id: e.g. ``"mujoco/hopper/medium-v0"``.
+    env_id: gymnasium task overriding the dataset's recorded environment.
+
+  Returns:
+    A :class:`Dataset` (``source`` = ``"minari:<id>"``) with the dataset's recorded task and its
+    ``ref_min_score``/``ref_max_score`` metadata, else the task family's D4RL scores, else NaN.
+
+  Raises:
+    DatasetError: ``minari`` is not installed, the dataset is not stored locally, its
+      observations are not flat arrays (dict observations), or it fails validation.
+  """
+  source = f"minari:{dataset_id}"
+  try:
+    import minari
+  except ImportError as e:
+    raise DatasetError(
+        f"{source}: the optional 'minari' package is not installed; fix: pip install 'rlkit_jax[minari]'"
+    ) from e
+  try:
+    dataset = minari.load_dataset(dataset_id, download=False)
+  except Exception as e:
+    raise DatasetError(
+        f"{source}: not found among the local Minari datasets ({e}); fix: run `minari download {dataset_id}` "
+        "where there is network access and copy it into $MINARI_DATASETS_PATH (default ~/.minari/datasets)"
+    ) from e
+  keys = ("observations", "next_observations", "actions", "rewards", "terminals", "timeouts")
+  parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+  for episode in dataset.iterate_episodes():
+    if isinstance(episode.observations, dict):
+      raise DatasetError(
+          f"{source}: field 'observations' is a dict ({sorted(episode.observations)}); "
+          "fix: use a dataset with flat Box observations"
+      )
+    observations = np.asarray(episode.observations)
+    terminations = np.asarray(episode.terminations, bool)
+    truncations = np.asarray(episode.truncations, bool).copy()
+    truncations[-1] |= not terminations[-1]  # The episode's last step ends it, whatever the flags say.
+    parts["observations"].append(observations[:-1])
+    parts["next_observations"].append(observations[1:])
+    parts["actions"].append(np.asarray(episode.actions))
+    parts["rewards"].append(np.asarray(episode.rewards))
+    parts["terminals"].append(terminations)
+    parts["timeouts"].append(truncations)
+  if not parts["rewards"]:
+    raise DatasetError(f"{source}: field 'episodes' is empty; fix: load a dataset with at least one episode")
+  arrays = {k: np.concatenate(v) for k, v in parts.items()}
+  env_id = env_id or _env_id(dataset)
+  metadata = getattr(getattr(dataset, "storage", None), "metadata", None) or {}
+  if "ref_min_score" in metadata and "ref_max_score" in metadata:
+    ref_min, ref_max = float(metadata["ref_min_score"]), float(metadata["ref_max_score"])
+  else:
+    try:
+      ref_min, ref_max = reference_scores(env_id or "")
+    except DatasetError:
+      ref_min, ref_max = float("nan"), float("nan")
+  return dataset_from_arrays(
+      arrays, source=source, name=dataset_id, env_id=env_id, ref_min_score=ref_min, ref_max_score=ref_max,
+      attrs={"minari_id": dataset_id},
+  )
