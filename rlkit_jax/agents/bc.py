@@ -1,6 +1,7 @@
 """Behaviour cloning by maximum likelihood, with the same Gaussian policy as IQL."""
 from __future__ import annotations
 
+import functools
 from typing import Optional, Sequence
 
 import flax.struct
@@ -10,10 +11,16 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
-from rlkit_jax.agents.common import adam
+from rlkit_jax.agents.common import train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import diag_gaussian_log_prob
 from rlkit_jax.networks import GaussianPolicy
+
+
+@functools.lru_cache(maxsize=None)
+def _policy(action_dim: int, hidden_dims: tuple[int, ...]) -> GaussianPolicy:
+  """Cached so agents of one configuration share static fields (one compile)."""
+  return GaussianPolicy(action_dim, hidden_dims)
 
 
 class BC(flax.struct.PyTreeNode):
@@ -42,12 +49,9 @@ class BC(flax.struct.PyTreeNode):
   ) -> "BC":
     """Initialises the policy and its optimiser (see :meth:`rlkit_jax.IQL.create` for arguments)."""
     actor_key, key = jax.random.split(key)
-    actor_def = GaussianPolicy(action_dim, hidden_dims)
+    actor_def = _policy(action_dim, tuple(hidden_dims))
     params = actor_def.init(actor_key, jnp.zeros((1, observation_dim), jnp.float32))["params"]
-    return cls(
-        actor=TrainState.create(apply_fn=actor_def.apply, params=params, tx=adam(actor_lr, decay_steps=actor_decay_steps)),
-        key=key,
-    )
+    return cls(actor=train_state(actor_def.apply, params, actor_lr, decay_steps=actor_decay_steps), key=key)
 
   def eval_actions(self, observations: jax.Array) -> jax.Array:
     """Deterministic actions (the policy mean): observations ``[B, O]`` → ``[B, A]``."""

@@ -12,10 +12,18 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
-from rlkit_jax.agents.common import adam
+from rlkit_jax.agents.common import train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import diag_gaussian_log_prob
 from rlkit_jax.networks import Ensemble, GaussianPolicy, QFunction, ValueFunction
+
+
+@functools.lru_cache(maxsize=None)
+def _networks(action_dim: int, hidden_dims: tuple[int, ...], num_critics: int):
+  """Module definitions, cached so agents of one configuration share static fields (one compile)."""
+  actor = GaussianPolicy(action_dim, hidden_dims)
+  critic = Ensemble(functools.partial(QFunction, hidden_dims), num_members=num_critics)
+  return actor, critic, ValueFunction(hidden_dims)
 
 
 class IQL(flax.struct.PyTreeNode):
@@ -76,20 +84,14 @@ class IQL(flax.struct.PyTreeNode):
     actor_key, critic_key, value_key, key = jax.random.split(key, 4)
     observations = jnp.zeros((1, observation_dim), jnp.float32)
     actions = jnp.zeros((1, action_dim), jnp.float32)
-    actor_def = GaussianPolicy(action_dim, hidden_dims)
-    critic_def = Ensemble(functools.partial(QFunction, hidden_dims), num_members=num_critics)
-    value_def = ValueFunction(hidden_dims)
+    actor_def, critic_def, value_def = _networks(action_dim, tuple(hidden_dims), num_critics)
     critic_params = critic_def.init(critic_key, observations, actions)["params"]
     return cls(
-        actor=TrainState.create(
-            apply_fn=actor_def.apply,
-            params=actor_def.init(actor_key, observations)["params"],
-            tx=adam(actor_lr, decay_steps=actor_decay_steps),
+        actor=train_state(
+            actor_def.apply, actor_def.init(actor_key, observations)["params"], actor_lr, decay_steps=actor_decay_steps
         ),
-        critic=TrainState.create(apply_fn=critic_def.apply, params=critic_params, tx=adam(critic_lr)),
-        value=TrainState.create(
-            apply_fn=value_def.apply, params=value_def.init(value_key, observations)["params"], tx=adam(value_lr)
-        ),
+        critic=train_state(critic_def.apply, critic_params, critic_lr),
+        value=train_state(value_def.apply, value_def.init(value_key, observations)["params"], value_lr),
         target_critic_params=jax.tree.map(jnp.copy, critic_params),  # own buffers: safe to donate
         key=key,
         expectile=jnp.asarray(expectile, jnp.float32),

@@ -12,20 +12,23 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
-from rlkit_jax.agents.common import adam
+from rlkit_jax.agents.common import train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import tanh_gaussian_sample
 from rlkit_jax.networks import Ensemble, QFunction, TanhGaussianPolicy
 
-import flax.linen as nn
 
 
-class _LogAlpha(nn.Module):
-  init_value: float = 1.0
+@functools.lru_cache(maxsize=None)
+def _networks(action_dim: int, hidden_dims: tuple[int, ...], num_critics: int):
+  """Module definitions, cached so agents of one configuration share static fields (one compile)."""
+  actor = TanhGaussianPolicy(action_dim, hidden_dims)
+  critic = Ensemble(functools.partial(QFunction, hidden_dims), num_members=num_critics)
+  return actor, critic
 
-  @nn.compact
-  def __call__(self) -> jax.Array:
-    return self.param("log_alpha", lambda _: jnp.log(jnp.asarray(self.init_value, jnp.float32)))
+
+def _log_alpha_apply(variables: dict) -> jax.Array:
+  return variables["params"]["log_alpha"]
 
 
 class SAC(flax.struct.PyTreeNode):
@@ -75,22 +78,19 @@ class SAC(flax.struct.PyTreeNode):
       num_critics: E, the critic ensemble size (2 = clipped double Q).
       actor_lr, critic_lr, temperature_lr: Adam step sizes.
       discount: γ. tau: Polyak step of the target critics.
-      init_temperature: α at the start. target_entropy: H̄, default ``-action_dim``.
+      init_temperature: α at the start (may be traced). target_entropy: H̄, default ``-action_dim``.
     """
     key, actor_key, critic_key = jax.random.split(key, 3)
     observations = jnp.zeros((1, observation_dim), jnp.float32)
     actions = jnp.zeros((1, action_dim), jnp.float32)
-    actor_def = TanhGaussianPolicy(action_dim, hidden_dims)
-    critic_def = Ensemble(functools.partial(QFunction, hidden_dims), num_members=num_critics)
+    actor_def, critic_def = _networks(action_dim, tuple(hidden_dims), num_critics)
     critic_params = critic_def.init(critic_key, observations, actions)["params"]
-    alpha_def = _LogAlpha(init_temperature)
+    log_alpha = {"log_alpha": jnp.log(jnp.asarray(init_temperature, jnp.float32))}
     return cls(
-        actor=TrainState.create(
-            apply_fn=actor_def.apply, params=actor_def.init(actor_key, observations)["params"], tx=adam(actor_lr)
-        ),
-        critic=TrainState.create(apply_fn=critic_def.apply, params=critic_params, tx=adam(critic_lr)),
+        actor=train_state(actor_def.apply, actor_def.init(actor_key, observations)["params"], actor_lr),
+        critic=train_state(critic_def.apply, critic_params, critic_lr),
         target_critic_params=jax.tree.map(jnp.copy, critic_params),  # own buffers: safe to donate
-        log_alpha=TrainState.create(apply_fn=alpha_def.apply, params=alpha_def.init(key)["params"], tx=adam(temperature_lr)),
+        log_alpha=train_state(_log_alpha_apply, log_alpha, temperature_lr),
         key=key,
         discount=jnp.asarray(discount, jnp.float32),
         tau=jnp.asarray(tau, jnp.float32),
@@ -118,7 +118,7 @@ class SAC(flax.struct.PyTreeNode):
       ``(new_agent, metrics)``; metrics are scalars.
     """
     key, next_key, actor_key = jax.random.split(self.key, 3)
-    alpha = jnp.exp(self.log_alpha.params["log_alpha"])
+    alpha = jnp.exp(self.log_alpha.apply_fn({"params": self.log_alpha.params}))
 
     next_means, next_log_stds = self.actor.apply_fn({"params": self.actor.params}, batch.next_observations)
     next_actions, next_log_probs = tanh_gaussian_sample(next_key, next_means, next_log_stds)

@@ -1,6 +1,7 @@
 """Multi-layer perceptrons and the ensemble wrapper used for critics and reward models."""
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import flax.linen as nn
@@ -8,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 
-def default_init(scale: float = jnp.sqrt(2.0)) -> Callable:
+def default_init(scale: float = math.sqrt(2.0)) -> Callable:
   """Orthogonal kernel initialiser (the jaxrl / IQL reference default, scale √2)."""
   return nn.initializers.orthogonal(scale)
 

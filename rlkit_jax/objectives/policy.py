@@ -26,7 +26,7 @@ def bc_loss(log_probs: ArrayLike) -> jax.Array:
   """
   chex.assert_rank(log_probs, 1)
   chex.assert_type(log_probs, float)
-  return -log_probs
+  return -jnp.asarray(log_probs)
 
 
 def advantage_weights(
@@ -49,7 +49,7 @@ def advantage_weights(
   """
   chex.assert_rank(advantages, 1)
   chex.assert_type(advantages, float)
-  weights = jnp.minimum(jnp.exp(temperature * advantages), max_weight)
+  weights = jnp.minimum(jnp.exp(temperature * jnp.asarray(advantages)), max_weight)
   return jax.lax.stop_gradient(weights)
 
 
@@ -81,7 +81,7 @@ def advantage_weighted_loss(
   """
   chex.assert_equal_shape([log_probs, advantages])
   weights = advantage_weights(advantages, temperature=temperature, max_weight=max_weight)
-  return -weights * log_probs
+  return -weights * jnp.asarray(log_probs)
 
 
 def sac_actor_loss(log_probs: ArrayLike, q_values: ArrayLike, *, alpha: ArrayLike) -> jax.Array:
@@ -101,7 +101,8 @@ def sac_actor_loss(log_probs: ArrayLike, q_values: ArrayLike, *, alpha: ArrayLik
   """
   chex.assert_equal_shape([log_probs, q_values])
   chex.assert_type([log_probs, q_values], float)
-  return jax.lax.stop_gradient(alpha) * log_probs - q_values
+  log_probs, q_values = jnp.asarray(log_probs), jnp.asarray(q_values)
+  return jax.lax.stop_gradient(jnp.asarray(alpha, log_probs.dtype)) * log_probs - q_values
 
 
 def sac_temperature_loss(

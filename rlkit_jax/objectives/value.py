@@ -27,7 +27,8 @@ def expectile_loss(predictions: ArrayLike, targets: ArrayLike, *, expectile: Arr
     expectile: τ in (0, 1), a Python float or a traced scalar (so sweeps can vmap it).
 
   Returns:
-    The per-element loss, shape ``[...]``, dtype of ``predictions``.
+    The per-element loss, shape ``[...]``; float32 for float32 inputs (a traced float32 τ
+    promotes lower-precision inputs to float32).
 
   Raises:
     AssertionError (chex) at trace time if shapes or dtypes differ.
@@ -39,7 +40,7 @@ def expectile_loss(predictions: ArrayLike, targets: ArrayLike, *, expectile: Arr
   """
   chex.assert_equal_shape([predictions, targets])
   chex.assert_type([predictions, targets], float)
-  u = targets - predictions
+  u = jnp.asarray(targets) - jnp.asarray(predictions)
   weight = jnp.where(u < 0, 1.0 - expectile, expectile)
   return weight * jnp.square(u)
 
@@ -72,6 +73,7 @@ def td_target(
   """
   chex.assert_equal_shape([rewards, terminals, next_values])
   chex.assert_type([rewards, terminals, next_values], float)
+  rewards, terminals, next_values = (jnp.asarray(x) for x in (rewards, terminals, next_values))
   target = rewards + discount * (1.0 - terminals) * next_values
   return jax.lax.stop_gradient(target) if stop_target_gradients else target
 
@@ -95,4 +97,4 @@ def squared_td_error(q_values: ArrayLike, targets: ArrayLike) -> jax.Array:
   chex.assert_rank([q_values, targets], [2, 1])
   chex.assert_equal_shape_suffix([q_values, targets], 1)
   chex.assert_type([q_values, targets], float)
-  return jnp.square(q_values - targets[None])
+  return jnp.square(jnp.asarray(q_values) - jnp.asarray(targets)[None])

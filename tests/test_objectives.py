@@ -1,0 +1,533 @@
+"""Every public objective against an independent NumPy reference: values, gradients, stop-gradients,
+jit / no-jit, vmap over a leading axis and over a traced hyperparameter, and shape checks.
+
+The references below are written from the papers' formulas in float64 NumPy; they never call the
+JAX code. Analytic gradients are of the *mean* loss (what the agents minimise).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Sequence
+
+import chex
+import hypothesis
+import hypothesis.extra.numpy as hnp
+import hypothesis.strategies as st
+import jax
+import jax.numpy as jnp
+import jax.test_util
+import numpy as np
+import pytest
+from absl.testing import parameterized
+
+import rlkit_jax.objectives as obj
+
+B = 5  # batch
+E = 2  # critic-ensemble members
+SEEDS = (0, 1, 2)
+TRANSFORMS = [pytest.param(lambda f: f, id="nojit"), pytest.param(jax.jit, id="jit")]
+
+
+# ----------------------------------------------------------------------------------------------
+# NumPy references (float64), written from the formulas.
+# ----------------------------------------------------------------------------------------------
+
+
+def _f64(*xs):
+  return [np.asarray(x, np.float64) for x in xs]
+
+
+def np_expectile_weight(u, tau):
+  # IQL Eq. (5): L_2^τ(u) = |τ - 1(u < 0)| u², u = target - prediction.
+  return np.abs(tau - (u < 0).astype(np.float64))
+
+
+def np_expectile_loss(p, t, tau):
+  p, t = _f64(p, t)
+  u = t - p
+  return np_expectile_weight(u, tau) * u**2
+
+
+def np_td_target(r, d, v, gamma):
+  r, d, v = _f64(r, d, v)
+  return r + gamma * (1.0 - d) * v
+
+
+def np_squared_td_error(q, y):
+  q, y = _f64(q, y)
+  return (q - y[None, :]) ** 2
+
+
+def np_advantage_weights(a, beta, max_w):
+  (a,) = _f64(a)
+  return np.minimum(np.exp(beta * a), max_w)
+
+
+def np_awr_loss(lp, a, beta, max_w):
+  (lp,) = _f64(lp)
+  return -np_advantage_weights(a, beta, max_w) * lp
+
+
+def np_sac_actor_loss(lp, q, alpha):
+  lp, q = _f64(lp, q)
+  return alpha * lp - q
+
+
+def np_sac_temperature_loss(log_alpha, lp, target_entropy):
+  log_alpha, lp = _f64(log_alpha, lp)
+  return np.exp(log_alpha) * (-lp - target_entropy)
+
+
+def np_iql_value_loss(v, tq, tau):
+  v, tq = _f64(v, tq)
+  return np_expectile_loss(v, tq.min(axis=0), tau)
+
+
+def np_iql_critic_loss(q, r, d, nv, gamma):
+  return np_squared_td_error(q, np_td_target(r, d, nv, gamma))
+
+
+def np_iql_actor_loss(lp, tq, v, beta, max_w):
+  tq, v = _f64(tq, v)
+  return np_awr_loss(lp, tq.min(axis=0) - v, beta, max_w)
+
+
+# ----------------------------------------------------------------------------------------------
+# Analytic gradients of the mean loss, d mean(L) / d arg.
+# ----------------------------------------------------------------------------------------------
+
+
+def g_expectile_pred(p, t, tau):
+  p, t = _f64(p, t)
+  u = t - p
+  return -2.0 * np_expectile_weight(u, tau) * u / u.size
+
+
+def g_expectile_target(p, t, tau):
+  return -g_expectile_pred(p, t, tau)
+
+
+def g_sq_td_q(q, y, *_):
+  q, y = _f64(q, y)
+  return 2.0 * (q - y[None]) / q.size
+
+
+def g_sq_td_y(q, y, *_):
+  q, y = _f64(q, y)
+  return -2.0 * (q - y[None]).sum(axis=0) / q.size
+
+
+# ----------------------------------------------------------------------------------------------
+# The table of cases. Every function takes its hyperparameters as trailing *positional* arguments
+# so that jit and vmap trace them (a traced hyperparameter must work).
+# ----------------------------------------------------------------------------------------------
+
+
+def _normal(rng, *shape, scale=1.0):
+  return (scale * rng.standard_normal(shape)).astype(np.float32)
+
+
+def _terminals(rng):
+  return (rng.random(B) < 0.3).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+  name: str
+  fn: Callable  # (*data, *hparams) -> per-element loss (JAX)
+  ref: Callable  # (*data, *hparams) -> per-element loss (NumPy)
+  make_data: Callable[[np.random.Generator], tuple]
+  hparams: Sequence[tuple]  # hyperparameter values to test
+  grads: dict  # argnum -> analytic d mean / d arg (NumPy), or None for "gradient stopped: zero"
+  smooth_argnums: Sequence[int] = ()  # where check_grads applies
+
+  @property
+  def num_data(self) -> int:
+    return len(self.make_data(np.random.default_rng(0)))
+
+
+CASES = [
+    Case(
+        "expectile_loss",
+        lambda p, t, tau: obj.expectile_loss(p, t, expectile=tau),
+        np_expectile_loss,
+        lambda rng: (_normal(rng, B), _normal(rng, B)),
+        [(0.1,), (0.5,), (0.7,), (0.9,)],
+        {0: g_expectile_pred, 1: g_expectile_target},
+        smooth_argnums=(0, 1),  # C¹: the weight jumps where u = 0, but u² is 0 there
+    ),
+    Case(
+        "td_target",
+        lambda r, d, v, g: obj.td_target(r, d, v, discount=g),
+        np_td_target,
+        lambda rng: (_normal(rng, B), _terminals(rng), _normal(rng, B)),
+        [(0.0,), (0.9,), (0.99,)],
+        {0: None, 2: None, 3: None},  # stop_target_gradients=True (default): no gradient anywhere
+    ),
+    Case(
+        "td_target_no_stop",
+        lambda r, d, v, g: obj.td_target(r, d, v, discount=g, stop_target_gradients=False),
+        np_td_target,
+        lambda rng: (_normal(rng, B), _terminals(rng), _normal(rng, B)),
+        [(0.0,), (0.9,), (0.99,)],
+        {
+            0: lambda r, d, v, g: np.full(B, 1.0 / B),
+            1: lambda r, d, v, g: -g * np.asarray(v, np.float64) / B,
+            2: lambda r, d, v, g: g * (1.0 - np.asarray(d, np.float64)) / B,
+            3: lambda r, d, v, g: np.mean((1.0 - np.asarray(d, np.float64)) * v),  # d/dγ
+        },
+        smooth_argnums=(0, 2),
+    ),
+    Case(
+        "squared_td_error",
+        obj.squared_td_error,
+        np_squared_td_error,
+        lambda rng: (_normal(rng, E, B), _normal(rng, B)),
+        [()],
+        {0: g_sq_td_q, 1: g_sq_td_y},
+        smooth_argnums=(0, 1),
+    ),
+    Case(
+        "bc_loss",
+        obj.bc_loss,
+        lambda lp: -np.asarray(lp, np.float64),
+        lambda rng: (_normal(rng, B, scale=3.0),),
+        [()],
+        {0: lambda lp: np.full(B, -1.0 / B)},
+        smooth_argnums=(0,),
+    ),
+    Case(
+        "advantage_weights",
+        lambda a, beta, m: obj.advantage_weights(a, temperature=beta, max_weight=m),
+        np_advantage_weights,
+        lambda rng: (_normal(rng, B, scale=2.0),),
+        [(0.0, 100.0), (1.0, 100.0), (3.0, 100.0), (10.0, 100.0), (3.0, 20.0)],
+        {0: None},  # weights carry no gradient
+    ),
+    Case(
+        "advantage_weighted_loss",
+        lambda lp, a, beta, m: obj.advantage_weighted_loss(lp, a, temperature=beta, max_weight=m),
+        np_awr_loss,
+        lambda rng: (_normal(rng, B, scale=3.0), _normal(rng, B, scale=2.0)),
+        [(0.0, 100.0), (3.0, 100.0), (10.0, 100.0), (3.0, 20.0)],
+        {0: lambda lp, a, beta, m: -np_advantage_weights(a, beta, m) / B, 1: None},
+        smooth_argnums=(0,),
+    ),
+    Case(
+        "sac_actor_loss",
+        lambda lp, q, alpha: obj.sac_actor_loss(lp, q, alpha=alpha),
+        np_sac_actor_loss,
+        lambda rng: (_normal(rng, B, scale=3.0), _normal(rng, B)),
+        [(0.0,), (0.2,), (1.0,)],
+        {
+            0: lambda lp, q, alpha: np.full(B, alpha / B),
+            1: lambda lp, q, alpha: np.full(B, -1.0 / B),
+            2: None,  # α is a constant in the actor loss
+        },
+        smooth_argnums=(0, 1),
+    ),
+    Case(
+        "sac_temperature_loss",
+        lambda la, lp, h: obj.sac_temperature_loss(la, lp, target_entropy=h),
+        np_sac_temperature_loss,
+        lambda rng: (_normal(rng), _normal(rng, B, scale=3.0)),
+        [(-2.0,), (0.0,), (1.5,)],
+        {
+            0: lambda la, lp, h: np.mean(np_sac_temperature_loss(la, lp, h)),  # d e^x/dx = e^x
+            1: None,  # log π is a constant here
+        },
+        smooth_argnums=(0,),
+    ),
+    Case(
+        "iql_value_loss",
+        lambda v, tq, tau: obj.iql_value_loss(v, tq, expectile=tau),
+        np_iql_value_loss,
+        lambda rng: (_normal(rng, B), _normal(rng, E, B)),
+        [(0.1,), (0.5,), (0.7,), (0.9,)],
+        {0: lambda v, tq, tau: g_expectile_pred(v, np.min(tq, axis=0), tau), 1: None},
+        smooth_argnums=(0,),
+    ),
+    Case(
+        "iql_critic_loss",
+        lambda q, r, d, nv, g: obj.iql_critic_loss(q, r, d, nv, discount=g),
+        np_iql_critic_loss,
+        lambda rng: (_normal(rng, E, B), _normal(rng, B), _terminals(rng), _normal(rng, B)),
+        [(0.0,), (0.9,), (0.99,)],
+        {
+            0: lambda q, r, d, nv, g: g_sq_td_q(q, np_td_target(r, d, nv, g)),
+            1: None,  # the whole target is stopped: rewards ...
+            3: None,  # ... and V(s')
+        },
+        smooth_argnums=(0,),
+    ),
+    Case(
+        "iql_actor_loss",
+        lambda lp, tq, v, beta, m: obj.iql_actor_loss(lp, tq, v, temperature=beta, max_weight=m),
+        np_iql_actor_loss,
+        lambda rng: (_normal(rng, B, scale=3.0), _normal(rng, E, B), _normal(rng, B)),
+        [(0.0, 100.0), (3.0, 100.0), (10.0, 100.0), (3.0, 20.0)],
+        {
+            0: lambda lp, tq, v, beta, m: -np_advantage_weights(np.min(tq, 0) - v, beta, m) / B,
+            1: None,  # no gradient into the critics ...
+            2: None,  # ... nor into V through the weights
+        },
+        smooth_argnums=(0,),
+    ),
+]
+
+CASE_PARAMS = [pytest.param(c, id=c.name) for c in CASES]
+CASE_HPARAM_PARAMS = [pytest.param(c, h, id=f"{c.name}-{h}") for c in CASES for h in c.hparams]
+
+
+def test_every_public_objective_is_covered():
+  tested = {c.name for c in CASES} - {"td_target_no_stop"}
+  assert tested == set(obj.__all__)
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("case, hparams", CASE_HPARAM_PARAMS)
+def test_values_match_numpy(case, hparams, transform):
+  fn = transform(case.fn)
+  for seed in SEEDS:
+    data = case.make_data(np.random.default_rng(seed))
+    out = fn(*data, *hparams)
+    expected = case.ref(*data, *hparams)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_numpy_inputs_give_float32_jax_arrays(case):
+  out = case.fn(*case.make_data(np.random.default_rng(0)), *case.hparams[-1])
+  assert isinstance(out, jax.Array), type(out)
+  assert out.dtype == jnp.float32
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("case, hparams", CASE_HPARAM_PARAMS)
+def test_gradients_match_analytic(case, hparams, transform):
+  """jax.grad of the mean loss against the hand-derived gradient; ``None`` = stopped (zero)."""
+  argnums = tuple(sorted(case.grads))
+  grad_fn = transform(jax.grad(lambda *args: jnp.mean(case.fn(*args)), argnums=argnums))
+  for seed in SEEDS:
+    data = case.make_data(np.random.default_rng(seed))
+    args = (*data, *(np.float32(h) for h in hparams))
+    grads = grad_fn(*args)
+    for argnum, got in zip(argnums, grads):
+      analytic = case.grads[argnum]
+      expected = np.zeros(np.shape(args[argnum])) if analytic is None else analytic(*data, *hparams)
+      np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, err_msg=f"d/d arg{argnum}")
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES if c.smooth_argnums])
+def test_check_grads(case):
+  data = case.make_data(np.random.default_rng(3))
+  hparams = case.hparams[-1]
+  for argnum in case.smooth_argnums:
+
+    def f(x, argnum=argnum):
+      args = list(data)
+      args[argnum] = x
+      return jnp.mean(case.fn(*args, *hparams))
+
+    jax.test_util.check_grads(f, (jnp.asarray(data[argnum]),), order=1, modes=("fwd", "rev"))
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("case", CASE_PARAMS)
+def test_vmap_over_leading_axis(case, transform):
+  """A leading batch-of-problems axis on every data argument: row s equals the unbatched answer."""
+  hparams = case.hparams[-1]
+  samples = [case.make_data(np.random.default_rng(seed)) for seed in SEEDS]
+  stacked = [np.stack(parts) for parts in zip(*samples)]
+  in_axes = (0,) * case.num_data + (None,) * len(hparams)
+  out = transform(jax.vmap(case.fn, in_axes=in_axes))(*stacked, *hparams)
+  expected = np.stack([case.ref(*data, *hparams) for data in samples])
+  np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES if c.hparams[0]])
+def test_vmap_over_hyperparameters(case, transform):
+  """A sweep is a vmap over traced hyperparameters (e.g. expectile τ over [0.1, 0.5, 0.7, 0.9])."""
+  data = case.make_data(np.random.default_rng(4))
+  hparam_arrays = [np.asarray(column, np.float32) for column in zip(*case.hparams)]
+  in_axes = (None,) * case.num_data + (0,) * len(hparam_arrays)
+  out = transform(jax.vmap(case.fn, in_axes=in_axes))(*data, *hparam_arrays)
+  expected = np.stack([case.ref(*data, *h) for h in case.hparams])
+  np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------------
+# Sign convention, clipping, and explicit table tests.
+# ----------------------------------------------------------------------------------------------
+
+
+class ExpectileTableTest(chex.TestCase):
+  """u = target - prediction; τ weights u > 0 (prediction below target)."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.named_parameters(
+      ("tau_0.9", 0.9, [-1.0, 1.0], [0.9, 0.1]),
+      ("tau_0.1", 0.1, [-1.0, 1.0], [0.1, 0.9]),
+      ("tau_0.5", 0.5, [-1.0, 1.0], [0.5, 0.5]),
+      ("tau_0.7_scaled", 0.7, [-2.0, 3.0], [0.7 * 4.0, 0.3 * 9.0]),
+      ("zero_residual", 0.9, [0.0, 0.0], [0.0, 0.0]),
+  )
+  def test_expectile_weights(self, tau, predictions, expected):
+    def per_element(p, t):
+      return obj.expectile_loss(p, t, expectile=tau)
+
+    fn = self.variant(jax.vmap(per_element))
+    np.testing.assert_allclose(fn(jnp.array(predictions), jnp.zeros(2)), expected, rtol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_value_loss_pushes_v_up_for_high_expectile(self):
+    """With τ = 0.9 a V below its target is pulled up harder than a V above it is pushed down."""
+    values = jnp.array([-1.0, 1.0])
+    target_q = jnp.zeros((E, 2))
+    grad = self.variant(jax.grad(lambda v: jnp.sum(obj.iql_value_loss(v, target_q, expectile=0.9))))(values)
+    np.testing.assert_allclose(grad, [-1.8, 0.2], rtol=1e-6)  # d/dv 0.9 (0 - v)² at v=-1; 0.1 v² at v=1
+
+
+@pytest.mark.parametrize("tau", [0.1, 0.5, 0.7, 0.9])
+def test_expectile_minimiser_is_the_numpy_expectile(tau):
+  """The minimiser of mean L_τ over a constant prediction is the τ-expectile (found by bisection)."""
+  targets = _normal(np.random.default_rng(5), 64, scale=2.0)
+  t = targets.astype(np.float64)
+
+  def first_order_condition(v):  # Σ |τ - 1(t < v)| (t - v) = 0 at the expectile
+    return np.sum(np_expectile_weight(t - v, tau) * (t - v))
+
+  lo, hi = t.min(), t.max()
+  for _ in range(100):
+    mid = 0.5 * (lo + hi)
+    lo, hi = (mid, hi) if first_order_condition(mid) > 0 else (lo, mid)
+  v_star = 0.5 * (lo + hi)
+
+  def mean_loss(v):
+    return jnp.mean(obj.expectile_loss(jnp.full_like(targets, v), jnp.asarray(targets), expectile=tau))
+
+  assert abs(float(jax.grad(mean_loss)(jnp.float32(v_star)))) < 1e-4
+  for delta in (-0.1, 0.1):
+    assert float(mean_loss(v_star + delta)) > float(mean_loss(v_star))
+  if tau > 0.5:
+    assert v_star > t.mean()
+  elif tau < 0.5:
+    assert v_star < t.mean()
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_advantage_weights_clip_at_max_weight(transform):
+  fn = transform(lambda a, beta, m: obj.advantage_weights(a, temperature=beta, max_weight=m))
+  advantages = jnp.array([-1000.0, 0.0, 1.0, 10.0, 1000.0])
+  np.testing.assert_allclose(
+      fn(advantages, 1.0, 100.0), [0.0, 1.0, np.e, 100.0, 100.0], rtol=1e-6
+  )  # exp(1000) overflows to inf; the clip must still give exactly 100
+  np.testing.assert_allclose(fn(advantages, 1.0, 20.0), [0.0, 1.0, np.e, 20.0, 20.0], rtol=1e-6)
+  # The default clip is IQL's 100.
+  np.testing.assert_allclose(obj.advantage_weights(advantages, temperature=1.0)[-1], 100.0)
+  # Gradients stay finite (zero) through the clipped, overflowing weights.
+  grads = jax.grad(
+      lambda lp, a: jnp.sum(obj.advantage_weighted_loss(lp, a, temperature=1.0)), argnums=(0, 1)
+  )(jnp.ones(5), advantages)
+  np.testing.assert_allclose(grads[0], [-0.0, -1.0, -np.e, -100.0, -100.0], rtol=1e-6)
+  np.testing.assert_array_equal(grads[1], np.zeros(5))
+
+
+def test_iql_actor_loss_clips_and_uses_min_over_critics():
+  log_probs = jnp.array([-1.0, -2.0])
+  target_q = jnp.array([[5.0, 100.0], [1.0, 200.0]])  # min over E: [1, 100]
+  values = jnp.array([1.0, 0.0])  # advantages [0, 100]
+  out = obj.iql_actor_loss(log_probs, target_q, values, temperature=3.0)
+  np.testing.assert_allclose(out, [1.0, 200.0], rtol=1e-6)  # -1·(-1), -100·(-2)
+
+
+def test_td_target_table():
+  """Terminals cut the bootstrap; time-outs (terminal 0) keep it."""
+  out = obj.td_target(jnp.array([1.0, 1.0]), jnp.array([0.0, 1.0]), jnp.array([10.0, 10.0]), discount=0.9)
+  np.testing.assert_allclose(out, [10.0, 1.0], rtol=1e-6)
+
+
+def test_sac_temperature_loss_raises_alpha_when_entropy_is_low():
+  """Entropy below target → d loss / d log α < 0, so gradient descent raises α (and vice versa)."""
+  target_entropy = -2.0
+  grad_fn = jax.grad(lambda la, lp: jnp.mean(obj.sac_temperature_loss(la, lp, target_entropy=target_entropy)))
+  low_entropy_log_probs = jnp.full(4, 5.0)  # entropy estimate -5 < -2
+  high_entropy_log_probs = jnp.full(4, -1.0)  # entropy estimate 1 > -2
+  assert float(grad_fn(jnp.float32(0.0), low_entropy_log_probs)) < 0
+  assert float(grad_fn(jnp.float32(0.0), high_entropy_log_probs)) > 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Shapes and dtypes never broadcast silently.
+# ----------------------------------------------------------------------------------------------
+
+_V4 = jnp.zeros(4)
+_V1 = jnp.zeros(1)
+_COL = jnp.zeros((4, 1))
+_Q = jnp.zeros((E, 4))
+
+MISMATCHES = {
+    "expectile_size1": lambda: obj.expectile_loss(_V4, _V1, expectile=0.7),
+    "expectile_column": lambda: obj.expectile_loss(_V4, _COL, expectile=0.7),
+    "expectile_int": lambda: obj.expectile_loss(jnp.zeros(4, jnp.int32), jnp.zeros(4, jnp.int32), expectile=0.7),
+    "td_target_size1": lambda: obj.td_target(_V4, _V1, _V4, discount=0.9),
+    "td_target_column": lambda: obj.td_target(_V4, _V4, _COL, discount=0.9),
+    "squared_td_error_rank": lambda: obj.squared_td_error(_V4, _V4),
+    "squared_td_error_size": lambda: obj.squared_td_error(_Q, jnp.zeros(3)),
+    "bc_loss_rank": lambda: obj.bc_loss(_COL),
+    "advantage_weights_rank": lambda: obj.advantage_weights(_COL, temperature=1.0),
+    "awr_size1": lambda: obj.advantage_weighted_loss(_V4, _V1, temperature=1.0),
+    "sac_actor_size1": lambda: obj.sac_actor_loss(_V4, _V1, alpha=0.2),
+    "sac_actor_column": lambda: obj.sac_actor_loss(_V4, _COL, alpha=0.2),
+    "sac_temperature_rank": lambda: obj.sac_temperature_loss(jnp.zeros(1), _V4, target_entropy=-1.0),
+    "iql_value_rank": lambda: obj.iql_value_loss(_V4, _V4, expectile=0.7),
+    "iql_value_size": lambda: obj.iql_value_loss(_V4, jnp.zeros((E, 1)), expectile=0.7),
+    "iql_critic_size": lambda: obj.iql_critic_loss(_Q, _V4, _V4, _V1, discount=0.9),
+    "iql_critic_q_size": lambda: obj.iql_critic_loss(jnp.zeros((E, 3)), _V4, _V4, _V4, discount=0.9),
+    "iql_actor_size": lambda: obj.iql_actor_loss(_V1, _Q, _V4, temperature=3.0),
+}
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("call", [pytest.param(f, id=k) for k, f in MISMATCHES.items()])
+def test_shape_or_dtype_mismatch_raises(call, transform):
+  with pytest.raises(AssertionError):
+    transform(call)()
+
+
+def test_lower_precision_dtype_preserved():
+  p = jnp.array([0.5, -0.5], jnp.bfloat16)
+  out = obj.expectile_loss(p, jnp.zeros(2, jnp.bfloat16), expectile=0.9)
+  assert out.dtype == jnp.bfloat16
+  np.testing.assert_allclose(np.asarray(out, np.float32), [0.025, 0.225], rtol=1e-2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Properties (hypothesis).
+# ----------------------------------------------------------------------------------------------
+
+_expectile_jit = jax.jit(lambda p, t, tau: obj.expectile_loss(p, t, expectile=tau))
+_finite = st.floats(-100.0, 100.0, width=32, allow_nan=False, allow_infinity=False)
+_vectors = hnp.arrays(np.float32, 8, elements=_finite)
+
+
+@hypothesis.settings(max_examples=30, deadline=None, derandomize=True)
+@hypothesis.given(p=_vectors, t=_vectors, tau=st.floats(0.01, 0.99))
+def test_expectile_properties(p, t, tau):
+  loss = np.asarray(_expectile_jit(p, t, np.float32(tau)))
+  u = t.astype(np.float64) - p.astype(np.float64)
+  assert np.all(loss >= 0)
+  # Swapping prediction and target is the same as τ -> 1 - τ.
+  np.testing.assert_allclose(loss, _expectile_jit(t, p, np.float32(1.0 - tau)), rtol=1e-5, atol=1e-4)
+  # The loss lies between min(τ, 1-τ) u² and max(τ, 1-τ) u².
+  assert np.all(loss <= max(tau, 1 - tau) * u**2 * (1 + 1e-5) + 1e-4)
+  assert np.all(loss >= min(tau, 1 - tau) * u**2 * (1 - 1e-5) - 1e-4)
+
+
+@hypothesis.settings(max_examples=30, deadline=None, derandomize=True)
+@hypothesis.given(p=_vectors, t=_vectors)
+def test_expectile_half_is_half_squared_error(p, t):
+  u = t.astype(np.float64) - p.astype(np.float64)
+  np.testing.assert_allclose(_expectile_jit(p, t, np.float32(0.5)), 0.5 * u**2, rtol=1e-5, atol=1e-4)

@@ -1,0 +1,147 @@
+"""End-to-end tests of the offline job on a real (tiny) Hopper-v5 dataset made in the test."""
+import csv
+import functools
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from rlkit_jax import runner
+from rlkit_jax.agents import IQL
+from rlkit_jax.checkpoint import CheckpointError
+from rlkit_jax.data import generate, load, write_d4rl_hdf5
+from rlkit_jax.offline import OfflineConfig, run_offline
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def hopper_file(tmp_path_factory):
+  rng = np.random.default_rng(0)
+  arrays, _ = generate.collect(
+      "Hopper-v5", lambda obs, key: rng.uniform(-1, 1, (1, 3)).astype(np.float32), num_transitions=400, seed=0
+  )
+  path = str(tmp_path_factory.mktemp("data") / "hopper-random-v5.hdf5")
+  write_d4rl_hdf5(path, arrays, {"env_id": "Hopper-v5", "seed": 0})
+  return path
+
+
+def _config(path, **overrides):
+  kwargs = dict(
+      algo="iql", dataset=path, seed=0, num_seeds=2, num_updates=20, batch_size=8, eval_every=10,
+      eval_episodes=1, log_every=5, hidden_dims=(8, 8),
+  )
+  kwargs.update(overrides)
+  return OfflineConfig(**kwargs)
+
+
+def _params(workdir, config):
+  """The final agents restored from a run folder's newest checkpoint."""
+  from rlkit_jax.checkpoint import Checkpointer
+
+  dataset = load(config.dataset)
+  from rlkit_jax.offline import _create_fn
+
+  like = runner.init_run_state(_create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds)
+  _, state, _ = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json()).restore(like)
+  del dataset
+  return state
+
+
+def test_run_writes_outputs_and_is_deterministic(hopper_file, tmp_path):
+  config = _config(hopper_file)
+  summary = run_offline(config, str(tmp_path / "a"), progress=False)
+  again = run_offline(config, str(tmp_path / "b"), progress=False)
+  assert summary["normalized_score_per_seed"] == again["normalized_score_per_seed"]
+  with open(tmp_path / "a" / "metrics.csv") as f:
+    rows = list(csv.DictReader(f))
+  assert [int(r["step"]) for r in rows] == [10, 10, 20, 20]
+  assert json.load(open(tmp_path / "a" / "summary.json"))["num_seeds"] == 2
+  a, b = _params(str(tmp_path / "a"), config), _params(str(tmp_path / "b"), config)
+  jax.tree.map(np.testing.assert_array_equal, a.agents.actor.params, b.agents.actor.params)
+  # The two seeds of one run differ.
+  kernel = jax.tree.leaves(a.agents.actor.params)[0]
+  assert not np.allclose(kernel[0], kernel[1])
+
+
+def test_different_run_seed_differs(hopper_file, tmp_path):
+  a = _params(str(tmp_path / "a"), _config(hopper_file)) if run_offline(_config(hopper_file), str(tmp_path / "a"), progress=False) else None
+  cfg = _config(hopper_file, seed=1)
+  run_offline(cfg, str(tmp_path / "b"), progress=False)
+  b = _params(str(tmp_path / "b"), cfg)
+  assert not np.allclose(jax.tree.leaves(a.agents.actor.params)[0], jax.tree.leaves(b.agents.actor.params)[0])
+
+
+def test_killed_run_resumes_to_the_same_result(hopper_file, tmp_path, monkeypatch):
+  config = _config(hopper_file)
+  run_offline(config, str(tmp_path / "whole"), progress=False)
+
+  calls = {"n": 0}
+  real = runner.evaluate_agents
+
+  def dies_on_second_eval(*args, **kwargs):
+    calls["n"] += 1
+    if calls["n"] == 2:
+      raise KeyboardInterrupt("killed")
+    return real(*args, **kwargs)
+
+  monkeypatch.setattr(runner, "evaluate_agents", dies_on_second_eval)
+  with pytest.raises(KeyboardInterrupt):
+    run_offline(config, str(tmp_path / "killed"), progress=False)
+  monkeypatch.setattr(runner, "evaluate_agents", real)
+  with pytest.raises(CheckpointError, match="--resume"):
+    run_offline(config, str(tmp_path / "killed"), progress=False)
+  summary = run_offline(config, str(tmp_path / "killed"), resume=True, progress=False)
+  whole = json.load(open(tmp_path / "whole" / "summary.json"))
+  assert summary["normalized_score_per_seed"] == whole["normalized_score_per_seed"]
+  a, b = _params(str(tmp_path / "whole"), config), _params(str(tmp_path / "killed"), config)
+  jax.tree.map(np.testing.assert_array_equal, a.agents.critic.params, b.agents.critic.params)
+  with open(tmp_path / "killed" / "metrics.csv") as f:
+    assert [int(r["step"]) for r in csv.DictReader(f)] == [10, 10, 20, 20]
+
+
+def test_foreign_and_corrupt_checkpoints_are_refused(hopper_file, tmp_path):
+  workdir = str(tmp_path / "run")
+  run_offline(_config(hopper_file), workdir, progress=False)
+  with pytest.raises(CheckpointError, match="different run.*num_seeds"):
+    run_offline(_config(hopper_file, num_seeds=3), workdir, resume=True, progress=False)
+  step_dir = os.path.join(workdir, "checkpoints", "20")
+  for root, _, files in os.walk(os.path.join(step_dir, "state")):
+    for name in files:
+      with open(os.path.join(root, name), "wb") as f:
+        f.write(b"garbage")
+  with pytest.raises(CheckpointError, match=r"checkpoints/20.*corrupt"):
+    run_offline(_config(hopper_file), workdir, resume=True, progress=False)
+
+
+def test_bad_settings_fail_before_loading(tmp_path):
+  with pytest.raises(ValueError, match="--algo"):
+    run_offline(OfflineConfig(algo="sarsa"), str(tmp_path))
+  with pytest.raises(ValueError, match="--eval_every"):
+    run_offline(OfflineConfig(eval_every=1500, log_every=1000), str(tmp_path))
+
+
+def test_dataset_is_shared_not_copied_per_seed(hopper_file):
+  dataset = load(hopper_file)
+  create = functools.partial(IQL.create, observation_dim=11, action_dim=3, hidden_dims=(8, 8))
+  state, data = runner.place(runner.init_run_state(create, seed=0, num_seeds=16), dataset.transitions)
+  train = runner.make_train_chunk(batch_size=4, num_updates=2)
+  hlo = train.lower(state, data).as_text()
+  assert "tensor<400x11xf32>" in hlo
+  assert "tensor<16x400x11xf32>" not in hlo
+
+
+def test_script_runs_bc_end_to_end(hopper_file, tmp_path):
+  out = subprocess.run(
+      [sys.executable, os.path.join(REPO, "experiments", "train_offline.py"), "--algo=bc", f"--dataset={hopper_file}",
+       "--num_seeds=2", "--num_updates=10", "--eval_every=10", "--log_every=5", "--eval_episodes=1",
+       "--hidden_dims=8,8", f"--workdir={tmp_path / 'run'}"],
+      capture_output=True, text=True, timeout=300,
+  )
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert "normalized score" in out.stdout
+  assert json.load(open(tmp_path / "run" / "summary.json"))["algo"] == "bc"
