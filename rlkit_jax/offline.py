@@ -21,7 +21,7 @@ import tqdm
 from rlkit_jax import data as data_lib
 from rlkit_jax import runner
 from rlkit_jax.agents import BC, IQL
-from rlkit_jax.checkpoint import Checkpointer
+from rlkit_jax.checkpoint import CheckpointError, Checkpointer
 from rlkit_jax.data.preprocessing import scale_rewards
 from rlkit_jax.envs.evaluation import normalized_score
 
@@ -164,8 +164,6 @@ def run_offline(
   elapsed_before = 0.0
   if checkpointer.latest_step() is not None:
     if not resume:
-      from rlkit_jax.checkpoint import CheckpointError
-
       raise CheckpointError(
           f"{workdir}: already holds checkpoints (step {checkpointer.latest_step()}); pass --resume to continue "
           "that run or choose another --workdir"

@@ -12,9 +12,9 @@ import pytest
 
 from rlkit_jax import runner
 from rlkit_jax.agents import IQL
-from rlkit_jax.checkpoint import CheckpointError
+from rlkit_jax.checkpoint import CheckpointError, Checkpointer
 from rlkit_jax.data import generate, load, write_d4rl_hdf5
-from rlkit_jax.offline import OfflineConfig, run_offline
+from rlkit_jax.offline import OfflineConfig, _create_fn, run_offline
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -40,15 +40,9 @@ def _config(path, **overrides):
 
 
 def _params(workdir, config):
-  """The final agents restored from a run folder's newest checkpoint."""
-  from rlkit_jax.checkpoint import Checkpointer
-
-  dataset = load(config.dataset)
-  from rlkit_jax.offline import _create_fn
-
+  """The final run state restored from a run folder's newest checkpoint (Hopper: O=11, A=3)."""
   like = runner.init_run_state(_create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds)
   _, state, _ = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json()).restore(like)
-  del dataset
   return state
 
 
@@ -69,10 +63,10 @@ def test_run_writes_outputs_and_is_deterministic(hopper_file, tmp_path):
 
 
 def test_different_run_seed_differs(hopper_file, tmp_path):
-  a = _params(str(tmp_path / "a"), _config(hopper_file)) if run_offline(_config(hopper_file), str(tmp_path / "a"), progress=False) else None
-  cfg = _config(hopper_file, seed=1)
-  run_offline(cfg, str(tmp_path / "b"), progress=False)
-  b = _params(str(tmp_path / "b"), cfg)
+  configs = {"a": _config(hopper_file), "b": _config(hopper_file, seed=1)}
+  for name, config in configs.items():
+    run_offline(config, str(tmp_path / name), progress=False)
+  a, b = (_params(str(tmp_path / name), config) for name, config in configs.items())
   assert not np.allclose(jax.tree.leaves(a.agents.actor.params)[0], jax.tree.leaves(b.agents.actor.params)[0])
 
 

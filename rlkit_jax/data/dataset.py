@@ -42,8 +42,18 @@ class Dataset:
 
   def episode_returns(self) -> np.ndarray:
     """Undiscounted return of every trajectory (the last one may be partial), float64 ``[T]``."""
-    rewards = np.asarray(self.transitions.rewards, np.float64)
-    ends = np.flatnonzero(self.episode_ends)
-    if ends.size == 0 or ends[-1] != len(rewards) - 1:
-      ends = np.r_[ends, len(rewards) - 1]
-    return np.add.reduceat(rewards, np.r_[0, ends[:-1] + 1])
+    return episode_returns(self.transitions.rewards, self.episode_ends)
+
+
+def episode_returns(rewards: np.ndarray, episode_ends: np.ndarray) -> np.ndarray:
+  """Sums ``rewards [N]`` over trajectories ending where ``episode_ends [N]`` (bool) is True.
+
+  Returns float64 ``[T]``; rows after the last end form a final, partial trajectory.
+  """
+  rewards = np.asarray(rewards, np.float64)
+  if rewards.size == 0:
+    return np.zeros(0)
+  ends = np.flatnonzero(episode_ends)
+  if ends.size == 0 or ends[-1] != len(rewards) - 1:
+    ends = np.r_[ends, len(rewards) - 1]
+  return np.add.reduceat(rewards, np.r_[0, ends[:-1] + 1])

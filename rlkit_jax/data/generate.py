@@ -19,6 +19,7 @@ import numpy as np
 import tqdm
 
 from rlkit_jax.agents.sac import SAC
+from rlkit_jax.data.dataset import episode_returns
 from rlkit_jax.data.hdf5 import write_d4rl_hdf5
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import tanh_gaussian_sample
@@ -187,6 +188,7 @@ def collect(
     *,
     num_transitions: int,
     seed: int,
+    progress: bool = False,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
   """Rolls out ``act_fn`` for exactly ``num_transitions`` steps in D4RL's layout.
 
@@ -198,6 +200,7 @@ def collect(
     act_fn: ``(observation [1, O], key) -> action [1, A]``.
     num_transitions: N.
     seed: seeds the environment and the action sampling.
+    progress: show a tqdm bar.
 
   Returns:
     ``(arrays, episode_returns)``: the D4RL keys with leading axis N, and the returns of the
@@ -216,7 +219,7 @@ def collect(
   }
   returns, episode_return = [], 0.0
   observation, _ = env.reset(seed=seed)
-  for t in range(num_transitions):
+  for t in tqdm.trange(num_transitions, desc=f"collect {env_id}", disable=not progress, mininterval=5):
     key, act_key = jax.random.split(key)
     action = np.asarray(act_fn(observation[None].astype(np.float32), act_key)[0])
     next_observation, reward, terminated, truncated, _ = env.step(action)
@@ -302,13 +305,18 @@ def make_d4rl_datasets(
     if kind in kinds or (kind in ("medium", "expert") and "medium-expert" in kinds):
       params = policies[kind]
       arrays, returns = collect(
-          env_id, lambda obs, k: stochastic(params, obs, k), num_transitions=num_transitions, seed=seed + 100 * (offset + 1)
+          env_id,
+          lambda obs, k: stochastic(params, obs, k),
+          num_transitions=num_transitions,
+          seed=seed + 100 * (offset + 1),
+          progress=progress,
       )
       made[kind] = (arrays, returns, {"policy": f"{kind} SAC policy (stochastic actions)"})
   if "medium-replay" in kinds:
     arrays = {k: v[: medium.step] for k, v in run.buffer.items()}
     arrays["timeouts"][-1] |= ~arrays["terminals"][-1]
-    made["medium-replay"] = (arrays, _episode_returns(arrays), {"policy": f"SAC replay buffer up to step {medium.step}"})
+    returns = episode_returns(arrays["rewards"], arrays["terminals"] | arrays["timeouts"])
+    made["medium-replay"] = (arrays, returns, {"policy": f"SAC replay buffer up to step {medium.step}"})
   if "medium-expert" in kinds:
     (m, mr, _), (e, er, _) = made["medium"], made["expert"]
     arrays = {k: np.concatenate([m[k], e[k]]) for k in m}
@@ -333,8 +341,3 @@ def make_d4rl_datasets(
     paths[kind] = path
   return paths
 
-
-def _episode_returns(arrays: dict[str, np.ndarray]) -> np.ndarray:
-  ends = np.flatnonzero(arrays["terminals"] | arrays["timeouts"])
-  sums = np.add.reduceat(arrays["rewards"].astype(np.float64), np.r_[0, ends[:-1] + 1]) if ends.size else np.zeros(0)
-  return sums
