@@ -2,7 +2,7 @@
 medium-replay, expert and medium-expert datasets in D4RL's HDF5 layout.
 
 Recipe (Fu et al., `D4RL <https://arxiv.org/abs/2004.07219>`_, 2020, Sec. 4): "random" rolls out
-a randomly initialised policy; "expert" the final SAC policy; "medium" the training snapshot whose
+the randomly initialised SAC policy; "expert" the final SAC policy; "medium" the training snapshot whose
 evaluation return is closest to ``medium_fraction`` of the expert's; "medium-replay" is the
 replay buffer up to that snapshot; "medium-expert" concatenates medium and expert.
 """
@@ -40,8 +40,8 @@ class Snapshot:
 
 @dataclasses.dataclass
 class SACRun:
-  """What :func:`train_sac` returns: the agent, its snapshots and the whole replay buffer
-  (D4RL keys, NumPy arrays with leading axis = env steps)."""
+  """What :func:`train_sac` returns: the agent, its snapshots (the first is the untrained, random
+  policy at step 0) and the whole replay buffer (D4RL keys, NumPy arrays, leading axis = steps)."""
 
   agent: SAC
   snapshots: list[Snapshot]
@@ -136,7 +136,7 @@ def train_sac(
       "next_observations": np.zeros((num_steps, observation_dim), np.float32),
   }
   device_buffer = jax.tree.map(jnp.asarray, _to_transitions(host, 0, num_steps))
-  snapshots: list[Snapshot] = []
+  snapshots = [Snapshot(0, jax.device_get(agent.actor.params), float("nan"))]  # the random policy
   rng = np.random.default_rng(seed)
   observation, _ = env.reset(seed=seed)
   metrics: dict[str, float] = {}
@@ -280,13 +280,13 @@ def make_d4rl_datasets(
   if unknown:
     raise ValueError(f"unknown dataset kinds {unknown}; choose from {DATASET_KINDS}")
   run = train_sac(env_id, seed=seed, num_steps=num_steps, progress=progress, **sac_kwargs)
-  if not run.snapshots:
-    raise ValueError(f"num_steps={num_steps} is below eval_every: no policy snapshot to pick from")
-  expert = run.snapshots[-1]
+  initial, trained = run.snapshots[0], run.snapshots[1:]
+  if not trained:
+    raise ValueError(f"num_steps={num_steps} is below eval_every: no trained policy snapshot to pick from")
+  expert = trained[-1]
   target = medium_fraction * expert.eval_return
-  medium = min(run.snapshots[:-1] or run.snapshots, key=lambda s: abs(s.eval_return - target))
+  medium = min(trained[:-1] or trained, key=lambda s: abs(s.eval_return - target))
   stochastic = _policy_fn(run.agent, deterministic=False)
-  random_params = SAC.create(jax.random.key(seed + 7), run.buffer["observations"].shape[1], run.buffer["actions"].shape[1]).actor.params
 
   base_attrs = {
       "env_id": env_id,
@@ -300,7 +300,7 @@ def make_d4rl_datasets(
       **(provenance or {}),
   }
   made: dict[str, tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]] = {}
-  policies = {"random": random_params, "medium": medium.actor_params, "expert": expert.actor_params}
+  policies = {"random": initial.actor_params, "medium": medium.actor_params, "expert": expert.actor_params}
   for offset, kind in enumerate(("random", "medium", "expert")):
     if kind in kinds or (kind in ("medium", "expert") and "medium-expert" in kinds):
       params = policies[kind]
