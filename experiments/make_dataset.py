@@ -9,7 +9,7 @@ import json
 import shlex
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from rlkit_jax.data import generate
 
@@ -26,6 +26,8 @@ _KINDS = flags.DEFINE_list("kinds", list(generate.DATASET_KINDS), "Which dataset
 
 def main(argv):
   del argv
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO; -v 0 brings it back
   command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
   paths = generate.make_d4rl_datasets(
       _ENV.value,

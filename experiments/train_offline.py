@@ -6,7 +6,7 @@
 """
 import json
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from rlkit_jax.offline import ALGOS, DEFAULT_DATASET, OfflineConfig, run_offline
 
@@ -35,6 +35,8 @@ _VALUE_LR = flags.DEFINE_float("value_lr", 3e-4, "Value learning rate (IQL).")
 
 def main(argv):
   del argv
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO; -v 0 brings it back
   if _ALGO.value == "iql":
     agent_kwargs = dict(
         expectile=_EXPECTILE.value, temperature=_TEMPERATURE.value, discount=_DISCOUNT.value, tau=_TAU.value,
