@@ -259,3 +259,13 @@ def test_iql_learns_bandit_values_and_prefers_the_better_action(bandit_bc_means)
     iql_gap = np.linalg.norm(iql_means[member] - GOOD_ACTION)
     bc_gap = np.linalg.norm(bandit_bc_means[member] - GOOD_ACTION)
     assert iql_gap < bc_gap - 0.2, (iql_means[member], bandit_bc_means[member])
+
+
+@pytest.mark.parametrize("name", ["IQL", "BC", "SAC"])
+def test_vmapped_create_calls_no_lapack(name):
+  """Several LAPACK custom calls (QR, as behind orthogonal init) in one XLA CPU program can deadlock
+  with jaxlib 0.10; a vmapped ``create`` at full width hung that way. Its program must have none."""
+  cls = {"IQL": IQL, "BC": BC, "SAC": SAC}[name]
+  create = jax.jit(jax.vmap(lambda key: cls.create(key, O, A, hidden_dims=(256, 256))))
+  program = create.lower(jax.random.split(jax.random.key(0), 4)).as_text()
+  assert "custom_call" not in program

@@ -47,7 +47,7 @@ REF_SCORES: dict[str, tuple[float, float]] = {
 }
 _TASKS = {"hopper": "Hopper", "halfcheetah": "HalfCheetah", "walker2d": "Walker2d", "ant": "Ant"}
 D4RL_MUJOCO_KINDS = ("random", "medium", "medium-replay", "medium-expert", "expert", "full-replay")
-GENERATED_KINDS = ("random", "medium", "medium-replay", "expert", "medium-expert")  # = generate.DATASET_KINDS
+GENERATED_KINDS = ("random", "medium", "medium-replay", "expert", "medium-expert")  # what generate.py writes
 # AntMaze v2: name → (maze, multistart, multigoal, max_episode_steps).
 _ANTMAZE = {
     "umaze": ("u-maze", False, False, 700),

@@ -19,13 +19,14 @@ import numpy as np
 import tqdm
 
 from rlkit_jax.agents.sac import SAC
+from rlkit_jax.data.d4rl import GENERATED_KINDS
 from rlkit_jax.data.dataset import episode_returns
 from rlkit_jax.data.hdf5 import write_d4rl_hdf5
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import tanh_gaussian_sample
 from rlkit_jax.envs import evaluate, make_env
 
-DATASET_KINDS = ("random", "medium", "medium-replay", "expert", "medium-expert")
+DATASET_KINDS = GENERATED_KINDS  # random, medium, medium-replay, expert, medium-expert
 
 
 @dataclasses.dataclass

@@ -10,8 +10,15 @@ import jax.numpy as jnp
 
 
 def default_init(scale: float = math.sqrt(2.0)) -> Callable:
-  """Orthogonal kernel initialiser (the jaxrl / IQL reference default, scale √2)."""
-  return nn.initializers.orthogonal(scale)
+  """Kernel initialiser with the statistics of the IQL reference's orthogonal(√2) init, minus the QR.
+
+  An orthogonal matrix with gain ``scale`` has entries of variance ``scale² / fan_in``; this draws
+  them i.i.d. (truncated normal) with that variance. The QR decomposition behind
+  ``nn.initializers.orthogonal`` is a LAPACK call on CPU, and several of them in one XLA CPU program
+  (every layer of every network in a vmapped ``create``) can deadlock with jaxlib 0.10 (see
+  BUILD_NOTES.md); this initialiser uses no LAPACK.
+  """
+  return nn.initializers.variance_scaling(scale**2, "fan_in", "truncated_normal")
 
 
 class MLP(nn.Module):
