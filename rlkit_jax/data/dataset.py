@@ -22,7 +22,8 @@ class Dataset:
     episode_ends: ``[N]`` bool; True where transition i is the last of its trajectory (a
       terminal, a time-out, or a break where s'_i ≠ s_{i+1}).
     name: the dataset's name (e.g. ``"hopper-medium-replay-v5"``) or file stem.
-    env_id: the gymnasium task to evaluate policies on (e.g. ``"Hopper-v5"``).
+    env_id: the gymnasium task to evaluate policies on (e.g. ``"Hopper-v5"``); None where
+      gymnasium has no equivalent (D4RL AntMaze and Ant).
     ref_min_score, ref_max_score: random and expert returns for the D4RL normalized score.
     source: the file the data came from.
     attrs: provenance read from the file (command, seed, policy returns, version, ...).
@@ -31,7 +32,7 @@ class Dataset:
   transitions: Transitions
   episode_ends: np.ndarray
   name: str
-  env_id: str
+  env_id: str | None
   ref_min_score: float
   ref_max_score: float
   source: str

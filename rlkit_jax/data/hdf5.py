@@ -1,6 +1,7 @@
 """Writing datasets in D4RL's HDF5 layout, atomically."""
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Mapping
 
@@ -21,7 +22,8 @@ def write_d4rl_hdf5(path: str, arrays: Mapping[str, np.ndarray], attrs: Mapping[
     arrays: at least the D4RL keys ``observations [N, O]``, ``actions [N, A]``, ``rewards [N]``,
       ``terminals [N]`` (bool), ``timeouts [N]`` (bool); ``next_observations [N, O]`` as in the
       gym-mujoco v2 files. Extra keys (``infos/...``) are written too.
-    attrs: provenance (command, seed, returns, toolkit version); strings or numbers.
+    attrs: provenance (command, seed, returns, toolkit version); strings and numbers are stored
+      as they are, anything else (None, lists, dicts) as its JSON text.
 
   Raises:
     ValueError: a required key is missing or the leading lengths differ.
@@ -39,7 +41,7 @@ def write_d4rl_hdf5(path: str, arrays: Mapping[str, np.ndarray], attrs: Mapping[
       for key, value in arrays.items():
         f.create_dataset(key, data=np.asarray(value), compression="gzip", compression_opts=4, shuffle=True)
       for key, value in attrs.items():
-        f.attrs[key] = value
+        f.attrs[key] = value if isinstance(value, (str, bytes, int, float, bool, np.generic)) else json.dumps(value)
     os.replace(tmp, path)
   finally:
     if os.path.exists(tmp):
