@@ -12,7 +12,7 @@ HDF5_SUFFIXES = (".hdf5", ".h5")
 ASSETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 _FORMS = (
     "valid forms: a path to a .hdf5/.h5 file; a generated name <task>-<kind>-v5 (e.g. 'hopper-medium-replay-v5', "
-    "kinds: random, medium, medium-replay, expert, medium-expert) found in a dataset folder; a D4RL name "
+    f"kinds: {', '.join(d4rl.GENERATED_KINDS)}) found in a dataset folder; a D4RL name "
     "(e.g. 'hopper-medium-replay-v2', 'antmaze-umaze-v2'); 'minari:<dataset id>'"
 )
 
