@@ -77,6 +77,18 @@ def _update_chunk(agent: SAC, buffer: Transitions, size: jax.Array, key: jax.Arr
   return agent, jax.tree.map(jnp.mean, metrics)
 
 
+def _empty_arrays(num_transitions: int, observation_dim: int, action_dim: int) -> dict[str, np.ndarray]:
+  """Zeroed D4RL-layout arrays with leading axis ``num_transitions``."""
+  return {
+      "observations": np.zeros((num_transitions, observation_dim), np.float32),
+      "actions": np.zeros((num_transitions, action_dim), np.float32),
+      "rewards": np.zeros((num_transitions,), np.float32),
+      "terminals": np.zeros((num_transitions,), bool),
+      "timeouts": np.zeros((num_transitions,), bool),
+      "next_observations": np.zeros((num_transitions, observation_dim), np.float32),
+  }
+
+
 def _to_transitions(arrays: dict[str, np.ndarray], start: int, stop: int) -> Transitions:
   return Transitions(
       observations=arrays["observations"][start:stop],
@@ -128,14 +140,7 @@ def train_sac(
   key, agent_key = jax.random.split(key)
   agent = SAC.create(agent_key, observation_dim, action_dim, hidden_dims=hidden_dims)
   sample = _policy_fn(agent, deterministic=False)
-  host = {
-      "observations": np.zeros((num_steps, observation_dim), np.float32),
-      "actions": np.zeros((num_steps, action_dim), np.float32),
-      "rewards": np.zeros((num_steps,), np.float32),
-      "terminals": np.zeros((num_steps,), bool),
-      "timeouts": np.zeros((num_steps,), bool),
-      "next_observations": np.zeros((num_steps, observation_dim), np.float32),
-  }
+  host = _empty_arrays(num_steps, observation_dim, action_dim)
   device_buffer = jax.tree.map(jnp.asarray, _to_transitions(host, 0, num_steps))
   snapshots = [Snapshot(0, jax.device_get(agent.actor.params), float("nan"))]  # the random policy
   rng = np.random.default_rng(seed)
@@ -210,14 +215,7 @@ def collect(
   env = make_env(env_id)
   key = jax.random.key(seed)
   observation_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
-  arrays = {
-      "observations": np.zeros((num_transitions, observation_dim), np.float32),
-      "actions": np.zeros((num_transitions, action_dim), np.float32),
-      "rewards": np.zeros((num_transitions,), np.float32),
-      "terminals": np.zeros((num_transitions,), bool),
-      "timeouts": np.zeros((num_transitions,), bool),
-      "next_observations": np.zeros((num_transitions, observation_dim), np.float32),
-  }
+  arrays = _empty_arrays(num_transitions, observation_dim, action_dim)
   returns, episode_return = [], 0.0
   observation, _ = env.reset(seed=seed)
   for t in tqdm.trange(num_transitions, desc=f"collect {env_id}", disable=not progress, mininterval=5):
