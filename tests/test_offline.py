@@ -39,6 +39,13 @@ def _config(path, **overrides):
   return OfflineConfig(**kwargs)
 
 
+@pytest.fixture(scope="module")
+def reference_run(hopper_file, tmp_path_factory):
+  """A finished run of the default test config, trained once and only read by the tests."""
+  workdir = str(tmp_path_factory.mktemp("reference"))
+  return workdir, run_offline(_config(hopper_file), workdir, progress=False)
+
+
 def _params(workdir, config):
   """The final run state restored from a run folder's newest checkpoint (Hopper: O=11, A=3)."""
   like = runner.init_run_state(_create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds)
@@ -46,33 +53,32 @@ def _params(workdir, config):
   return state
 
 
-def test_run_writes_outputs_and_is_deterministic(hopper_file, tmp_path):
+def test_run_writes_outputs_and_is_deterministic(hopper_file, reference_run, tmp_path):
   config = _config(hopper_file)
-  summary = run_offline(config, str(tmp_path / "a"), progress=False)
+  workdir, summary = reference_run
   again = run_offline(config, str(tmp_path / "b"), progress=False)
   assert summary["normalized_score_per_seed"] == again["normalized_score_per_seed"]
-  with open(tmp_path / "a" / "metrics.csv") as f:
+  with open(os.path.join(workdir, "metrics.csv")) as f:
     rows = list(csv.DictReader(f))
   assert [int(r["step"]) for r in rows] == [10, 10, 20, 20]
-  assert json.load(open(tmp_path / "a" / "summary.json"))["num_seeds"] == 2
-  a, b = _params(str(tmp_path / "a"), config), _params(str(tmp_path / "b"), config)
+  assert json.load(open(os.path.join(workdir, "summary.json")))["num_seeds"] == 2
+  a, b = _params(workdir, config), _params(str(tmp_path / "b"), config)
   jax.tree.map(np.testing.assert_array_equal, a.agents.actor.params, b.agents.actor.params)
   # The two seeds of one run differ.
   kernel = jax.tree.leaves(a.agents.actor.params)[0]
   assert not np.allclose(kernel[0], kernel[1])
 
 
-def test_different_run_seed_differs(hopper_file, tmp_path):
-  configs = {"a": _config(hopper_file), "b": _config(hopper_file, seed=1)}
-  for name, config in configs.items():
-    run_offline(config, str(tmp_path / name), progress=False)
-  a, b = (_params(str(tmp_path / name), config) for name, config in configs.items())
+def test_different_run_seed_differs(hopper_file, reference_run, tmp_path):
+  other = _config(hopper_file, seed=1)
+  run_offline(other, str(tmp_path / "b"), progress=False)
+  a, b = _params(reference_run[0], _config(hopper_file)), _params(str(tmp_path / "b"), other)
   assert not np.allclose(jax.tree.leaves(a.agents.actor.params)[0], jax.tree.leaves(b.agents.actor.params)[0])
 
 
-def test_killed_run_resumes_to_the_same_result(hopper_file, tmp_path, monkeypatch):
+def test_killed_run_resumes_to_the_same_result(hopper_file, reference_run, tmp_path, monkeypatch):
   config = _config(hopper_file)
-  run_offline(config, str(tmp_path / "whole"), progress=False)
+  whole_dir = reference_run[0]
 
   calls = {"n": 0}
   real = runner.evaluate_agents
@@ -90,9 +96,9 @@ def test_killed_run_resumes_to_the_same_result(hopper_file, tmp_path, monkeypatc
   with pytest.raises(CheckpointError, match="--resume"):
     run_offline(config, str(tmp_path / "killed"), progress=False)
   summary = run_offline(config, str(tmp_path / "killed"), resume=True, progress=False)
-  whole = json.load(open(tmp_path / "whole" / "summary.json"))
+  whole = json.load(open(os.path.join(whole_dir, "summary.json")))
   assert summary["normalized_score_per_seed"] == whole["normalized_score_per_seed"]
-  a, b = _params(str(tmp_path / "whole"), config), _params(str(tmp_path / "killed"), config)
+  a, b = _params(whole_dir, config), _params(str(tmp_path / "killed"), config)
   jax.tree.map(np.testing.assert_array_equal, a.agents.critic.params, b.agents.critic.params)
   with open(tmp_path / "killed" / "metrics.csv") as f:
     assert [int(r["step"]) for r in csv.DictReader(f)] == [10, 10, 20, 20]

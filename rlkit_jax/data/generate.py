@@ -22,7 +22,7 @@ from rlkit_jax.agents.sac import SAC
 from rlkit_jax.data.d4rl import GENERATED_KINDS
 from rlkit_jax.data.dataset import episode_returns
 from rlkit_jax.data.hdf5 import write_d4rl_hdf5
-from rlkit_jax.data.transitions import Transitions
+from rlkit_jax.data.transitions import Transitions, sample_batch
 from rlkit_jax.distributions import tanh_gaussian_sample
 from rlkit_jax.envs import evaluate, make_env
 
@@ -70,8 +70,7 @@ def _insert(buffer: Transitions, chunk: Transitions, start: jax.Array) -> Transi
 @functools.partial(jax.jit, static_argnames=("num_updates", "batch_size"), donate_argnums=(0,))
 def _update_chunk(agent: SAC, buffer: Transitions, size: jax.Array, key: jax.Array, *, num_updates: int, batch_size: int):
   def step(agent, key):
-    indices = jax.random.randint(key, (batch_size,), 0, size)
-    return agent.update(jax.tree.map(lambda x: x[indices], buffer))
+    return agent.update(sample_batch(buffer, key, batch_size, size=size))
 
   agent, metrics = jax.lax.scan(step, agent, jax.random.split(key, num_updates))
   return agent, jax.tree.map(jnp.mean, metrics)

@@ -28,16 +28,19 @@ class Transitions:
     return int(self.rewards.shape[0])
 
 
-def sample_batch(dataset: Transitions, key: jax.Array, batch_size: int) -> Transitions:
+def sample_batch(dataset: Transitions, key: jax.Array, batch_size: int, *, size: jax.typing.ArrayLike | None = None) -> Transitions:
   """Uniformly samples ``batch_size`` transitions with replacement, inside jit.
 
   Args:
     dataset: a device-resident :class:`Transitions` with leading axis ``N``.
     key: a PRNG key, consumed.
     batch_size: B, a static Python int.
+    size: sample only from the first ``size`` rows (a filling replay buffer); may be traced.
+      Default: all ``N``.
 
   Returns:
     A :class:`Transitions` with leading axis ``B``.
   """
-  indices = jax.random.randint(key, (batch_size,), 0, dataset.rewards.shape[0])
+  high = dataset.rewards.shape[0] if size is None else size
+  indices = jax.random.randint(key, (batch_size,), 0, high)
   return jax.tree.map(lambda x: jnp.take(x, indices, axis=0), dataset)

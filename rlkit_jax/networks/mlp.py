@@ -6,7 +6,6 @@ from typing import Callable, Sequence
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 
 def default_init(scale: float = math.sqrt(2.0)) -> Callable:
