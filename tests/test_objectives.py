@@ -78,6 +78,25 @@ def np_sac_temperature_loss(log_alpha, lp, target_entropy):
   return np.exp(log_alpha) * (-lp - target_entropy)
 
 
+def np_softmax(x):
+  z = np.exp(x - x.max(axis=-1, keepdims=True))
+  return z / z.sum(axis=-1, keepdims=True)
+
+
+def np_cql_discrete_penalty(q, a):
+  # CQL(H), Kumar et al. 2020 Eq. (4), discrete: log Σ_a exp Q(s, a) − Q(s, a_data).
+  (q,) = _f64(q)
+  m = q.max(axis=-1)
+  lse = m + np.log(np.exp(q - m[..., None]).sum(axis=-1))
+  return lse - q[..., np.arange(len(a)), a]
+
+
+def g_cql_discrete_q(q, a):
+  # d/dQ of the mean over B: (softmax(Q) − onehot(a_data)) / B.
+  (q,) = _f64(q)
+  return (np_softmax(q) - np.eye(q.shape[-1])[a]) / q.shape[-2]
+
+
 def np_iql_value_loss(v, tq, tau):
   v, tq = _f64(v, tq)
   return np_expectile_loss(v, tq.min(axis=0), tau)
@@ -271,6 +290,16 @@ CASES = [
             1: None,  # no gradient into the critics ...
             2: None,  # ... nor into V through the weights
         },
+        smooth_argnums=(0,),
+    ),
+    # -- conservative (CQL) --
+    Case(
+        "cql_discrete_penalty",
+        obj.cql_discrete_penalty,
+        np_cql_discrete_penalty,
+        lambda rng: (_normal(rng, B, 4, scale=3.0), rng.integers(0, 4, B)),
+        [()],
+        {0: g_cql_discrete_q},
         smooth_argnums=(0,),
     ),
 ]

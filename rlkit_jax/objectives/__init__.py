@@ -1,4 +1,5 @@
 """Pure objectives: arrays in, per-element losses out. No flax modules, no optimiser state."""
+from rlkit_jax.objectives.conservative import cql_discrete_penalty
 from rlkit_jax.objectives.iql import iql_actor_loss, iql_critic_loss, iql_value_loss
 from rlkit_jax.objectives.policy import (
     advantage_weighted_loss,
@@ -13,6 +14,7 @@ __all__ = [
     "advantage_weighted_loss",
     "advantage_weights",
     "bc_loss",
+    "cql_discrete_penalty",
     "expectile_loss",
     "iql_actor_loss",
     "iql_critic_loss",
