@@ -1,16 +1,25 @@
-"""Trains IQL or BC on an offline dataset, every seed in one compiled program.
+"""Trains an offline RL algorithm on a dataset: every seed and sweep setting in one compiled program.
 
   python experiments/train_offline.py                      # IQL on the shipped Hopper-v5 data
-  python experiments/train_offline.py --algo=bc --dataset=hopper-medium-v5 --num_seeds=3
+  python experiments/train_offline.py --algo=cql --dataset=hopper-medium-v5 --hparams=cql_alpha=5
+  python experiments/train_offline.py --algo=iql --sweep=expectile=0.6,0.7,0.9 --sweep=actor_lr=1e-4,3e-4
+  python experiments/train_offline.py --algo=dqn --dataset=cartpole-medium-replay-v1 --sweep=cql_alpha=0,1
   python experiments/train_offline.py --workdir=runs/x --resume   # continue a killed run
+
+`--hparams` fixes numeric hyperparameters of the algorithm; every `--sweep` multiplies the settings
+(Cartesian product), all trained side by side as vmapped leaves of one program.
 """
 import json
 
 from absl import app, flags, logging
 
+from rlkit_jax.agents.common import agent_options
+from rlkit_jax.data.preprocessing import REWARD_SCALINGS
 from rlkit_jax.offline import ALGOS, DEFAULT_DATASET, OfflineConfig, run_offline
 
-_ALGO = flags.DEFINE_enum("algo", "iql", sorted(ALGOS), "Offline RL algorithm.")
+_ALGO = flags.DEFINE_string(
+    "algo", "iql", "Offline RL algorithm; one of: " + "; ".join(f"{k}: {a.summary}" for k, a in ALGOS.items())
+)
 _DATASET = flags.DEFINE_string("dataset", DEFAULT_DATASET, "D4RL or generated dataset name, or an HDF5 path.")
 _DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "Extra folder holding generated datasets.")
 _SEED = flags.DEFINE_integer("seed", 0, "Run seed (seed i of the run derives from it).")
@@ -21,29 +30,57 @@ _EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Updates between evalua
 _EVAL_EPISODES = flags.DEFINE_integer("eval_episodes", 5, "Episodes per seed and evaluation.")
 _LOG_EVERY = flags.DEFINE_integer("log_every", 1_000, "Updates per host round-trip.")
 _HIDDEN_DIMS = flags.DEFINE_list("hidden_dims", ["256", "256"], "Hidden layer widths.")
-_REWARD_SCALING = flags.DEFINE_enum("reward_scaling", "iql_locomotion", ["none", "iql_locomotion", "iql_antmaze"], "Reward preprocessing.")
+_REWARD_SCALING = flags.DEFINE_enum("reward_scaling", "iql_locomotion", list(REWARD_SCALINGS), "Reward preprocessing.")
+_TOP_FRACTION = flags.DEFINE_float("top_fraction", 0.1, "filtered_bc: share of trajectories (by return) kept.")
+_HPARAMS = flags.DEFINE_list(
+    "hparams", [], "Fixed agent options, name=value,... (e.g. expectile=0.8,actor_lr=1e-4 or, static, "
+    "num_sampled_actions=4); the algorithm's defaults otherwise. --algo=X --hparams=help lists them."
+)
+_SWEEP = flags.DEFINE_multi_string(
+    "sweep", [], "name=v1,v2,... trains every value (× every other --sweep) × every seed in one program."
+)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder (default runs/<algo>_<dataset>_seed<seed>).")
 _RESUME = flags.DEFINE_bool("resume", False, "Continue from the last checkpoint in --workdir.")
-_EXPECTILE = flags.DEFINE_float("expectile", 0.7, "IQL expectile τ.")
-_TEMPERATURE = flags.DEFINE_float("temperature", 3.0, "IQL inverse temperature β.")
-_DISCOUNT = flags.DEFINE_float("discount", 0.99, "Discount γ.")
-_TAU = flags.DEFINE_float("tau", 0.005, "Polyak step of the target critics.")
-_ACTOR_LR = flags.DEFINE_float("actor_lr", 3e-4, "Actor learning rate.")
-_CRITIC_LR = flags.DEFINE_float("critic_lr", 3e-4, "Critic learning rate (IQL).")
-_VALUE_LR = flags.DEFINE_float("value_lr", 3e-4, "Value learning rate (IQL).")
+
+
+def _number(flag: str, item: str, text: str) -> float:
+  try:
+    return float(text)
+  except ValueError:
+    raise app.UsageError(f"{flag}: {item!r} has a value that is not a number; write name=value, e.g. expectile=0.8")
+
+
+def _parse_hparams(items: list[str]) -> dict[str, float]:
+  out = {}
+  for item in items:
+    name, sep, value = item.partition("=")
+    if not sep:
+      raise app.UsageError(f"--hparams: {item!r} is not name=value (e.g. --hparams=expectile=0.8,temperature=3)")
+    out[name.strip()] = _number("--hparams", item, value)
+  return out
+
+
+def _parse_sweep(items: list[str]) -> dict[str, tuple[float, ...]]:
+  out = {}
+  for item in items:
+    name, sep, values = item.partition("=")
+    if not sep or not values:
+      raise app.UsageError(f"--sweep: {item!r} is not name=v1,v2,... (e.g. --sweep=cql_alpha=1,5,10)")
+    if name.strip() in out:
+      raise app.UsageError(f"--sweep: {name.strip()!r} is given twice; list all its values in one --sweep")
+    out[name.strip()] = tuple(_number("--sweep", item, v) for v in values.split(","))
+  return out
 
 
 def main(argv):
   del argv
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO; -v 0 brings it back
-  if _ALGO.value == "iql":
-    agent_kwargs = dict(
-        expectile=_EXPECTILE.value, temperature=_TEMPERATURE.value, discount=_DISCOUNT.value, tau=_TAU.value,
-        actor_lr=_ACTOR_LR.value, critic_lr=_CRITIC_LR.value, value_lr=_VALUE_LR.value,
-    )
-  else:
-    agent_kwargs = dict(actor_lr=_ACTOR_LR.value)
+  if _HPARAMS.value == ["help"] and _ALGO.value in ALGOS:
+    print(f"options of --algo={_ALGO.value}: numeric ones take --hparams and --sweep, static ones --hparams only")
+    for name, value in agent_options(ALGOS[_ALGO.value].agent_class).items():
+      print(f"  {name}={value!r}  ({'numeric' if isinstance(value, float) else 'static'})")
+    return
   config = OfflineConfig(
       algo=_ALGO.value,
       dataset=_DATASET.value,
@@ -56,16 +93,26 @@ def main(argv):
       log_every=_LOG_EVERY.value,
       hidden_dims=tuple(int(h) for h in _HIDDEN_DIMS.value),
       reward_scaling=_REWARD_SCALING.value,
-      agent_kwargs=agent_kwargs,
+      agent_kwargs=_parse_hparams(_HPARAMS.value),
+      sweep=_parse_sweep(_SWEEP.value),
+      top_fraction=_TOP_FRACTION.value,
   )
-  workdir = _WORKDIR.value or f"runs/{config.algo}_{config.dataset.split('/')[-1].removesuffix('.hdf5')}_seed{config.seed}"
+  try:
+    config.validate()
+  except ValueError as e:
+    raise app.UsageError(str(e))
+  name = config.dataset.split("/")[-1].removesuffix(".hdf5")
+  workdir = _WORKDIR.value or f"runs/{config.algo}_{name}_seed{config.seed}"
   summary = run_offline(config, workdir, resume=_RESUME.value, dataset_dir=_DATASET_DIR.value)
   print(json.dumps(summary, indent=1))
-  print(
-      f"{config.algo} on {summary['dataset']}: normalized score {summary['normalized_score_mean']:.1f} ± "
-      f"{summary['normalized_score_std']:.1f} over {config.num_seeds} seeds (data: "
-      f"{summary['dataset_normalized_score']:.1f}); results in {workdir}"
-  )
+  data = f"(data: {summary['dataset_normalized_score']:.1f})"
+  for setting in summary["settings"]:
+    label = ", ".join(f"{k}={v:g}" for k, v in setting["hyperparameters"].items()) or "defaults"
+    print(
+        f"{config.algo} on {summary['dataset']} [{label}]: normalized score {setting['normalized_score_mean']:.1f} ± "
+        f"{setting['normalized_score_std']:.1f} over {config.num_seeds} seeds {data}"
+    )
+  print(f"results in {workdir}")
 
 
 if __name__ == "__main__":

@@ -1,18 +1,21 @@
-"""The offline-training job: load a dataset, train S seeds in one program, evaluate, log, resume.
+"""The offline-training job: load a dataset, train every seed × sweep setting in one program,
+evaluate, log, resume.
 
 ``run_offline(OfflineConfig(...), workdir)`` is what ``experiments/train_offline.py`` calls; it
-never reads flags. A run folder holds ``config.json``, ``metrics.csv`` (one row per evaluation and
-seed), ``summary.json`` and orbax checkpoints (one per evaluation) under ``checkpoints/``.
+never reads flags. A run folder holds ``config.json``, ``metrics.csv`` (one row per evaluation,
+setting and seed), ``summary.json`` and orbax checkpoints (one per evaluation) under ``checkpoints/``.
 """
 from __future__ import annotations
 
 import csv
 import dataclasses
 import functools
+import importlib
 import json
+import math
 import os
 import time
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import jax
 import numpy as np
@@ -20,13 +23,55 @@ import tqdm
 
 from rlkit_jax import data as data_lib
 from rlkit_jax import runner
-from rlkit_jax.agents import BC, IQL
+from rlkit_jax.agents.common import agent_options, numeric_hyperparameters
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer
-from rlkit_jax.data.preprocessing import scale_rewards
+from rlkit_jax.data import preprocessing
+from rlkit_jax.envs import make_env
 from rlkit_jax.envs.evaluation import normalized_score
 
-ALGOS = {"iql": IQL, "bc": BC}
 DEFAULT_DATASET = "hopper-medium-replay-v5"
+Q_PROBE_SIZE = 4096  # dataset transitions on which the Q diagnostics are averaged
+
+
+@dataclasses.dataclass(frozen=True)
+class Algorithm:
+  """One ``--algo`` choice: the agent class that trains and what the data goes through first.
+
+  Attributes:
+    agent: ``"module:Class"`` of the agent (imported on first use).
+    summary: one line for ``--help`` and error messages.
+    filter_trajectories: train on the top ``OfflineConfig.top_fraction`` of trajectories by
+      return (filtered BC).
+  """
+
+  agent: str
+  summary: str
+  filter_trajectories: bool = False
+
+  @property
+  def agent_class(self) -> type:
+    module, name = self.agent.split(":")
+    return getattr(importlib.import_module(module), name)
+
+  @property
+  def discrete(self) -> bool:
+    return self.agent_class.action_space == "discrete"
+
+
+ALGOS: dict[str, Algorithm] = {
+    "awac": Algorithm("rlkit_jax.agents.awac:AWAC", "AWAC: TD critic with a' ~ π, advantage-weighted actor (Nair et al. 2020)"),
+    "awr": Algorithm("rlkit_jax.agents.awr:AWR", "AWR: Monte Carlo value, advantage-weighted actor (Peng et al. 2019)"),
+    "bc": Algorithm("rlkit_jax.agents.bc:BC", "behaviour cloning (maximum likelihood)"),
+    "cql": Algorithm("rlkit_jax.agents.cql:CQL", "CQL(H) on SAC, continuous actions (Kumar et al. 2020)"),
+    "dqn": Algorithm(
+        "rlkit_jax.agents.dqn:DQN", "Double DQN, plus the discrete CQL(H) penalty when cql_alpha > 0 (discrete actions)"
+    ),
+    "filtered_bc": Algorithm(
+        "rlkit_jax.agents.bc:BC", "BC on the top --top_fraction of trajectories by return", filter_trajectories=True
+    ),
+    "iql": Algorithm("rlkit_jax.agents.iql:IQL", "Implicit Q-learning (Kostrikov et al. 2021)"),
+    "td3_bc": Algorithm("rlkit_jax.agents.td3_bc:TD3BC", "TD3+BC (Fujimoto & Gu 2021)"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,9 +79,9 @@ class OfflineConfig:
   """Everything that defines an offline run (defaults: IQL's D4RL locomotion settings).
 
   Attributes:
-    algo: ``"iql"`` or ``"bc"``.
+    algo: a key of :data:`ALGOS`.
     dataset: a dataset name (D4RL or generated) or an HDF5 path; see :func:`rlkit_jax.data.load`.
-    seed: run seed; seed i of the run is ``split(key(seed), num_seeds)[i]``.
+    seed: run seed; seed i of the run is ``split(key(seed), num_seeds)[i]`` (in every setting).
     num_seeds: S, trained together in one program.
     num_updates: gradient updates per seed.
     batch_size: minibatch size per seed.
@@ -45,8 +90,12 @@ class OfflineConfig:
     log_every: updates per host round-trip (progress bar refresh); divides ``eval_every``.
     hidden_dims: hidden widths of every network.
     reward_scaling: see :func:`rlkit_jax.data.preprocessing.scale_rewards`.
-    agent_kwargs: hyperparameters forwarded to ``Agent.create`` (expectile, temperature,
-      discount, tau, learning rates); the actor's cosine decay runs over ``num_updates``.
+    agent_kwargs: fixed options forwarded to ``Agent.create`` (names from
+      :func:`rlkit_jax.agents.common.agent_options`: numeric hyperparameters, and static counts
+      and switches, cast to the default's type); the rest keep the agent's defaults.
+    sweep: name → values; every combination (Cartesian product, H settings) × every seed trains in
+      the same program, the values vmapped as leaves of the agents.
+    top_fraction: share of trajectories (by return) that filtered BC keeps.
   """
 
   algo: str = "iql"
@@ -60,12 +109,34 @@ class OfflineConfig:
   log_every: int = 1_000
   hidden_dims: Sequence[int] = (256, 256)
   reward_scaling: str = "iql_locomotion"
-  agent_kwargs: dict[str, float] = dataclasses.field(default_factory=dict)
+  agent_kwargs: Mapping[str, float] = dataclasses.field(default_factory=dict)
+  sweep: Mapping[str, Sequence[float]] = dataclasses.field(default_factory=dict)
+  top_fraction: float = 0.1
 
   def validate(self) -> None:
-    """Raises ValueError naming the field, before anything is loaded or compiled."""
+    """Raises ValueError naming the flag and the valid choices, before anything is loaded or compiled."""
     if self.algo not in ALGOS:
-      raise ValueError(f"--algo={self.algo!r} is not one of {sorted(ALGOS)}")
+      choices = "; ".join(f"{name}: {algo.summary}" for name, algo in ALGOS.items())
+      raise ValueError(f"--algo={self.algo!r} is not a known algorithm; valid choices: {choices}")
+    options = agent_options(ALGOS[self.algo].agent_class)
+    for name, value in self.agent_kwargs.items():
+      if name not in options:
+        raise ValueError(f"--hparams: {name!r} is not an option of --algo={self.algo}; valid names: {', '.join(options)}")
+      default = options[name]
+      if not isinstance(default, float) and value != int(value):
+        raise ValueError(f"--hparams: {name} takes an integer{' (0 or 1)' if isinstance(default, bool) else ''}, got {value}")
+    numeric = numeric_hyperparameters(ALGOS[self.algo].agent_class)
+    for name in self.sweep:
+      if name not in numeric:
+        static = " (it is static: set it with --hparams, one value per run)" if name in options else ""
+        raise ValueError(
+            f"--sweep: {name!r} is not a numeric hyperparameter of --algo={self.algo}{static}; valid names: {', '.join(numeric)}"
+        )
+    for name, values in self.sweep.items():
+      if name in self.agent_kwargs:
+        raise ValueError(f"--sweep: {name!r} is also fixed by --hparams; give it in one of the two")
+      if not values or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+        raise ValueError(f"--sweep: {name}={list(values)!r} needs one or more finite numbers, e.g. {name}=1,5,10")
     for name in ("num_seeds", "num_updates", "batch_size", "eval_every", "eval_episodes", "log_every"):
       if getattr(self, name) <= 0:
         raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
@@ -73,23 +144,60 @@ class OfflineConfig:
       raise ValueError(f"--eval_every={self.eval_every} must be a multiple of --log_every={self.log_every}")
     if self.num_updates % self.log_every:
       raise ValueError(f"--num_updates={self.num_updates} must be a multiple of --log_every={self.log_every}")
+    if "discount" in self.sweep and getattr(ALGOS[self.algo].agent_class, "needs_returns_to_go", False):
+      raise ValueError(f"--sweep: --algo={self.algo} computes Monte Carlo returns once per dataset, so 'discount' cannot be swept")
+    if not 0.0 < self.top_fraction <= 1.0:
+      raise ValueError(f"--top_fraction must be in (0, 1], got {self.top_fraction}")
+
+  @property
+  def settings(self) -> list[dict[str, float]]:
+    """The H sweep settings, in run order (see :func:`rlkit_jax.runner.sweep_settings`)."""
+    return runner.sweep_settings(self.sweep)
+
+  def hyperparameters(self) -> dict[str, float | int | bool]:
+    """The agent's options as this run sets them (defaults, then ``agent_kwargs`` cast to each
+    option's type); swept names hold the first setting's value."""
+    options = agent_options(ALGOS[self.algo].agent_class)
+    values = {**options, **{name: type(options[name])(value) for name, value in self.agent_kwargs.items()}}
+    return {**values, **self.settings[0]}
 
   def to_json(self) -> dict[str, Any]:
     """JSON form (the checkpoint fingerprint and ``config.json``)."""
     out = dataclasses.asdict(self)
     out["hidden_dims"] = list(self.hidden_dims)
+    out["agent_kwargs"] = dict(self.agent_kwargs)
+    out["sweep"] = {name: list(values) for name, values in self.sweep.items()}
     return out
 
 
 def _create_fn(config: OfflineConfig, observation_dim: int, action_dim: int):
   return functools.partial(
-      ALGOS[config.algo].create,
+      ALGOS[config.algo].agent_class.create,
       observation_dim=observation_dim,
       action_dim=action_dim,
       hidden_dims=tuple(config.hidden_dims),
       actor_decay_steps=config.num_updates,
-      **config.agent_kwargs,
+      **{name: config.hyperparameters()[name] for name in config.agent_kwargs},
   )
+
+
+def _prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[data_lib.Dataset, dict[str, float]]:
+  """Checks the dataset's action space against ``--algo`` and applies the algorithm's preprocessing."""
+  algo = ALGOS[config.algo]
+  discrete = np.ndim(dataset.transitions.actions) == 1
+  if discrete != algo.discrete:
+    kind = "discrete" if discrete else "continuous"
+    fits = sorted(name for name, a in ALGOS.items() if a.discrete == discrete)
+    raise ValueError(
+        f"--dataset={config.dataset} ({dataset.source}) has {kind} actions but --algo={config.algo} is for "
+        f"{'discrete' if algo.discrete else 'continuous'} actions; valid --algo choices for this dataset: {', '.join(fits)}"
+    )
+  if algo.filter_trajectories:
+    dataset = preprocessing.filter_top_trajectories(dataset, config.top_fraction)
+  dataset, scaling = preprocessing.scale_rewards(dataset, config.reward_scaling)
+  if getattr(algo.agent_class, "needs_returns_to_go", False):
+    dataset = preprocessing.with_returns_to_go(dataset, discount=config.hyperparameters()["discount"])
+  return dataset, scaling
 
 
 def _append_rows(path: str, rows: list[dict[str, Any]]) -> None:
@@ -124,10 +232,18 @@ def _write_json(path: str, payload: dict[str, Any]) -> None:
   os.replace(tmp, path)
 
 
+def _summarise(scores: np.ndarray) -> dict[str, Any]:
+  return {
+      "normalized_score_per_seed": [float(x) for x in scores],
+      "normalized_score_mean": float(np.mean(scores)),
+      "normalized_score_std": float(np.std(scores)),
+  }
+
+
 def run_offline(
     config: OfflineConfig, workdir: str, *, resume: bool = False, progress: bool = True, dataset_dir: Optional[str] = None
 ) -> dict[str, Any]:
-  """Trains ``config.num_seeds`` agents on one dataset as one compiled program.
+  """Trains ``H × S`` agents (sweep settings × seeds) on one dataset as one compiled program.
 
   Args:
     config: the run's settings.
@@ -137,12 +253,14 @@ def run_offline(
     dataset_dir: extra folder to look for dataset files in.
 
   Returns:
-    The summary also written to ``workdir/summary.json``: per-seed and mean/std normalized
-    score of the final evaluation, the dataset's own average return and score, wall time and
-    updates per second.
+    The summary also written to ``workdir/summary.json``: per setting (``settings``, H entries) the
+    hyperparameters and the per-seed and mean/std normalized score of the final evaluation; without
+    a sweep the same score keys also at the top level; the dataset's own average return and score,
+    wall time and updates per second.
 
   Raises:
-    ValueError: a bad setting. DatasetError: an unusable dataset.
+    ValueError: a bad setting, or a dataset whose action space does not fit ``config.algo``
+      (raised before anything is compiled). DatasetError: an unusable dataset.
     CheckpointError: ``workdir`` holds checkpoints and ``resume`` is False, or the checkpoint is
       foreign or corrupt.
   """
@@ -153,13 +271,18 @@ def run_offline(
         f"{dataset.source}: no gymnasium task is known for this dataset, so policies cannot be evaluated"
     )
   data_returns = dataset.episode_returns()
-  dataset, scaling = scale_rewards(dataset, config.reward_scaling)
-  observation_dim = dataset.transitions.observations.shape[1]
-  action_dim = dataset.transitions.actions.shape[1]
+  dataset, scaling = _prepare_dataset(config, dataset)
+  observations, actions = dataset.transitions.observations, dataset.transitions.actions
+  observation_dim = observations.shape[1]
+  action_dim = actions.shape[1] if actions.ndim == 2 else int(make_env(dataset.env_id).action_space.n)
+  settings = config.settings
+  num_seeds = config.num_seeds
 
   os.makedirs(workdir, exist_ok=True)
   checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json())
-  state = runner.init_run_state(_create_fn(config, observation_dim, action_dim), seed=config.seed, num_seeds=config.num_seeds)
+  state = runner.init_run_state(
+      _create_fn(config, observation_dim, action_dim), seed=config.seed, num_seeds=num_seeds, settings=settings
+  )
   metrics_path = os.path.join(workdir, "metrics.csv")
   elapsed_before = 0.0
   if checkpointer.latest_step() is not None:
@@ -173,10 +296,17 @@ def run_offline(
     _truncate_rows(metrics_path, int(state.step))
   elif os.path.exists(metrics_path):
     os.remove(metrics_path)  # logs of a run that never reached its first checkpoint
-  _write_json(os.path.join(workdir, "config.json"), {**config.to_json(), **scaling, "dataset_source": dataset.source})
+  _write_json(
+      os.path.join(workdir, "config.json"),
+      {**config.to_json(), **scaling, "dataset_source": dataset.source, "hyperparameters": config.hyperparameters()},
+  )
 
   state, device_data = runner.place(state, dataset.transitions)
   train_chunk = runner.make_train_chunk(batch_size=config.batch_size, num_updates=config.log_every)
+  has_q = hasattr(ALGOS[config.algo].agent_class, "q_values")
+  if has_q:  # a fixed probe set for the offline model-selection signals
+    probe = np.random.default_rng(config.seed).permutation(len(dataset))[:Q_PROBE_SIZE]
+    probe_observations, probe_actions = jax.device_put((observations[probe], actions[probe]))
   start_step = int(state.step)
   score = functools.partial(normalized_score, ref_min_score=dataset.ref_min_score, ref_max_score=dataset.ref_max_score)
   bar = tqdm.tqdm(total=config.num_updates, initial=start_step, desc=f"{config.algo} {dataset.name}", disable=not progress)
@@ -194,22 +324,27 @@ def run_offline(
       returns = runner.evaluate_agents(
           state.agents, dataset.env_id, episodes_per_seed=config.eval_episodes, seed=config.seed * 1_000_003 + step
       )
-      last_scores = score(returns).mean(axis=1)
-      train_metrics = jax.device_get(train_metrics)
+      last_scores = score(returns).mean(axis=1)  # [R]
+      logged = dict(jax.device_get(train_metrics))
+      if has_q:
+        logged.update(jax.device_get(runner.q_diagnostics(state.agents, probe_observations, probe_actions)))
       rows = [
           {
               "step": step,
-              "seed_index": i,
-              "normalized_score": float(last_scores[i]),
-              "return_mean": float(returns[i].mean()),
-              "return_std": float(returns[i].std()),
-              **{k: float(v[i]) for k, v in sorted(train_metrics.items())},
+              "setting_index": r // num_seeds,
+              "seed_index": r % num_seeds,
+              **settings[r // num_seeds],
+              "normalized_score": float(last_scores[r]),
+              "return_mean": float(returns[r].mean()),
+              "return_std": float(returns[r].std()),
+              **{k: float(v[r]) for k, v in sorted(logged.items())},
           }
-          for i in range(config.num_seeds)
+          for r in range(len(last_scores))
       ]
       _append_rows(metrics_path, rows)
       checkpointer.save(step, state, {"elapsed_s": elapsed_before + time.time() - started})
-      bar.set_postfix(score=f"{last_scores.mean():.1f}±{last_scores.std():.1f}")
+      by_setting = last_scores.reshape(len(settings), num_seeds).mean(axis=1)
+      bar.set_postfix(score=" ".join(f"{x:.1f}" for x in by_setting))
   bar.close()
   checkpointer.close()
   wall = elapsed_before + time.time() - started
@@ -217,24 +352,25 @@ def run_offline(
     with open(metrics_path, newline="") as f:
       rows = [r for r in csv.DictReader(f) if int(r["step"]) == config.num_updates]
     last_scores = np.asarray([float(r["normalized_score"]) for r in rows])
+  last_scores = last_scores.reshape(len(settings), num_seeds)
   updates_done = int(state.step) - start_step
   summary = {
       "algo": config.algo,
       "dataset": dataset.name,
       "dataset_source": dataset.source,
       "env_id": dataset.env_id,
-      "num_seeds": config.num_seeds,
+      "num_seeds": num_seeds,
       "num_updates": config.num_updates,
-      "normalized_score_per_seed": [float(s) for s in last_scores],
-      "normalized_score_mean": float(np.mean(last_scores)),
-      "normalized_score_std": float(np.std(last_scores)),
+      "hyperparameters": config.hyperparameters(),
+      **(_summarise(last_scores[0]) if len(settings) == 1 else {}),
+      "settings": [{"hyperparameters": setting, **_summarise(scores)} for setting, scores in zip(settings, last_scores)],
       "dataset_return_mean": float(data_returns.mean()),
       "dataset_normalized_score": float(score(data_returns).mean()),
       "ref_min_score": dataset.ref_min_score,
       "ref_max_score": dataset.ref_max_score,
       "wall_time_s": wall,
       "updates_per_s": updates_done / train_seconds if train_seconds else None,
-      "seed_updates_per_s": updates_done * config.num_seeds / train_seconds if train_seconds else None,
+      "run_updates_per_s": updates_done * last_scores.size / train_seconds if train_seconds else None,
       **scaling,
   }
   _write_json(os.path.join(workdir, "summary.json"), summary)

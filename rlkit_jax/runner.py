@@ -1,15 +1,17 @@
-"""Training many seeds of one agent as one compiled program.
+"""Training many seeds and hyperparameter settings of one agent as one compiled program.
 
-A :class:`RunState` holds ``S`` agents stacked on a leading axis, one data-sampling key per seed
-and the update counter. :func:`make_train_chunk` compiles ``num_updates`` updates of every seed
-into one program: ``jax.vmap`` over seeds of a ``lax.scan`` over updates, each update drawing its
-own minibatch from the device-resident dataset (passed un-batched, so it is shared by all seeds,
-never copied per seed). With several devices the seed axis is sharded across them.
+A :class:`RunState` holds ``R = H × S`` agents stacked on one leading axis (``H`` sweep settings
+× ``S`` seeds, setting-major: run ``r`` is setting ``r // S``, seed ``r % S``), one data-sampling
+key per run and the update counter. :func:`make_train_chunk` compiles ``num_updates`` updates of every seed
+into one program: ``jax.vmap`` over runs of a ``lax.scan`` over updates, each update drawing its
+own minibatch from the device-resident dataset (passed un-batched, so it is shared by all runs,
+never copied per run). With several devices the run axis is sharded across them.
 """
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+import itertools
+from typing import Any, Callable, Mapping, Sequence
 
 import flax.struct
 import jax
@@ -23,11 +25,11 @@ from rlkit_jax.envs.evaluation import evaluate
 
 @flax.struct.dataclass
 class RunState:
-  """Training state of ``S`` seeds.
+  """Training state of ``R = H × S`` runs (sweep settings × seeds, setting-major).
 
   Attributes:
-    agents: an agent pytree whose every leaf has a leading seed axis ``[S, ...]``.
-    data_keys: typed PRNG keys for minibatch sampling, ``[S]``.
+    agents: an agent pytree whose every leaf has a leading run axis ``[R, ...]``.
+    data_keys: typed PRNG keys for minibatch sampling, ``[R]``.
     step: updates done so far, ``[]`` int32.
   """
 
@@ -36,26 +38,63 @@ class RunState:
   step: jax.Array
 
 
-def init_run_state(create_fn: Callable[[jax.Array], Any], *, seed: int, num_seeds: int) -> RunState:
-  """Creates ``num_seeds`` agents in one vmapped call.
+def sweep_settings(sweep: Mapping[str, Sequence[float]] | None) -> list[dict[str, float]]:
+  """The Cartesian product of a sweep, in order: ``{"a": [1, 2], "b": [3]}`` → ``[{a: 1, b: 3}, {a: 2, b: 3}]``.
+
+  An empty or None sweep is one setting with no overrides, ``[{}]``.
+  """
+  sweep = dict(sweep or {})
+  names = list(sweep)
+  return [dict(zip(names, values)) for values in itertools.product(*(sweep[n] for n in names))]
+
+
+def init_run_state(
+    create_fn: Callable[..., Any],
+    *,
+    seed: int,
+    num_seeds: int,
+    settings: Sequence[Mapping[str, float]] = ({},),
+) -> RunState:
+  """Creates ``H × S`` agents in one vmapped call.
 
   Args:
-    create_fn: ``key -> agent``, e.g. ``functools.partial(IQL.create, observation_dim=11, ...)``.
-    seed: the run's seed; seed ``i`` of the run uses ``split(key(seed), S)[i]``, so seeds are
-      independent and the same ``seed`` reproduces the run.
+    create_fn: ``(key, **hyperparameters) -> agent``, e.g. ``functools.partial(IQL.create,
+      observation_dim=11, action_dim=3)``. Swept hyperparameters arrive as traced ``[]`` float32
+      values, so they must be numeric leaves of the agent (learning rates included).
+    seed: the run's seed; seed ``i`` uses ``split(key(seed), S)[i]`` in *every* setting (common
+      random numbers: settings differ only in their hyperparameters), and the same ``seed``
+      reproduces the run.
     num_seeds: S.
+    settings: H hyperparameter settings, each a mapping name → value with the same names (see
+      :func:`sweep_settings`); default one setting with no overrides.
+
+  Returns:
+    A :class:`RunState` whose leaves have leading axis ``R = H × S``, setting-major.
+
+  Raises:
+    ValueError: settings with different names, or no settings.
   """
+  settings = [dict(s) for s in settings]
+  if not settings or any(set(s) != set(settings[0]) for s in settings):
+    raise ValueError(f"settings must be a non-empty list of mappings with the same names, got {settings}")
+  keys = jax.random.split(jax.random.key(seed), num_seeds)
+  # Seed i's key repeated in every setting (deliberately: common random numbers across settings).
+  key_data = jax.random.key_data(keys)
+  run_keys = jax.random.wrap_key_data(jnp.tile(key_data, (len(settings),) + (1,) * (key_data.ndim - 1)))
+  hparams = {
+      name: jnp.repeat(jnp.asarray([s[name] for s in settings], jnp.float32), num_seeds) for name in settings[0]
+  }
 
-  def init_one(key):
+  def init_one(key, hparams):
     agent_key, data_key = jax.random.split(key)
-    return create_fn(agent_key), data_key
+    return create_fn(agent_key, **hparams), data_key
 
-  agents, data_keys = jax.jit(jax.vmap(init_one))(jax.random.split(jax.random.key(seed), num_seeds))
+  agents, data_keys = jax.jit(jax.vmap(init_one))(run_keys, hparams)
   return RunState(agents=agents, data_keys=data_keys, step=jnp.zeros((), jnp.int32))
 
 
 def make_train_chunk(*, batch_size: int, num_updates: int) -> Callable[[RunState, Transitions], tuple[RunState, dict]]:
-  """Compiles ``num_updates`` updates of every seed into one jitted function.
+  """Compiles ``num_updates`` updates of every run (seed × setting) into one jitted function.
 
   Args:
     batch_size: B per update and seed.
@@ -63,8 +102,8 @@ def make_train_chunk(*, batch_size: int, num_updates: int) -> Callable[[RunState
 
   Returns:
     ``train(state, dataset) -> (state, metrics)``; ``state`` is donated; ``metrics`` maps names
-    to ``[S]`` arrays averaged over the chunk. The dataset is a device-resident
-    :class:`Transitions` shared by every seed.
+    to ``[R]`` arrays averaged over the chunk. The dataset is a device-resident
+    :class:`Transitions` shared by every run.
   """
 
   def one_seed(agent, key, dataset):
@@ -86,20 +125,20 @@ def make_train_chunk(*, batch_size: int, num_updates: int) -> Callable[[RunState
 
 
 def place(state: RunState, dataset: Transitions) -> tuple[RunState, Transitions]:
-  """Puts the dataset on the device(s) once and, with several devices, shards seeds across them.
+  """Puts the dataset on the device(s) once and, with several devices, shards runs across them.
 
-  The seed axis is split over a 1-D mesh when ``S`` is a multiple of the device count; the dataset
+  The run axis is split over a 1-D mesh when ``R`` is a multiple of the device count; the dataset
   is replicated. On one device this is a plain ``device_put``.
   """
   devices = jax.devices()
-  num_seeds = jax.tree.leaves(state.agents)[0].shape[0]
-  if len(devices) > 1 and num_seeds % len(devices) == 0:
-    mesh = Mesh(np.asarray(devices), ("seeds",))
+  num_runs = jax.tree.leaves(state.agents)[0].shape[0]
+  if len(devices) > 1 and num_runs % len(devices) == 0:
+    mesh = Mesh(np.asarray(devices), ("runs",))
     replicated = NamedSharding(mesh, PartitionSpec())
-    by_seed = NamedSharding(mesh, PartitionSpec("seeds"))
+    by_run = NamedSharding(mesh, PartitionSpec("runs"))
     state = RunState(
-        agents=jax.device_put(state.agents, by_seed),
-        data_keys=jax.device_put(state.data_keys, by_seed),
+        agents=jax.device_put(state.agents, by_run),
+        data_keys=jax.device_put(state.data_keys, by_run),
         step=jax.device_put(state.step, replicated),
     )
     return state, jax.device_put(dataset, replicated)
@@ -112,22 +151,51 @@ def _eval_actions(agents: Any, observations: jax.Array) -> jax.Array:
 
 
 def evaluate_agents(agents: Any, env_id: str, *, episodes_per_seed: int, seed: int) -> np.ndarray:
-  """Runs ``episodes_per_seed`` episodes of every seed's deterministic policy in one vector env.
+  """Runs ``episodes_per_seed`` episodes of every run's deterministic policy in one vector env.
 
   Args:
-    agents: batched agents ``[S, ...]`` with an ``eval_actions(observations [K, O])`` method.
+    agents: batched agents ``[R, ...]`` with an ``eval_actions(observations [K, O])`` method
+      returning ``[K, A]`` float (continuous) or ``[K]`` int (discrete) actions.
     env_id: gymnasium task.
     episodes_per_seed: K.
     seed: environment seed (use a different one per evaluation round).
 
   Returns:
-    Returns ``[S, K]``, float64.
+    Returns ``[R, K]``, float64.
   """
-  num_seeds = jax.tree.leaves(agents)[0].shape[0]
+  num_runs = jax.tree.leaves(agents)[0].shape[0]
 
   def act_fn(observations: np.ndarray) -> np.ndarray:
-    obs = observations.reshape(num_seeds, episodes_per_seed, -1)
-    return np.asarray(_eval_actions(agents, obs)).reshape(num_seeds * episodes_per_seed, -1)
+    obs = observations.reshape(num_runs, episodes_per_seed, -1)
+    actions = np.asarray(_eval_actions(agents, obs))
+    return actions.reshape((num_runs * episodes_per_seed,) + actions.shape[2:])
 
-  returns = evaluate(act_fn, env_id, num_envs=num_seeds * episodes_per_seed, seed=seed)
-  return returns.reshape(num_seeds, episodes_per_seed)
+  returns = evaluate(act_fn, env_id, num_envs=num_runs * episodes_per_seed, seed=seed)
+  return returns.reshape(num_runs, episodes_per_seed)
+
+
+@jax.jit
+def q_diagnostics(agents: Any, observations: jax.Array, actions: jax.Array) -> dict[str, jax.Array]:
+  """Offline model-selection signals: mean Q on dataset actions and on the policy's own actions.
+
+  The CQL workflow (Kumar et al., `A Workflow for Offline Model-Free Robotic RL
+  <https://arxiv.org/abs/2109.10813>`_, 2021): a Q on dataset actions that keeps rising while the
+  policy's Q runs away above it signals overfitting/overestimation, without rolling out.
+
+  Args:
+    agents: batched agents ``[R, ...]`` with ``q_values(observations, actions) -> [N]`` and
+      ``eval_actions``.
+    observations: a fixed probe set of dataset observations ``[N, O]``.
+    actions: their dataset actions ``[N, A]`` (continuous) or ``[N]`` (discrete).
+
+  Returns:
+    ``{"q_dataset_actions": [R], "q_policy_actions": [R]}``, in the (scaled) reward units the
+    agents were trained on.
+  """
+
+  def one(agent):
+    q_data = agent.q_values(observations, actions)
+    q_policy = agent.q_values(observations, agent.eval_actions(observations))
+    return {"q_dataset_actions": jnp.mean(q_data), "q_policy_actions": jnp.mean(q_policy)}
+
+  return jax.vmap(one)(agents)

@@ -48,7 +48,9 @@ def reference_run(hopper_file, tmp_path_factory):
 
 def _params(workdir, config):
   """The final run state restored from a run folder's newest checkpoint (Hopper: O=11, A=3)."""
-  like = runner.init_run_state(_create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds)
+  like = runner.init_run_state(
+      _create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds, settings=config.settings
+  )
   _, state, _ = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json()).restore(like)
   return state
 
@@ -119,10 +121,59 @@ def test_foreign_and_corrupt_checkpoints_are_refused(hopper_file, tmp_path):
 
 
 def test_bad_settings_fail_before_loading(tmp_path):
-  with pytest.raises(ValueError, match="--algo"):
+  with pytest.raises(ValueError, match="--algo='sarsa'.*valid choices: awac.*iql.*td3_bc"):
     run_offline(OfflineConfig(algo="sarsa"), str(tmp_path))
   with pytest.raises(ValueError, match="--eval_every"):
     run_offline(OfflineConfig(eval_every=1500, log_every=1000), str(tmp_path))
+  with pytest.raises(ValueError, match="--sweep: 'hidden_dims' is not a numeric hyperparameter of --algo=iql; valid names: actor_lr"):
+    run_offline(OfflineConfig(sweep={"hidden_dims": (8, 16)}), str(tmp_path))
+  with pytest.raises(ValueError, match="--hparams: 'expectile' is not an option of --algo=bc; valid names: actor_lr"):
+    run_offline(OfflineConfig(algo="bc", agent_kwargs={"expectile": 0.8}), str(tmp_path))
+  with pytest.raises(ValueError, match="--sweep: 'num_critics' is not a numeric hyperparameter of --algo=iql \\(it is static"):
+    run_offline(OfflineConfig(sweep={"num_critics": (2, 4)}), str(tmp_path))
+  with pytest.raises(ValueError, match="--hparams: num_critics takes an integer"):
+    run_offline(OfflineConfig(agent_kwargs={"num_critics": 2.5}), str(tmp_path))
+  with pytest.raises(ValueError, match="--sweep: 'expectile' is also fixed by --hparams"):
+    run_offline(OfflineConfig(agent_kwargs={"expectile": 0.8}, sweep={"expectile": (0.6,)}), str(tmp_path))
+  with pytest.raises(ValueError, match="--sweep: expectile=.*finite"):
+    run_offline(OfflineConfig(sweep={"expectile": (0.6, float("nan"))}), str(tmp_path))
+  assert not os.listdir(tmp_path)  # nothing written
+
+
+def test_sweep_trains_every_setting_and_seed_in_one_program(hopper_file, tmp_path):
+  """expectile × actor_lr (2 × 2 settings) × 2 seeds = 8 runs; seed i starts identically in every setting."""
+  config = _config(hopper_file, sweep={"expectile": (0.6, 0.9), "actor_lr": (1e-3, 0.0)}, num_updates=10, eval_every=10)
+  summary = run_offline(config, str(tmp_path), progress=False)
+  assert [s["hyperparameters"] for s in summary["settings"]] == [
+      {"expectile": 0.6, "actor_lr": 1e-3}, {"expectile": 0.6, "actor_lr": 0.0},
+      {"expectile": 0.9, "actor_lr": 1e-3}, {"expectile": 0.9, "actor_lr": 0.0},
+  ]
+  assert all(len(s["normalized_score_per_seed"]) == 2 for s in summary["settings"])
+  assert "normalized_score_mean" not in summary  # only per setting when there is a sweep
+  with open(tmp_path / "metrics.csv") as f:
+    rows = list(csv.DictReader(f))
+  assert [(int(r["setting_index"]), int(r["seed_index"])) for r in rows] == [(h, s) for h in range(4) for s in range(2)]
+  assert [float(r["expectile"]) for r in rows] == [0.6] * 4 + [0.9] * 4
+  for r in rows:  # offline model-selection signals, per run
+    assert np.isfinite(float(r["q_dataset_actions"])) and np.isfinite(float(r["q_policy_actions"]))
+  state = _params(str(tmp_path), config)
+  np.testing.assert_allclose(state.agents.expectile, [0.6] * 4 + [0.9] * 4)
+  rates = state.agents.actor.opt_state[0].hyperparams["learning_rate"]
+  np.testing.assert_allclose(rates, [1e-3, 1e-3, 0.0, 0.0] * 2)
+  # A zero learning rate leaves the actor at its initialisation, which is seed i's in every setting.
+  kernel = np.asarray([x for x in jax.tree.leaves(state.agents.actor.params) if x.ndim == 3][0])  # [R, in, out]
+  np.testing.assert_array_equal(kernel[2], kernel[6])
+  np.testing.assert_array_equal(kernel[3], kernel[7])
+  assert not np.allclose(kernel[2], kernel[3])  # the seeds differ
+  assert not np.allclose(kernel[0], kernel[2])  # lr 1e-3 moved the actor
+
+
+def test_bc_logs_no_q_diagnostics(reference_run, hopper_file, tmp_path):
+  run_offline(_config(hopper_file, algo="bc", num_updates=5, eval_every=5), str(tmp_path), progress=False)
+  with open(tmp_path / "metrics.csv") as f:
+    assert "q_dataset_actions" not in next(csv.DictReader(f))
+  with open(os.path.join(reference_run[0], "metrics.csv")) as f:
+    assert "q_policy_actions" in next(csv.DictReader(f))
 
 
 def test_dataset_is_shared_not_copied_per_seed(hopper_file):
@@ -145,3 +196,21 @@ def test_script_runs_bc_end_to_end(hopper_file, tmp_path):
   assert out.returncode == 0, out.stderr[-2000:]
   assert "normalized score" in out.stdout
   assert json.load(open(tmp_path / "run" / "summary.json"))["algo"] == "bc"
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--algo=sarsa", "--algo='sarsa' is not a known algorithm; valid choices: awac"),
+        ("--sweep=hidden_dims=8,16", "'hidden_dims' is not a numeric hyperparameter of --algo=iql"),
+        ("--sweep=expectile=0.6,high", "--sweep: 'expectile=0.6,high' has a value that is not a number"),
+    ],
+)
+def test_script_rejects_bad_flags_before_compiling(flag, message, tmp_path):
+  out = subprocess.run(
+      [sys.executable, os.path.join(REPO, "experiments", "train_offline.py"), flag, f"--workdir={tmp_path / 'run'}"],
+      capture_output=True, text=True, timeout=120,
+  )
+  assert out.returncode != 0
+  assert message in out.stderr, out.stderr[-2000:]
+  assert not (tmp_path / "run").exists()

@@ -33,6 +33,8 @@ class BC(flax.struct.PyTreeNode):
     Fu et al., `D4RL <https://arxiv.org/abs/2004.07219>`_, 2020 (the BC baseline).
   """
 
+  action_space = "continuous"  # class attribute, not a field
+
   actor: TrainState
   key: jax.Array
 

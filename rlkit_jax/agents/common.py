@@ -1,7 +1,9 @@
-"""Pieces every agent shares: optimisers whose learning rate is a pytree leaf."""
+"""Pieces every agent shares: optimisers whose learning rate is a pytree leaf, and the list of an
+agent's numeric (sweepable) hyperparameters."""
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Optional
 
 import jax.numpy as jnp
@@ -45,3 +47,31 @@ def train_state(apply_fn: Any, params: Any, learning_rate: ArrayLike, *, decay_s
   state = TrainState.create(apply_fn=apply_fn, params=params, tx=tx)
   opt_state = optax.tree_utils.tree_set(state.opt_state, learning_rate=jnp.asarray(learning_rate, jnp.float32))
   return state.replace(opt_state=opt_state)
+
+
+def agent_options(agent_cls: type) -> dict[str, float | int | bool]:
+  """Every scalar keyword option of ``agent_cls.create`` with its default: numeric hyperparameters
+  (float defaults, traced) and static switches and counts (int and bool defaults, compiled in).
+
+  ``hidden_dims`` and ``actor_decay_steps`` are not included (the driver sets them).
+  """
+  parameters = inspect.signature(agent_cls.create).parameters.values()
+  return {
+      p.name: p.default
+      for p in parameters
+      if p.kind is inspect.Parameter.KEYWORD_ONLY and isinstance(p.default, (float, int)) and p.name != "actor_decay_steps"
+  }
+
+
+def numeric_hyperparameters(agent_cls: type) -> dict[str, float]:
+  """The hyperparameters of ``agent_cls.create`` that are traced values, with their defaults.
+
+  The convention every agent follows: a keyword argument of ``create`` whose default is a Python
+  float is stored as a ``[]`` float32 leaf (or as a learning rate in the optimiser state), so it
+  can be vmapped — swept — without recompiling; ints, tuples and bools are static (network
+  sizes, sample counts, switches).
+
+  Returns:
+    ``{name: default}`` in signature order, e.g. IQL's ``{"actor_lr": 3e-4, ..., "expectile": 0.7, ...}``.
+  """
+  return {name: value for name, value in agent_options(agent_cls).items() if isinstance(value, float)}

@@ -38,6 +38,8 @@ class IQL(flax.struct.PyTreeNode):
     <https://arxiv.org/abs/2110.06169>`_, 2021, Algorithm 1.
   """
 
+  action_space = "continuous"  # class attribute, not a field
+
   actor: TrainState
   critic: TrainState
   value: TrainState

@@ -43,6 +43,8 @@ class SAC(flax.struct.PyTreeNode):
     <https://arxiv.org/abs/1812.05905>`_, 2018.
   """
 
+  action_space = "continuous"  # class attribute, not a field
+
   actor: TrainState
   critic: TrainState
   target_critic_params: Any

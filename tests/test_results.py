@@ -1,0 +1,90 @@
+"""Score table and learning curves from run folders written in the test (known numbers)."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rlkit_jax import results
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _write_run(folder, algo, dataset, scores, *, settings=({},), data_score=12.5, q=True):
+  """scores: [H][T][S] normalized scores at steps 10, 20, ..."""
+  os.makedirs(folder)
+  rows = []
+  for h, setting in enumerate(settings):
+    for t, per_seed in enumerate(scores[h]):
+      for s, value in enumerate(per_seed):
+        row = {"step": 10 * (t + 1), "setting_index": h, "seed_index": s, **setting, "normalized_score": value}
+        if q:
+          row["q_policy_actions"] = value / 10
+        rows.append(row)
+  with open(os.path.join(folder, "metrics.csv"), "w", newline="") as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  summary = {
+      "algo": algo, "dataset": dataset, "num_seeds": len(scores[0][0]), "dataset_normalized_score": data_score,
+      "settings": [{"hyperparameters": dict(s)} for s in settings],
+  }
+  with open(os.path.join(folder, "summary.json"), "w") as f:
+    json.dump(summary, f)
+
+
+@pytest.fixture
+def runs(tmp_path):
+  root = tmp_path / "runs"
+  _write_run(root / "bc" / "a", "bc", "hopper-medium-v5", [[[10, 20, 30], [40, 50, 60], [30, 30, 30]]])
+  _write_run(root / "iql" / "a", "iql", "hopper-medium-v5", [[[1, 2, 3], [4, 5, 6]]], q=False)
+  _write_run(
+      root / "iql" / "b", "iql", "walker2d-medium-v5", [[[0, 0, 0], [2, 4, 6]], [[9, 9, 9], [1, 1, 1]]],
+      settings=({"expectile": 0.7}, {"expectile": 0.9}), data_score=3.0,
+  )
+  return str(root)
+
+
+def test_curves_final_and_best(runs):
+  (bc,) = results.load_curves(os.path.join(runs, "bc", "a"))
+  assert bc.algo == "bc" and bc.dataset == "hopper-medium-v5"
+  np.testing.assert_array_equal(bc.steps, [10, 20, 30])
+  assert bc.final == (30.0, 0.0)
+  assert bc.best == pytest.approx((50.0, np.std([40, 50, 60]), 20))
+  np.testing.assert_allclose(bc.columns["q_policy_actions"], np.asarray([[10, 20, 30], [40, 50, 60], [30, 30, 30]]) / 10)
+  swept = results.load_curves(os.path.join(runs, "iql", "b"))
+  assert [c.algo for c in swept] == ["iql[expectile=0.7]", "iql[expectile=0.9]"]
+  assert swept[0].final == pytest.approx((4.0, np.std([2, 4, 6])))
+  assert swept[1].best == (9.0, 0.0, 10)
+
+
+def test_table_has_every_cell(runs):
+  curves = [c for d in results.find_runs(runs) for c in results.load_curves(d)]
+  table = results.score_table(curves, algo_order=("bc", "iql"))
+  lines = table.strip().splitlines()
+  assert lines[0] == "| dataset | data | bc | iql | iql[expectile=0.7] | iql[expectile=0.9] |"
+  assert lines[2] == "| hopper-medium-v5 | 12.5 | 30.0 ± 0.0 (50.0) | 5.0 ± 0.8 (5.0) | – | – |"
+  assert lines[3] == "| walker2d-medium-v5 | 3.0 | – | – | 4.0 ± 1.6 (4.0) | 1.0 ± 0.0 (9.0) |"
+
+
+def test_unfinished_run_is_named(tmp_path):
+  os.makedirs(tmp_path / "run")
+  (tmp_path / "run" / "metrics.csv").write_text("step\n")
+  with pytest.raises(results.ResultsError, match=r"run/summary.json: missing.*--resume"):
+    results.load_curves(str(tmp_path / "run"))
+
+
+def test_script_writes_table_and_plots(runs, tmp_path):
+  out = str(tmp_path / "docs" / "table")
+  proc = subprocess.run(
+      [sys.executable, os.path.join(REPO, "experiments", "score_table.py"), f"--runs={runs}", f"--out={out}"],
+      capture_output=True, text=True, timeout=120,
+  )
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert open(out + ".md").read().startswith("| dataset | data | bc | iql |")
+  for suffix in ("_curves.png", "_q.png"):
+    with open(out + suffix, "rb") as f:
+      assert f.read(8) == b"\x89PNG\r\n\x1a\n"
