@@ -1,9 +1,15 @@
-"""Generates D4RL-style datasets on a gymnasium MuJoCo task with the toolkit's own SAC.
+"""Generates D4RL-style datasets on a gymnasium task with the toolkit's own agents.
 
   python experiments/make_dataset.py --env=Hopper-v5 --out_dir=datasets --seed=0
 
-writes hopper-{random,medium,medium-replay,expert,medium-expert}-v5.hdf5 with the command, seed,
-policy returns and toolkit version as file attributes.
+writes hopper-{random,medium,medium-replay,expert,medium-expert}-v5.hdf5 (SAC, continuous actions)
+with the command, seed, policy returns and toolkit version as file attributes. A task with a
+Discrete action space uses Double DQN and the discrete recipe (rlkit_jax.data.generate_discrete):
+
+  python experiments/make_dataset.py --env=CartPole-v1 --out_dir=datasets
+
+writes cartpole-{random,medium,medium-replay,expert,medium-expert}-v1.hdf5 with int64 actions.
+Flags left unset take the recipe's own defaults (the discrete recipe's are in brackets).
 """
 import json
 import shlex
@@ -13,15 +19,21 @@ from absl import app, flags, logging
 
 from rlkit_jax.data import generate
 
-_ENV = flags.DEFINE_string("env", "Hopper-v5", "gymnasium MuJoCo task id.")
+_ENV = flags.DEFINE_string("env", "Hopper-v5", "gymnasium task id (MuJoCo Box tasks: SAC; Discrete tasks: DQN).")
 _OUT_DIR = flags.DEFINE_string("out_dir", "datasets", "Output folder.")
 _SEED = flags.DEFINE_integer("seed", 0, "Master seed.")
-_NUM_STEPS = flags.DEFINE_integer("num_steps", 200_000, "SAC training budget (environment steps).")
-_NUM_TRANSITIONS = flags.DEFINE_integer("num_transitions", 100_000, "Size of random/medium/expert datasets.")
-_MEDIUM_FRACTION = flags.DEFINE_float("medium_fraction", 0.4, "Medium policy's target fraction of expert return.")
-_START_STEPS = flags.DEFINE_integer("start_steps", 5_000, "Initial uniformly random steps.")
-_EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Steps between SAC evaluations (snapshots).")
+_NUM_STEPS = flags.DEFINE_integer("num_steps", 200_000, "SAC [DQN: 50_000] training budget (environment steps).")
+_NUM_TRANSITIONS = flags.DEFINE_integer("num_transitions", 100_000, "Size of random/medium/expert datasets [50_000].")
+_MEDIUM_FRACTION = flags.DEFINE_float(
+    "medium_fraction", 0.4, "Medium policy's target fraction of expert return [of the way from random to expert]."
+)
+_START_STEPS = flags.DEFINE_integer("start_steps", 5_000, "Initial uniformly random steps [DQN: steps before updates, 1_000].")
+_EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Steps between evaluations (snapshots) [2_000].")
+_BEHAVIOR_EPSILON = flags.DEFINE_float("behavior_epsilon", 0.1, "Discrete tasks: ε of the medium/expert behaviour policies.")
 _KINDS = flags.DEFINE_list("kinds", list(generate.DATASET_KINDS), "Which datasets to write.")
+
+# The discrete recipe's defaults for flags left unset (a few minutes per task on one CPU core).
+_DISCRETE_DEFAULTS = {"num_steps": 50_000, "num_transitions": 50_000, "start_steps": 1_000, "eval_every": 2_000}
 
 
 def main(argv):
@@ -29,18 +41,38 @@ def main(argv):
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO; -v 0 brings it back
   command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
-  paths = generate.make_d4rl_datasets(
-      _ENV.value,
-      _OUT_DIR.value,
-      seed=_SEED.value,
-      num_steps=_NUM_STEPS.value,
-      num_transitions=_NUM_TRANSITIONS.value,
-      medium_fraction=_MEDIUM_FRACTION.value,
-      kinds=_KINDS.value,
-      eval_every=_EVAL_EVERY.value,
-      start_steps=_START_STEPS.value,
-      provenance={"command": command},
-  )
+  from rlkit_jax.envs import is_discrete_env
+
+  if is_discrete_env(_ENV.value):
+    from rlkit_jax.data import generate_discrete
+
+    value = lambda name: flags.FLAGS[name].value if flags.FLAGS[name].present else _DISCRETE_DEFAULTS[name]
+    paths = generate_discrete.make_discrete_datasets(
+        _ENV.value,
+        _OUT_DIR.value,
+        seed=_SEED.value,
+        num_steps=value("num_steps"),
+        num_transitions=value("num_transitions"),
+        medium_fraction=_MEDIUM_FRACTION.value,
+        behavior_epsilon=_BEHAVIOR_EPSILON.value,
+        kinds=_KINDS.value,
+        eval_every=value("eval_every"),
+        start_steps=value("start_steps"),
+        provenance={"command": command},
+    )
+  else:
+    paths = generate.make_d4rl_datasets(
+        _ENV.value,
+        _OUT_DIR.value,
+        seed=_SEED.value,
+        num_steps=_NUM_STEPS.value,
+        num_transitions=_NUM_TRANSITIONS.value,
+        medium_fraction=_MEDIUM_FRACTION.value,
+        kinds=_KINDS.value,
+        eval_every=_EVAL_EVERY.value,
+        start_steps=_START_STEPS.value,
+        provenance={"command": command},
+    )
   import h5py
 
   summary = {}

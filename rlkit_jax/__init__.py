@@ -4,12 +4,15 @@
 immutable pytrees (``rk.IQL.create(...)``), datasets load with ``rk.data.load(...)``, and
 ``rk.runner`` trains many seeds as one compiled program.
 """
-from rlkit_jax import data, distributions, envs, networks, objectives, runner
-from rlkit_jax.agents import BC, IQL, SAC
+from rlkit_jax import data, distributions, envs, networks, objectives, results, runner
+from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, IQL, SAC, TD3BC
 from rlkit_jax.objectives import (
     advantage_weighted_loss,
     advantage_weights,
     bc_loss,
+    cql_discrete_penalty,
+    cql_penalty,
+    dqn_target,
     expectile_loss,
     iql_actor_loss,
     iql_critic_loss,
@@ -17,19 +20,28 @@ from rlkit_jax.objectives import (
     sac_actor_loss,
     sac_temperature_loss,
     squared_td_error,
+    td3_bc_actor_loss,
     td_target,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AWAC",
+    "AWR",
     "BC",
+    "CQL",
+    "DQN",
     "IQL",
     "SAC",
+    "TD3BC",
     "advantage_weighted_loss",
     "advantage_weights",
     "bc_loss",
+    "cql_discrete_penalty",
+    "cql_penalty",
     "data",
+    "dqn_target",
     "distributions",
     "envs",
     "expectile_loss",
@@ -38,9 +50,11 @@ __all__ = [
     "iql_value_loss",
     "networks",
     "objectives",
+    "results",
     "runner",
     "sac_actor_loss",
     "sac_temperature_loss",
     "squared_td_error",
+    "td3_bc_actor_loss",
     "td_target",
 ]

@@ -26,7 +26,6 @@ from rlkit_jax import runner
 from rlkit_jax.agents.common import agent_options, numeric_hyperparameters
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer
 from rlkit_jax.data import preprocessing
-from rlkit_jax.envs import make_env
 from rlkit_jax.envs.evaluation import normalized_score
 
 DEFAULT_DATASET = "hopper-medium-replay-v5"
@@ -184,7 +183,7 @@ def _create_fn(config: OfflineConfig, observation_dim: int, action_dim: int):
 def _prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[data_lib.Dataset, dict[str, float]]:
   """Checks the dataset's action space against ``--algo`` and applies the algorithm's preprocessing."""
   algo = ALGOS[config.algo]
-  discrete = np.ndim(dataset.transitions.actions) == 1
+  discrete = data_lib.is_discrete(dataset)
   if discrete != algo.discrete:
     kind = "discrete" if discrete else "continuous"
     fits = sorted(name for name, a in ALGOS.items() if a.discrete == discrete)
@@ -274,7 +273,7 @@ def run_offline(
   dataset, scaling = _prepare_dataset(config, dataset)
   observations, actions = dataset.transitions.observations, dataset.transitions.actions
   observation_dim = observations.shape[1]
-  action_dim = actions.shape[1] if actions.ndim == 2 else int(make_env(dataset.env_id).action_space.n)
+  action_dim = data_lib.action_dim(dataset)
   settings = config.settings
   num_seeds = config.num_seeds
 

@@ -292,6 +292,36 @@ CASES = [
         },
         smooth_argnums=(0,),
     ),
+    # -- DQN --
+    Case(  # Double DQN (van Hasselt et al. 2016, Eq. 4); the max form is tested in tests/test_dqn.py
+        "dqn_target",
+        lambda r, d, qt, qo, g: obj.dqn_target(r, d, qt, discount=g, next_q_online=qo),
+        lambda r, d, qt, qo, g: np_td_target(r, d, np.asarray(qt, np.float64)[np.arange(B), np.argmax(qo, -1)], g),
+        lambda rng: (_normal(rng, B), _terminals(rng), _normal(rng, B, 3), _normal(rng, B, 3)),
+        [(0.0,), (0.9,), (0.99,)],
+        {0: None, 1: None, 2: None, 3: None, 4: None},  # the whole target is stopped
+    ),
+    # -- policy constraints (TD3+BC) --
+    # Fujimoto & Gu 2021 Eq. (3) with the reference code's mean over action dims:
+    # L_i = -λ Q_i + mean_A (π_i - a_i)², λ = α / mean_B |Q| held constant. d mean L / dQ = -λ/B,
+    # d/dπ = 2(π - a)/(B A) = -d/da, d/dα = -mean(Q) / mean|Q|.
+    Case(
+        "td3_bc_actor_loss",
+        lambda q, pi, a, alpha: obj.td3_bc_actor_loss(q, pi, a, alpha=alpha),
+        lambda q, pi, a, alpha: (
+            -alpha / np.mean(np.abs(np.float64(q))) * np.float64(q)
+            + np.mean((np.float64(pi) - np.float64(a)) ** 2, axis=-1)
+        ),
+        lambda rng: (_normal(rng, B, scale=3.0), _normal(rng, B, 3, scale=0.5), _normal(rng, B, 3, scale=0.5)),
+        [(0.0,), (1.0,), (2.5,)],
+        {
+            0: lambda q, pi, a, alpha: np.full(B, -alpha / np.mean(np.abs(np.float64(q))) / B),
+            1: lambda q, pi, a, alpha: 2.0 * (np.float64(pi) - np.float64(a)) / np.size(pi),
+            2: lambda q, pi, a, alpha: -2.0 * (np.float64(pi) - np.float64(a)) / np.size(pi),
+            3: lambda q, pi, a, alpha: -np.mean(np.float64(q)) / np.mean(np.abs(np.float64(q))),
+        },
+        smooth_argnums=(1, 2),  # not Q: finite differences would see the stopped mean|Q|
+    ),
     # -- conservative (CQL) --
     Case(
         "cql_discrete_penalty",
@@ -301,6 +331,23 @@ CASES = [
         [()],
         {0: g_cql_discrete_q},
         smooth_argnums=(0,),
+    ),
+    Case(
+        # Continuous CQL(H), Eq. (4) + App. F: T·log Σ_k exp((Q(s,a_k) − log μ(a_k|s))/T) − Q(s,a_data),
+        # no −log K (the reference's convention). Data: Q of K = 6 samples, their log densities, Q(s,a_data).
+        "cql_penalty",
+        lambda q, ld, qd, t: obj.cql_penalty(q, ld, qd, cql_temperature=t),
+        lambda q, ld, qd, t: (
+            t * np.logaddexp.reduce((np.asarray(q, np.float64) - ld) / t, axis=-1) - np.asarray(qd, np.float64)
+        ),
+        lambda rng: (_normal(rng, B, 6, scale=3.0), _normal(rng, B, 6, scale=2.0), _normal(rng, B)),
+        [(1.0,), (0.5,), (2.0,)],
+        {
+            0: lambda q, ld, qd, t: np_softmax((np.asarray(q, np.float64) - ld) / t) / B,  # softmax / B
+            1: None,  # the importance weights are constants
+            2: lambda q, ld, qd, t: np.full(B, -1.0 / B),
+        },
+        smooth_argnums=(0, 2),
     ),
 ]
 

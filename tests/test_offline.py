@@ -30,6 +30,19 @@ def hopper_file(tmp_path_factory):
   return path
 
 
+@pytest.fixture(scope="module")
+def cartpole_file(tmp_path_factory):
+  from rlkit_jax.data import generate_discrete
+
+  def zeros(variables, observations):  # a Q-network stand-in; ε = 1 acts uniformly anyway
+    return jax.numpy.zeros((observations.shape[0], 2))
+
+  arrays, _ = generate_discrete.collect("CartPole-v1", None, zeros, epsilon=1.0, num_transitions=300, seed=0)
+  path = str(tmp_path_factory.mktemp("data") / "cartpole-random-v1.hdf5")
+  write_d4rl_hdf5(path, arrays, {"env_id": "CartPole-v1", "seed": 0})
+  return path
+
+
 def _config(path, **overrides):
   kwargs = dict(
       algo="iql", dataset=path, seed=0, num_seeds=2, num_updates=20, batch_size=8, eval_every=10,
@@ -166,6 +179,26 @@ def test_sweep_trains_every_setting_and_seed_in_one_program(hopper_file, tmp_pat
   np.testing.assert_array_equal(kernel[3], kernel[7])
   assert not np.allclose(kernel[2], kernel[3])  # the seeds differ
   assert not np.allclose(kernel[0], kernel[2])  # lr 1e-3 moved the actor
+
+
+def test_action_space_mismatch_fails_before_compiling(hopper_file, cartpole_file, tmp_path, monkeypatch):
+  monkeypatch.setattr(runner, "init_run_state", None)  # never reached
+  with pytest.raises(ValueError, match="has discrete actions but --algo=iql is for continuous actions; valid --algo choices for this dataset: dqn"):
+    run_offline(_config(cartpole_file), str(tmp_path))
+  with pytest.raises(ValueError, match="continuous actions but --algo=dqn is for discrete actions; valid --algo choices for this dataset: awac, awr, bc, cql, filtered_bc, iql, td3_bc"):
+    run_offline(_config(hopper_file, algo="dqn"), str(tmp_path))
+
+
+def test_discrete_sweep_runs_end_to_end(cartpole_file, tmp_path):
+  """Double DQN and DDQN + CQL side by side in one program, evaluated on CartPole-v1."""
+  config = _config(cartpole_file, algo="dqn", sweep={"cql_alpha": (0.0, 1.0)}, reward_scaling="none", eval_every=20)
+  summary = run_offline(config, str(tmp_path), progress=False)
+  assert [s["hyperparameters"] for s in summary["settings"]] == [{"cql_alpha": 0.0}, {"cql_alpha": 1.0}]
+  with open(tmp_path / "metrics.csv") as f:
+    rows = list(csv.DictReader(f))
+  assert len(rows) == 4 and all(float(r["return_mean"]) >= 8 for r in rows)  # CartPole lasts ≥ 8 steps
+  assert [float(r["cql_penalty"]) > 0 for r in rows] == [True] * 4
+  assert all(np.isfinite(float(r["q_policy_actions"])) for r in rows)
 
 
 def test_bc_logs_no_q_diagnostics(reference_run, hopper_file, tmp_path):

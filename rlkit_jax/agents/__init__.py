@@ -1,6 +1,11 @@
 """Agents: immutable pytrees with ``create(...)`` and a pure ``update(batch) -> (agent, metrics)``."""
+from rlkit_jax.agents.awac import AWAC
+from rlkit_jax.agents.awr import AWR
 from rlkit_jax.agents.bc import BC
+from rlkit_jax.agents.cql import CQL
+from rlkit_jax.agents.dqn import DQN
 from rlkit_jax.agents.iql import IQL
 from rlkit_jax.agents.sac import SAC
+from rlkit_jax.agents.td3_bc import TD3BC
 
-__all__ = ["BC", "IQL", "SAC"]
+__all__ = ["AWAC", "AWR", "BC", "CQL", "DQN", "IQL", "SAC", "TD3BC"]

@@ -5,6 +5,7 @@ recipe) lives in :mod:`rlkit_jax.data.generate`, imported on demand.
 """
 from rlkit_jax.data.d4rl import (
     D4RL_NAMES,
+    DISCRETE_NAMES,
     GENERATED_NAMES,
     REGISTRY,
     DatasetSpec,
@@ -20,25 +21,28 @@ from rlkit_jax.data.d4rl import (
 )
 from rlkit_jax.data.dataset import Dataset, DatasetError
 from rlkit_jax.data.hdf5 import D4RL_KEYS, write_d4rl_hdf5
-from rlkit_jax.data.loading import dataset_dirs, load
+from rlkit_jax.data.loading import action_dim, dataset_dirs, is_discrete, load
 from rlkit_jax.data.minari import load_minari
 from rlkit_jax.data.transitions import Transitions, sample_batch
 
 __all__ = [
     "D4RL_KEYS",
     "D4RL_NAMES",
+    "DISCRETE_NAMES",
     "GENERATED_NAMES",
     "REGISTRY",
     "Dataset",
     "DatasetError",
     "DatasetSpec",
     "Transitions",
+    "action_dim",
     "d4rl_cache_path",
     "d4rl_dataset_dir",
     "dataset_dirs",
     "dataset_from_arrays",
     "download_d4rl",
     "get_spec",
+    "is_discrete",
     "load",
     "load_d4rl",
     "load_minari",

@@ -4,8 +4,14 @@ d4rl's local cache folder and the downloader.
 Shapes: ``N`` transitions, ``O`` observation width, ``A`` action width.
 
 The registry holds the D4RL gym-mujoco v2 and AntMaze v2 names with the URLs, reference scores and
-episode limits of d4rl's ``infos.py`` / ``locomotion/__init__.py``, and the toolkit's own generated
-names ``<task>-<kind>-v5`` (see :mod:`rlkit_jax.data.generate`), which have no URL.
+episode limits of d4rl's ``infos.py`` / ``locomotion/__init__.py``, the toolkit's own generated
+names ``<task>-<kind>-v5`` (see :mod:`rlkit_jax.data.generate`), and its generated discrete-action
+names ``cartpole-<kind>-v1`` / ``acrobot-<kind>-v1`` (see :mod:`rlkit_jax.data.generate_discrete`);
+generated names have no URL.
+
+Discrete-action datasets store ``actions`` as integer indices ``[N]`` (int64 in the file) in
+``[0, n)`` for a ``Discrete(n)`` task; they load as ``Transitions.actions`` int32 ``[N]``. A file's
+``action_space`` attribute ("discrete"/"continuous") and its actions must agree with the task's.
 
 References:
   Fu et al., `D4RL: Datasets for Deep Data-Driven Reinforcement Learning
@@ -45,6 +51,17 @@ REF_SCORES: dict[str, tuple[float, float]] = {
     "ant": (-325.6, 3879.7),
     "antmaze": (0.0, 1.0),
 }
+# The toolkit's discrete-action tasks (not D4RL): (random policy's mean return, expert level).
+# min: uniform random actions, mean over 1000 episodes (reset seeds 0..999), gymnasium 1.4
+#   (CartPole-v1 22.197 ± 0.36 s.e., Acrobot-v1 -499.093 ± 0.31 s.e.).
+# max: CartPole-v1 500, the most any policy can get (reward +1 per step, 500-step time limit);
+#   Acrobot-v1 -100, gymnasium's registered ``reward_threshold`` ("solved"); good DQN policies
+#   reach about -80 to -70, i.e. normalized scores slightly above 100.
+DISCRETE_REF_SCORES: dict[str, tuple[float, float]] = {
+    "cartpole": (22.197, 500.0),
+    "acrobot": (-499.093, -100.0),
+}
+_DISCRETE_TASKS = {"cartpole": "CartPole-v1", "acrobot": "Acrobot-v1"}  # family → gymnasium id
 _TASKS = {"hopper": "Hopper", "halfcheetah": "HalfCheetah", "walker2d": "Walker2d", "ant": "Ant"}
 D4RL_MUJOCO_KINDS = ("random", "medium", "medium-replay", "medium-expert", "expert", "full-replay")
 GENERATED_KINDS = ("random", "medium", "medium-replay", "expert", "medium-expert")  # what generate.py writes
@@ -71,6 +88,7 @@ class DatasetSpec:
     url: D4RL download URL; None for generated datasets.
     max_episode_steps: the task's time limit, used only for files without ``timeouts``.
     note: caveats, e.g. why ``env_id`` is None.
+    action_space: ``"continuous"`` (actions ``[N, A]`` float) or ``"discrete"`` (indices ``[N]``).
   """
 
   name: str
@@ -81,6 +99,7 @@ class DatasetSpec:
   url: str | None = None
   max_episode_steps: int = 1000
   note: str = ""
+  action_space: str = "continuous"
 
   @property
   def filename(self) -> str | None:
@@ -101,6 +120,15 @@ def _build_registry() -> dict[str, DatasetSpec]:
       specs.append(DatasetSpec(f"{family}-{kind}-v2", family, env_id, *ref, url=url, note=note))
     for kind in GENERATED_KINDS:
       specs.append(DatasetSpec(f"{family}-{kind}-v5", family, f"{task}-v5", *ref))
+  for family, env_id in _DISCRETE_TASKS.items():
+    version = env_id.rsplit("-", 1)[1]
+    for kind in GENERATED_KINDS:
+      specs.append(
+          DatasetSpec(
+              f"{family}-{kind}-{version}", family, env_id, *DISCRETE_REF_SCORES[family], max_episode_steps=500,
+              action_space="discrete",
+          )
+      )
   for variant, (maze, multistart, multigoal, steps) in _ANTMAZE.items():
     url = f"{_URL_ROOT}/ant_maze_v2/Ant_maze_{maze}_noisy_multistart_{multistart}_multigoal_{multigoal}_sparse_fixed.hdf5"
     specs.append(
@@ -114,7 +142,11 @@ def _build_registry() -> dict[str, DatasetSpec]:
 
 REGISTRY: dict[str, DatasetSpec] = _build_registry()
 D4RL_NAMES: tuple[str, ...] = tuple(name for name, spec in REGISTRY.items() if spec.url)
-GENERATED_NAMES: tuple[str, ...] = tuple(name for name, spec in REGISTRY.items() if not spec.url)
+# The generated continuous (MuJoCo, SAC) names; the discrete ones are DISCRETE_NAMES.
+GENERATED_NAMES: tuple[str, ...] = tuple(
+    name for name, spec in REGISTRY.items() if not spec.url and spec.action_space == "continuous"
+)
+DISCRETE_NAMES: tuple[str, ...] = tuple(name for name, spec in REGISTRY.items() if spec.action_space == "discrete")
 _BY_FILENAME = {spec.filename: spec for spec in REGISTRY.values() if spec.filename}
 
 
@@ -126,7 +158,8 @@ def get_spec(name: str) -> DatasetSpec | None:
 def reference_scores(name_or_env_id: str) -> tuple[float, float]:
   """D4RL reference ``(min, max)`` returns for a dataset name or a gymnasium task id.
 
-  ``"hopper-medium-v2"``, ``"hopper-medium-v5"`` and ``"Hopper-v5"`` all give hopper's D4RL scores.
+  ``"hopper-medium-v2"``, ``"hopper-medium-v5"`` and ``"Hopper-v5"`` all give hopper's D4RL scores;
+  ``"CartPole-v1"`` / ``"Acrobot-v1"`` give the toolkit's :data:`DISCRETE_REF_SCORES`.
 
   Raises:
     DatasetError: neither a registered name nor a task of a D4RL family.
@@ -137,8 +170,10 @@ def reference_scores(name_or_env_id: str) -> tuple[float, float]:
   family = name_or_env_id.split("-")[0].lower()
   if family in REF_SCORES:
     return REF_SCORES[family]
+  if family in DISCRETE_REF_SCORES:
+    return DISCRETE_REF_SCORES[family]
   raise DatasetError(
-      f"{name_or_env_id}: no D4RL reference scores; known families are {sorted(REF_SCORES)} "
+      f"{name_or_env_id}: no D4RL reference scores; known families are {sorted([*REF_SCORES, *DISCRETE_REF_SCORES])} "
       "(pass ref scores yourself, or store ref_min_score/ref_max_score attributes in the file)"
   )
 
@@ -206,36 +241,131 @@ def _read_hdf5(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
   return arrays, attrs
 
 
+@dataclasses.dataclass(frozen=True)
+class TaskSpaces:
+  """What validation needs of a task's spaces.
+
+  Attributes:
+    observation_width: O for a rank-1 ``Box`` observation space, else None.
+    num_actions: n for a ``Discrete(n)`` action space; None for a ``Box``.
+    low, high: the ``Box`` action bounds ``[A]`` float64 (after ``make_env``'s rescaling); None
+      for a discrete task.
+  """
+
+  observation_width: int | None
+  num_actions: int | None
+  low: np.ndarray | None = None
+  high: np.ndarray | None = None
+
+  @property
+  def discrete(self) -> bool:
+    return self.num_actions is not None
+
+
 @functools.lru_cache(maxsize=None)
-def _task_spaces(env_id: str) -> tuple[np.ndarray, np.ndarray, int | None] | None:
-  """``(action_low, action_high, observation_width)`` of ``make_env(env_id)``, or None if it can't be made."""
+def task_spaces(env_id: str) -> TaskSpaces | None:
+  """The spaces of ``make_env(env_id)``, or None if it can't be made (unregistered, no simulator)."""
   try:
+    import gymnasium as gym
+
     from rlkit_jax.envs.make import make_env
 
     env = make_env(env_id)
-  except Exception:  # Unregistered id, missing simulator, non-Box action space: fall back to [-1, 1].
+  except Exception:  # Unregistered id, missing simulator, unsupported action space: checks fall back.
     return None
   try:
     shape = getattr(env.observation_space, "shape", None)
     width = int(shape[0]) if shape is not None and len(shape) == 1 else None
-    return np.asarray(env.action_space.low, np.float64), np.asarray(env.action_space.high, np.float64), width
+    space = env.action_space
+    if isinstance(space, gym.spaces.Discrete):
+      return TaskSpaces(width, int(space.n))
+    return TaskSpaces(width, None, np.asarray(space.low, np.float64), np.asarray(space.high, np.float64))
   finally:
     env.close()
 
 
-def _validate(arrays: Mapping[str, Any], source: str, env_id: str | None) -> dict[str, np.ndarray]:
+def _action_kind(arrays: Mapping[str, Any], source: str, env_id: str | None, attrs: Mapping[str, Any]) -> int | None:
+  """Decides whether the file is a discrete dataset: its ``Discrete(n)`` n, or None if continuous.
+
+  The task decides when it can be made; the file's ``action_space`` attribute and its actions must
+  then agree with it. Without a task, the attribute decides, else integer rank-1 actions mean discrete
+  (n from the ``num_actions`` attribute, else the largest index + 1).
+  """
+  spaces = task_spaces(env_id) if env_id else None
+  actions = np.asarray(arrays["actions"])
+  declared = attrs.get("action_space")
+  integer_indices = np.issubdtype(actions.dtype, np.integer) and actions.ndim == 1
+  if spaces is None:
+    if declared == "discrete" or (declared is None and integer_indices):
+      n = attrs.get("num_actions")
+      return int(n) if n is not None else int(actions.max(initial=-1)) + 1
+    return None
+  if spaces.discrete:
+    task = f"{env_id} has a Discrete({spaces.num_actions}) action space"
+    if declared == "continuous" or (actions.ndim == 2 and actions.shape[1] != 1):
+      raise DatasetError(
+          f"{source}: field 'actions' holds continuous actions (shape {actions.shape}, action_space attribute "
+          f"{declared!r}) but {task}; fix: evaluate it on the continuous task it was collected on (env_id=...), "
+          "or load a discrete dataset of this task (e.g. cartpole-medium-v1)"
+      )
+    return spaces.num_actions
+  task = f"{env_id} has a continuous Box action space ({spaces.low.shape[0]} wide)"
+  if declared == "discrete" or integer_indices:
+    raise DatasetError(
+        f"{source}: field 'actions' holds discrete action indices (shape {actions.shape}, dtype {actions.dtype}, "
+        f"action_space attribute {declared!r}) but {task}; fix: evaluate it on the discrete task it was "
+        "collected on (env_id=..., e.g. 'CartPole-v1'), or load a continuous dataset of this task"
+    )
+  return None
+
+
+def _discrete_actions(actions: Any, source: str, num_actions: int, env_id: str | None) -> np.ndarray:
+  """Integer indices ``[N]`` (or ``[N, 1]``) in ``[0, num_actions)`` → int32 ``[N]``."""
+  actions = np.asarray(actions)
+  if actions.ndim == 2 and actions.shape[1] == 1:
+    actions = actions[:, 0]
+  task = f"{env_id}'s Discrete({num_actions})" if env_id else f"Discrete({num_actions})"
+  if actions.ndim != 1:
+    raise DatasetError(
+        f"{source}: field 'actions' has shape {actions.shape}; a discrete dataset needs action indices [N]; "
+        "fix: store one integer index per transition"
+    )
+  if not np.issubdtype(actions.dtype, np.integer):
+    raise DatasetError(
+        f"{source}: field 'actions' has dtype {actions.dtype}, but a discrete dataset ({task} action space) needs "
+        "integer action indices; fix: store actions as int64 indices in [0, n) (as generate_discrete does)"
+    )
+  bad = (actions < 0) | (actions >= num_actions)
+  if bad.any():
+    rows = np.flatnonzero(bad)
+    raise DatasetError(
+        f"{source}: field 'actions' has {rows.size} indices outside [0, {num_actions}) of {task} action space "
+        f"(first row {rows[0]}, min {actions.min()}, max {actions.max()}); fix: load it with the env_id it was "
+        "collected on, or regenerate it"
+    )
+  return actions.astype(np.int32)
+
+
+def _validate(
+    arrays: Mapping[str, Any], source: str, env_id: str | None, attrs: Mapping[str, Any] | None = None
+) -> dict[str, np.ndarray]:
   """Checks keys, ranks, lengths, dtypes, finiteness, 0/1 flags, widths and action bounds.
 
   Returns the arrays as float32 (observations, actions, rewards, next_observations) and bool
-  (terminals, timeouts), flags of shape ``[N, 1]`` flattened to ``[N]``.
+  (terminals, timeouts), flags of shape ``[N, 1]`` flattened to ``[N]``; discrete actions as
+  int32 ``[N]``.
   """
   missing = [k for k in REQUIRED_KEYS if k not in arrays]
   if missing:
     raise DatasetError(f"{source}: missing field(s) {missing}; fix: provide {list(REQUIRED_KEYS)} (D4RL layout)")
+  num_actions = _action_kind(arrays, source, env_id, attrs or {})
   ranks = {"observations": 2, "actions": 2, "next_observations": 2, "rewards": 1, "terminals": 1, "timeouts": 1}
   out: dict[str, np.ndarray] = {}
   for key, rank in ranks.items():
     if key not in arrays:
+      continue
+    if key == "actions" and num_actions is not None:
+      out[key] = _discrete_actions(arrays[key], source, num_actions, env_id)
       continue
     value = np.asarray(arrays[key])
     if rank == 1 and value.ndim == 2 and value.shape[1] == 1:
@@ -263,7 +393,7 @@ def _validate(arrays: Mapping[str, Any], source: str, env_id: str | None) -> dic
         f"{out['observations'].shape[1]}; fix: both must be the same observation width"
     )
   for key in ("observations", "actions", "rewards", "next_observations"):
-    if key in out:
+    if key in out and not (key == "actions" and num_actions is not None):
       bad = ~np.isfinite(out[key]) if np.issubdtype(out[key].dtype, np.floating) else None
       if bad is not None and bad.any():
         rows = np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))
@@ -285,19 +415,26 @@ def _validate(arrays: Mapping[str, Any], source: str, env_id: str | None) -> dic
 
 
 def _check_task(out: dict[str, np.ndarray], source: str, env_id: str | None) -> None:
-  """Observation/action width against the task, actions inside its bounds (else [-1, 1])."""
-  spaces = _task_spaces(env_id) if env_id else None
+  """Observation/action width against the task, continuous actions inside its bounds (else [-1, 1]).
+
+  Discrete actions were range-checked by :func:`_discrete_actions`; only the width is checked here.
+  """
+  spaces = task_spaces(env_id) if env_id else None
   actions = out["actions"]
-  if spaces is None:
-    low, high, bounds_from = -1.0, 1.0, "[-1, 1] (task unknown or not makeable)"
-  else:
-    low, high, width = spaces
-    bounds_from = f"{env_id}'s action space [{low.min():g}, {high.max():g}]"
-    if width is not None and out["observations"].shape[1] != width:
+  if spaces is not None and spaces.observation_width is not None:
+    width = spaces.observation_width
+    if out["observations"].shape[1] != width:
       raise DatasetError(
           f"{source}: field 'observations' is {out['observations'].shape[1]} wide but {env_id} observes {width}; "
           "fix: load it with the env_id it was collected on (env_id=...), or regenerate it on this task"
       )
+  if actions.ndim == 1:  # discrete indices
+    return
+  if spaces is None:
+    low, high, bounds_from = -1.0, 1.0, "[-1, 1] (task unknown or not makeable)"
+  else:
+    low, high = spaces.low, spaces.high
+    bounds_from = f"{env_id}'s action space [{low.min():g}, {high.max():g}]"
     if actions.shape[1] != low.shape[0]:
       raise DatasetError(
           f"{source}: field 'actions' is {actions.shape[1]} wide but {env_id} takes {low.shape[0]}; "
@@ -337,7 +474,7 @@ def qlearning_arrays(arrays: Mapping[str, np.ndarray], *, max_episode_steps: int
 
   Args:
     arrays: validated arrays (see :func:`dataset_from_arrays`): ``observations [N, O]``,
-      ``actions [N, A]``, ``rewards [N]`` float32; ``terminals [N]``, optional ``timeouts [N]``
+      ``actions [N, A]`` (discrete: int32 ``[N]``), ``rewards [N]`` float32; ``terminals [N]``, optional ``timeouts [N]``
       bool; optional ``next_observations [N, O]`` float32.
     max_episode_steps: the time limit for files without ``timeouts`` (d4rl's default is 1000).
 
@@ -384,19 +521,23 @@ def dataset_from_arrays(
   """Validates D4RL-layout arrays and returns the :class:`Dataset` in ``qlearning_dataset`` form.
 
   Args:
-    arrays: ``observations [N, O]``, ``actions [N, A]``, ``rewards [N]``, ``terminals [N]`` (bool
-      or 0/1), optional ``timeouts [N]`` and ``next_observations [N, O]``; any numeric dtype.
+    arrays: ``observations [N, O]``, ``actions [N, A]`` (a discrete task: integer indices ``[N]``
+      in ``[0, n)``), ``rewards [N]``, ``terminals [N]`` (bool or 0/1), optional ``timeouts [N]``
+      and ``next_observations [N, O]``; any numeric dtype.
     source: the file (or ``d4rl:<name>`` / ``minari:<id>``) named in error messages.
     name, env_id, ref_min_score, ref_max_score, attrs: stored in the :class:`Dataset`; ``env_id``
-      (None where there is no gymnasium task) also fixes the expected widths and action bounds.
+      (None where there is no gymnasium task) also fixes the expected widths, action bounds and
+      whether actions are discrete; ``attrs['action_space']`` ("discrete"/"continuous") and
+      ``attrs['num_actions']`` are used where the task cannot be made.
     max_episode_steps: see :func:`qlearning_arrays`.
 
   Raises:
     DatasetError: a missing field, wrong rank, non-numeric dtype, mismatched lengths, NaN/inf,
       flags other than 0/1, a width different from the task's, actions outside the task's
-      bounds (±1e-4; [-1, 1] when the task is unknown), or no transitions left.
+      bounds (±1e-4; [-1, 1] when the task is unknown), discrete indices outside ``[0, n)`` or
+      not integers, a discrete file on a continuous task or vice versa, or no transitions left.
   """
-  checked = _validate(arrays, source, env_id)
+  checked = _validate(arrays, source, env_id, attrs)
   transitions, episode_ends = qlearning_arrays(checked, max_episode_steps=max_episode_steps)
   if len(transitions) == 0:
     raise DatasetError(f"{source}: field 'rewards' leaves 0 transitions after dropping time-outs; fix: add transitions")

@@ -19,7 +19,8 @@ def write_d4rl_hdf5(path: str, arrays: Mapping[str, np.ndarray], attrs: Mapping[
 
   Args:
     path: destination ``.hdf5`` file; its folder is created.
-    arrays: at least the D4RL keys ``observations [N, O]``, ``actions [N, A]``, ``rewards [N]``,
+    arrays: at least the D4RL keys ``observations [N, O]``, ``actions [N, A]`` (a discrete task:
+      int64 indices ``[N]``, with attrs ``action_space="discrete"`` and ``num_actions``), ``rewards [N]``,
       ``terminals [N]`` (bool), ``timeouts [N]`` (bool); ``next_observations [N, O]`` as in the
       gym-mujoco v2 files. Extra keys (``infos/...``) are written too.
     attrs: provenance (command, seed, returns, toolkit version); strings and numbers are stored

@@ -1,18 +1,23 @@
-"""One entry point, :func:`load`, from a dataset name or file to a validated :class:`Dataset`."""
+"""One entry point, :func:`load`, from a dataset name or file to a validated :class:`Dataset`;
+:func:`is_discrete` and :func:`action_dim` tell a driver which kind of agent the data needs."""
 from __future__ import annotations
 
 import difflib
 import os
 
+import numpy as np
+
 from rlkit_jax.data import d4rl
 from rlkit_jax.data.d4rl import reference_scores  # noqa: F401  (re-exported)
 from rlkit_jax.data.dataset import Dataset, DatasetError
+from rlkit_jax.data.transitions import Transitions
 
 HDF5_SUFFIXES = (".hdf5", ".h5")
 ASSETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 _FORMS = (
     "valid forms: a path to a .hdf5/.h5 file; a generated name <task>-<kind>-v5 (e.g. 'hopper-medium-replay-v5', "
-    f"kinds: {', '.join(d4rl.GENERATED_KINDS)}) found in a dataset folder; a D4RL name "
+    f"kinds: {', '.join(d4rl.GENERATED_KINDS)}) or a discrete one (e.g. 'cartpole-medium-replay-v1', "
+    "'acrobot-expert-v1') found in a dataset folder; a D4RL name "
     "(e.g. 'hopper-medium-replay-v2', 'antmaze-umaze-v2'); 'minari:<dataset id>'"
 )
 
@@ -96,3 +101,29 @@ def load(name_or_path: str, *, dataset_dir: str | None = None, env_id: str | Non
   hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
   raise DatasetError(f"{name_or_path}: unknown dataset (no such file or registered name); {hint}{_FORMS}")
 
+
+
+def is_discrete(data: Dataset | Transitions) -> bool:
+  """True for a discrete-action dataset: ``actions`` are integer indices ``[N]`` (int32 after loading).
+
+  Continuous datasets hold float ``[N, A]`` actions (even for A = 1).
+  """
+  actions = (data.transitions if isinstance(data, Dataset) else data).actions
+  return actions.ndim == 1 and np.issubdtype(np.asarray(actions).dtype, np.integer)
+
+
+def action_dim(dataset: Dataset) -> int:
+  """The agent's ``action_dim``: the action width A, or for a discrete dataset the number of actions n.
+
+  For a discrete dataset, n is that of the task's ``Discrete(n)`` space when the task can be made,
+  else the file's ``num_actions`` attribute, else the largest index + 1.
+  """
+  actions = dataset.transitions.actions
+  if not is_discrete(dataset):
+    return int(actions.shape[1])
+  spaces = d4rl.task_spaces(dataset.env_id) if dataset.env_id else None
+  if spaces is not None and spaces.num_actions is not None:
+    return spaces.num_actions
+  if "num_actions" in dataset.attrs:
+    return int(dataset.attrs["num_actions"])
+  return int(np.max(actions)) + 1

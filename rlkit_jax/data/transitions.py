@@ -12,10 +12,14 @@ class Transitions:
 
   Attributes:
     observations: s_t, ``[N, O]`` float32.
-    actions: a_t, ``[N, A]`` float32, inside the action space (usually [-1, 1]).
+    actions: a_t, ``[N, A]`` float32, inside the action space (usually [-1, 1]); for a task with a
+      ``Discrete(n)`` action space, integer indices ``[N]`` int32 in ``[0, n)``.
     rewards: r_t, ``[N]`` float32.
     terminals: 1.0 where s_{t+1} is a true termination (not a time-out), ``[N]`` float32.
     next_observations: s_{t+1}, ``[N, O]`` float32.
+    returns_to_go: optional Monte Carlo return ``Σ_{k≥t} γ^{k-t} r_k`` to the end of s_t's
+      trajectory, ``[N]`` float32; None unless an agent needs it (AWR), filled by
+      :func:`rlkit_jax.data.preprocessing.with_returns_to_go`.
   """
 
   observations: jax.Array
@@ -23,6 +27,7 @@ class Transitions:
   rewards: jax.Array
   terminals: jax.Array
   next_observations: jax.Array
+  returns_to_go: jax.Array | None = None
 
   def __len__(self) -> int:
     return int(self.rewards.shape[0])

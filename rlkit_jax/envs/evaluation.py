@@ -25,7 +25,8 @@ def evaluate(
 
   Args:
     act_fn: maps observations ``[num_envs, O]`` (float32) to actions ``[num_envs, A]``; e.g. a
-      jitted, vmapped ``agent.eval_actions`` reshaped over ``[S, K]``.
+      jitted, vmapped ``agent.eval_actions`` reshaped over ``[S, K]``. For a ``Discrete(n)`` task
+      the actions are integer indices ``[num_envs]`` (``[num_envs, 1]`` is accepted too).
     env_id: a registered gymnasium id, e.g. ``"Hopper-v5"``.
     num_envs: episodes to run (seeds × episodes per seed).
     seed: base seed of the environments.
@@ -36,12 +37,17 @@ def evaluate(
   """
   kwargs = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
   envs = gym.vector.SyncVectorEnv([lambda: make_env(env_id, **kwargs) for _ in range(num_envs)])
+  discrete = isinstance(envs.single_action_space, gym.spaces.Discrete)
   try:
     observations, _ = envs.reset(seed=seed)
     returns = np.zeros(num_envs)
     done = np.zeros(num_envs, dtype=bool)
     while not done.all():
       actions = np.asarray(act_fn(observations.astype(np.float32)))
+      if discrete:
+        if not np.issubdtype(actions.dtype, np.integer):
+          raise ValueError(f"{env_id}: a Discrete task needs integer actions, act_fn returned {actions.dtype}")
+        actions = actions.reshape(num_envs).astype(np.int64)
       observations, rewards, terminated, truncated, _ = envs.step(actions)
       returns += np.where(done, 0.0, rewards)
       done |= terminated | truncated

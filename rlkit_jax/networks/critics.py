@@ -32,3 +32,22 @@ class QFunction(nn.Module):
   def __call__(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
     inputs = jnp.concatenate([observations, actions], axis=-1)
     return MLP((*self.hidden_dims, 1))(inputs)[..., 0]
+
+
+class DiscreteQFunction(nn.Module):
+  """Q(s, ·) over a discrete action set: observations ``[B, O]`` → values ``[B, A]`` (DQN's head).
+
+  One forward pass gives every action's value (Mnih et al., Nature 2015); index it with the
+  action ids, or take the max / argmax over the last axis.
+
+  Attributes:
+    num_actions: A.
+    hidden_dims: hidden widths.
+  """
+
+  num_actions: int
+  hidden_dims: Sequence[int] = (256, 256)
+
+  @nn.compact
+  def __call__(self, observations: jax.Array) -> jax.Array:
+    return MLP((*self.hidden_dims, self.num_actions))(observations)

@@ -53,3 +53,22 @@ class TanhGaussianPolicy(nn.Module):
     means = nn.Dense(self.action_dim, kernel_init=default_init())(features)
     log_stds = nn.Dense(self.action_dim, kernel_init=default_init())(features)
     return means, jnp.clip(log_stds, self.log_std_min, self.log_std_max)
+
+
+class DeterministicPolicy(nn.Module):
+  """The TD3 / TD3+BC actor: a = tanh(f(s)), a deterministic action in (-1, 1)^A.
+
+  Input observations ``[B, O]``; returns actions ``[B, A]``, float32.
+
+  References:
+    Fujimoto et al., `TD3 <https://arxiv.org/abs/1802.09477>`_, 2018; Fujimoto & Gu, `TD3+BC
+    <https://arxiv.org/abs/2106.06860>`_, 2021 (the same actor, max_action = 1).
+  """
+
+  action_dim: int
+  hidden_dims: Sequence[int] = (256, 256)
+
+  @nn.compact
+  def __call__(self, observations: jax.Array) -> jax.Array:
+    features = MLP(self.hidden_dims, activate_final=True)(observations)
+    return jnp.tanh(nn.Dense(self.action_dim, kernel_init=default_init())(features))

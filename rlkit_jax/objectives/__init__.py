@@ -1,5 +1,5 @@
 """Pure objectives: arrays in, per-element losses out. No flax modules, no optimiser state."""
-from rlkit_jax.objectives.conservative import cql_discrete_penalty
+from rlkit_jax.objectives.conservative import cql_discrete_penalty, cql_penalty
 from rlkit_jax.objectives.iql import iql_actor_loss, iql_critic_loss, iql_value_loss
 from rlkit_jax.objectives.policy import (
     advantage_weighted_loss,
@@ -7,14 +7,17 @@ from rlkit_jax.objectives.policy import (
     bc_loss,
     sac_actor_loss,
     sac_temperature_loss,
+    td3_bc_actor_loss,
 )
-from rlkit_jax.objectives.value import expectile_loss, squared_td_error, td_target
+from rlkit_jax.objectives.value import dqn_target, expectile_loss, squared_td_error, td_target
 
 __all__ = [
     "advantage_weighted_loss",
     "advantage_weights",
     "bc_loss",
     "cql_discrete_penalty",
+    "cql_penalty",
+    "dqn_target",
     "expectile_loss",
     "iql_actor_loss",
     "iql_critic_loss",
@@ -22,5 +25,6 @@ __all__ = [
     "sac_actor_loss",
     "sac_temperature_loss",
     "squared_td_error",
+    "td3_bc_actor_loss",
     "td_target",
 ]

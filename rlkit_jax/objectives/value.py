@@ -1,4 +1,4 @@
-"""Value-learning objectives: expectile regression and temporal-difference targets.
+"""Value-learning objectives: expectile regression and temporal-difference targets (incl. (Double) DQN).
 
 Shape letters: ``B`` batch, ``E`` ensemble members. Every loss returns per-element values; the
 caller reduces (``jnp.mean``). All inputs are floating point and must have exactly the shapes
@@ -98,3 +98,55 @@ def squared_td_error(q_values: ArrayLike, targets: ArrayLike) -> jax.Array:
   chex.assert_equal_shape_suffix([q_values, targets], 1)
   chex.assert_type([q_values, targets], float)
   return jnp.square(jnp.asarray(q_values) - jnp.asarray(targets)[None])
+
+
+def dqn_target(
+    rewards: ArrayLike,
+    terminals: ArrayLike,
+    next_q_target: ArrayLike,
+    *,
+    discount: ArrayLike,
+    next_q_online: ArrayLike | None = None,
+) -> jax.Array:
+  r"""The (Double) DQN bootstrap target over a discrete action set, gradient stopped.
+
+  * ``next_q_online`` given (Double DQN): ``y = r + γ (1 - d) Q_target(s', argmax_a Q_online(s', a))``;
+    the online network picks the action and the target network values it, which removes most of
+    the max operator's overestimation.
+  * ``next_q_online`` None (DQN): ``y = r + γ (1 - d) max_a Q_target(s', a)``.
+
+  ``terminals`` marks true terminations only (a time-limit truncation bootstraps). Ties in the
+  argmax go to the lowest action index (``jnp.argmax``).
+
+  Args:
+    rewards: r, ``[B]`` float.
+    terminals: d, 1.0 where s' is terminal else 0.0, ``[B]`` float.
+    next_q_target: Q_target(s', ·) of the target network, ``[B, A]`` float.
+    discount: γ in [0, 1], Python float or traced scalar (vmappable).
+    next_q_online: Q_online(s', ·) of the online network, ``[B, A]`` float, or None for the
+      plain DQN max.
+
+  Returns:
+    The target y, ``[B]`` float, with no gradient into any argument.
+
+  Raises:
+    AssertionError (chex) at trace time on wrong ranks, shapes or non-float dtypes.
+
+  References:
+    Mnih et al., `Human-level control through deep reinforcement learning`, Nature 2015 (DQN
+    target, Methods Eq. 2 / Algorithm 1). van Hasselt, Guez & Silver, `Deep Reinforcement Learning
+    with Double Q-learning <https://arxiv.org/abs/1509.06461>`_, AAAI 2016, Eq. (4).
+  """
+  chex.assert_rank([rewards, terminals, next_q_target], [1, 1, 2])
+  chex.assert_equal_shape([rewards, terminals])
+  chex.assert_axis_dimension(next_q_target, 0, jnp.shape(rewards)[0])
+  chex.assert_type([rewards, terminals, next_q_target], float)
+  next_q_target = jnp.asarray(next_q_target)
+  if next_q_online is None:
+    next_values = jnp.max(next_q_target, axis=-1)
+  else:
+    chex.assert_equal_shape([next_q_online, next_q_target])
+    chex.assert_type(next_q_online, float)
+    best = jnp.argmax(jnp.asarray(next_q_online), axis=-1)
+    next_values = jnp.take_along_axis(next_q_target, best[:, None], axis=-1)[:, 0]
+  return td_target(rewards, terminals, next_values, discount=discount)

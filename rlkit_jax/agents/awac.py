@@ -1,0 +1,177 @@
+"""Advantage-Weighted Actor-Critic (Nair et al., 2020), offline, as an immutable pytree."""
+from __future__ import annotations
+
+import functools
+from typing import Any, Optional, Sequence
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training.train_state import TrainState
+from jax.typing import ArrayLike
+
+from rlkit_jax import objectives
+from rlkit_jax.agents.common import train_state
+from rlkit_jax.data.transitions import Transitions
+from rlkit_jax.distributions import diag_gaussian_log_prob
+from rlkit_jax.networks import Ensemble, GaussianPolicy, QFunction
+
+
+@functools.lru_cache(maxsize=None)
+def _networks(action_dim: int, hidden_dims: tuple[int, ...], num_critics: int):
+  """Module definitions, cached so agents of one configuration share static fields (one compile)."""
+  actor = GaussianPolicy(action_dim, hidden_dims)
+  critic = Ensemble(functools.partial(QFunction, hidden_dims), num_members=num_critics)
+  return actor, critic
+
+
+def _sample_actions(key: jax.Array, means: jax.Array, log_stds: jax.Array) -> jax.Array:
+  """a = clip(μ + σ ε, -1, 1), ε ~ N(0, I): ``[B, A]`` → ``[B, A]`` (CORL's ``rsample().clamp_``)."""
+  noise = jax.random.normal(key, means.shape, means.dtype)
+  return jnp.clip(means + jnp.exp(log_stds) * noise, -1.0, 1.0)
+
+
+class AWAC(flax.struct.PyTreeNode):
+  r"""AWAC: a TD critic of the current policy and an advantage-weighted Gaussian actor.
+
+  Each update, in the order of CORL's implementation:
+
+  1. Critic: ``Σ_e (Q_e(s, a) - y)²`` with ``y = r + γ (1 - d) min_e Q'_e(s', a')``,
+     ``a' ~ π(·|s')`` (one sample, clipped to [-1, 1]) and Polyak-averaged target critics Q'.
+  2. Actor: ``-min(exp(β A), max_weight) · log π(a|s)`` on dataset actions, with
+     ``A = min_e Q_e(s, a) - V(s)`` from the *updated* critics and ``V(s) ≈ min_e Q_e(s, a_π)``
+     for ONE sample ``a_π ~ π(·|s)`` (clipped to [-1, 1]) — a single-sample estimate of
+     ``E_{a~π} Q(s, a)`` (AWAC Eq. (13); CORL ``awac.py`` ``_actor_loss`` does the same).
+  3. Target critics: ``θ' ← τ θ + (1 - τ) θ'``.
+
+  Temperature. AWAC writes the weight as ``exp(A / λ)``; ``temperature`` is ``β = 1 / λ``
+  (weight = exp(β·A), this library's convention). Default ``λ = 1`` (``temperature = 1``),
+  CORL's ``awac_lambda`` for D4RL locomotion, with CORL's weight clip ``exp_adv_max = 100``.
+  CORL trains on unscaled rewards; with the driver's reward scaling Q and A are larger, so the
+  weights are greedier: sweep ``temperature`` (e.g. 0.1, 0.3, 1).
+
+  The Gaussian policy (IQL's: tanh-squashed mean, state-independent learned σ, an unsquashed
+  distribution) keeps log π(a|s) finite for dataset actions at ±1. The paper's step sizes are
+  constant, so ``actor_decay_steps`` is accepted and ignored.
+
+  References:
+    Nair et al., `AWAC: Accelerating Online Reinforcement Learning with Offline Datasets
+    <https://arxiv.org/abs/2006.09359>`_, 2020, Algorithm 1, Eq. (13); Tarasov et al., `CORL
+    <https://arxiv.org/abs/2210.07105>`_, 2022, ``algorithms/offline/awac.py`` (defaults).
+  """
+
+  action_space = "continuous"
+  needs_returns_to_go = False
+
+  actor: TrainState
+  critic: TrainState
+  target_critic_params: Any
+  key: jax.Array
+  temperature: jax.Array  # β = 1/λ, [] float32
+  max_weight: jax.Array  # clip of exp(βA), [] float32
+  discount: jax.Array  # γ, [] float32
+  tau: jax.Array  # Polyak step, [] float32
+
+  @classmethod
+  def create(
+      cls,
+      key: jax.Array,
+      observation_dim: int,
+      action_dim: int,
+      *,
+      hidden_dims: Sequence[int] = (256, 256),
+      num_critics: int = 2,
+      actor_lr: ArrayLike = 3e-4,
+      critic_lr: ArrayLike = 3e-4,
+      temperature: ArrayLike = 1.0,
+      max_weight: ArrayLike = 100.0,
+      discount: ArrayLike = 0.99,
+      tau: ArrayLike = 0.005,
+      actor_decay_steps: Optional[int] = None,
+  ) -> "AWAC":
+    """Initialises networks and optimisers (defaults: CORL's AWAC for D4RL).
+
+    Args:
+      key: a typed PRNG key; split internally, kept for sampling.
+      observation_dim, action_dim: O and A (actions in [-1, 1]^A).
+      hidden_dims: hidden widths of actor and critics (CORL: three layers of 256).
+      num_critics: E (2; the minimum is used everywhere).
+      actor_lr, critic_lr: Adam step sizes (3e-4).
+      temperature: β = 1/λ (1). max_weight: clip of exp(βA) (100).
+      discount: γ (0.99). tau: Polyak step (0.005).
+      actor_decay_steps: ignored (constant step sizes, as the paper and CORL).
+    """
+    del actor_decay_steps
+    actor_key, critic_key, key = jax.random.split(key, 3)
+    observations = jnp.zeros((1, observation_dim), jnp.float32)
+    actions = jnp.zeros((1, action_dim), jnp.float32)
+    actor_def, critic_def = _networks(action_dim, tuple(hidden_dims), num_critics)
+    critic_params = critic_def.init(critic_key, observations, actions)["params"]
+    return cls(
+        actor=train_state(actor_def.apply, actor_def.init(actor_key, observations)["params"], actor_lr),
+        critic=train_state(critic_def.apply, critic_params, critic_lr),
+        target_critic_params=jax.tree.map(jnp.copy, critic_params),  # own buffers: safe to donate
+        key=key,
+        temperature=jnp.asarray(temperature, jnp.float32),
+        max_weight=jnp.asarray(max_weight, jnp.float32),
+        discount=jnp.asarray(discount, jnp.float32),
+        tau=jnp.asarray(tau, jnp.float32),
+    )
+
+  def eval_actions(self, observations: jax.Array) -> jax.Array:
+    """Deterministic actions (the policy mean): observations ``[B, O]`` → ``[B, A]``."""
+    return self.actor.apply_fn({"params": self.actor.params}, observations)[0]
+
+  def q_values(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
+    """min_e Q_e(s, a) of the online critics: ``[B, O]``, ``[B, A]`` → ``[B]``."""
+    return jnp.min(self.critic.apply_fn({"params": self.critic.params}, observations, actions), axis=0)
+
+  @jax.jit
+  def update(self, batch: Transitions) -> tuple["AWAC", dict[str, jax.Array]]:
+    """One critic step, one actor step and the Polyak update. Returns ``(new_agent, metrics)``."""
+    key, next_key, pi_key = jax.random.split(self.key, 3)
+
+    next_means, next_log_stds = self.actor.apply_fn({"params": self.actor.params}, batch.next_observations)
+    next_actions = _sample_actions(next_key, next_means, next_log_stds)
+    next_q = self.critic.apply_fn({"params": self.target_critic_params}, batch.next_observations, next_actions)
+    targets = objectives.td_target(batch.rewards, batch.terminals, jnp.min(next_q, axis=0), discount=self.discount)
+
+    def critic_loss_fn(params):
+      q = self.critic.apply_fn({"params": params}, batch.observations, batch.actions)
+      loss = jnp.mean(jnp.sum(objectives.squared_td_error(q, targets), axis=0))
+      return loss, {"critic_loss": loss, "q_data": jnp.mean(q)}
+
+    critic_grads, critic_info = jax.grad(critic_loss_fn, has_aux=True)(self.critic.params)
+    critic = self.critic.apply_gradients(grads=critic_grads)
+
+    means, log_stds = self.actor.apply_fn({"params": self.actor.params}, batch.observations)
+    policy_actions = _sample_actions(pi_key, means, log_stds)
+    q_data = jnp.min(critic.apply_fn({"params": critic.params}, batch.observations, batch.actions), axis=0)
+    v = jnp.min(critic.apply_fn({"params": critic.params}, batch.observations, policy_actions), axis=0)
+    advantages = q_data - v
+    weights = objectives.advantage_weights(advantages, temperature=self.temperature, max_weight=self.max_weight)
+
+    def actor_loss_fn(params):
+      means, log_stds = self.actor.apply_fn({"params": params}, batch.observations)
+      log_probs = diag_gaussian_log_prob(batch.actions, means, log_stds)
+      loss = jnp.mean(
+          objectives.advantage_weighted_loss(
+              log_probs, advantages, temperature=self.temperature, max_weight=self.max_weight
+          )
+      )
+      return loss, {"actor_loss": loss}
+
+    actor_grads, actor_info = jax.grad(actor_loss_fn, has_aux=True)(self.actor.params)
+    actor = self.actor.apply_gradients(grads=actor_grads)
+    target = optax.incremental_update(critic.params, self.target_critic_params, self.tau)
+    agent = self.replace(actor=actor, critic=critic, target_critic_params=target, key=key)
+    info = {
+        **critic_info,
+        **actor_info,
+        "v": jnp.mean(v),
+        "adv": jnp.mean(advantages),
+        "weight_mean": jnp.mean(weights),
+        "weight_max": jnp.max(weights),
+    }
+    return agent, info

@@ -1,0 +1,190 @@
+"""TD3+BC (Fujimoto & Gu, 2021) as an immutable pytree."""
+from __future__ import annotations
+
+import functools
+from typing import Any, Optional, Sequence
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training.train_state import TrainState
+from jax.typing import ArrayLike
+
+from rlkit_jax import objectives
+from rlkit_jax.agents.common import train_state
+from rlkit_jax.data.transitions import Transitions
+from rlkit_jax.networks import DeterministicPolicy, Ensemble, QFunction
+
+
+@functools.lru_cache(maxsize=None)
+def _networks(action_dim: int, hidden_dims: tuple[int, ...], num_critics: int):
+  """Module definitions, cached so agents of one configuration share static fields (one compile)."""
+  actor = DeterministicPolicy(action_dim, hidden_dims)
+  critic = Ensemble(functools.partial(QFunction, hidden_dims), num_members=num_critics)
+  return actor, critic
+
+
+def _select(flag: jax.Array, new: Any, old: Any) -> Any:
+  """Leafwise ``new if flag else old`` for a ``[]`` bool flag (stays vmappable: no Python branch)."""
+  return jax.tree.map(lambda n, o: jnp.where(flag, n, o), new, old)
+
+
+class TD3BC(flax.struct.PyTreeNode):
+  r"""TD3+BC: TD3 with a behaviour-cloning term in the actor loss.
+
+  Each update (the reference ``TD3_BC.py``), with ``k`` the 1-based update count:
+
+  1. Critic: ``Σ_e (Q_e(s, a) - y)²``, ``y = r + γ (1 - d) min_e Q'_e(s', ã')`` with target
+     policy smoothing ``ã' = clip(π'(s') + clip(σ ε, -c, c), -1, 1)``, ε ~ N(0, I),
+     σ = ``policy_noise``, c = ``noise_clip``.
+  2. Every ``policy_delay``-th update (``k % policy_delay == 0``): one actor step on
+     :func:`rlkit_jax.objectives.td3_bc_actor_loss` with Q = the first critic (as the reference
+     code's ``Q1``) of the updated critics, then Polyak updates of the target actor and target
+     critics. On other updates the actor, its optimiser state and both targets are left unchanged
+     (selected with ``jnp.where``, so ``update`` stays pure and vmappable; the actor loss is still
+     computed and logged).
+
+  Not done here: the paper normalises observations by the dataset's mean and standard deviation;
+  this agent does not (the driver may add it). Exploration noise is irrelevant offline.
+  ``actor_decay_steps`` is accepted and ignored (the paper uses constant step sizes).
+
+  References:
+    Fujimoto & Gu, `A Minimalist Approach to Offline Reinforcement Learning
+    <https://arxiv.org/abs/2106.06860>`_, 2021, Eq. (3)–(4), App. C (hyperparameters) and the
+    reference code (github.com/sfujim/TD3_BC); Fujimoto et al., `TD3
+    <https://arxiv.org/abs/1802.09477>`_, 2018, Algorithm 1.
+  """
+
+  action_space = "continuous"
+  needs_returns_to_go = False
+
+  actor: TrainState
+  critic: TrainState
+  target_actor_params: Any
+  target_critic_params: Any
+  key: jax.Array
+  step: jax.Array  # number of updates done so far, [] int32
+  alpha: jax.Array  # α of the RL term, [] float32
+  discount: jax.Array  # γ, [] float32
+  tau: jax.Array  # Polyak step, [] float32
+  policy_noise: jax.Array  # σ of the target smoothing noise, [] float32, action units
+  noise_clip: jax.Array  # c, [] float32, action units
+  policy_delay: int = flax.struct.field(pytree_node=False, default=2)
+
+  @classmethod
+  def create(
+      cls,
+      key: jax.Array,
+      observation_dim: int,
+      action_dim: int,
+      *,
+      hidden_dims: Sequence[int] = (256, 256),
+      num_critics: int = 2,
+      actor_lr: ArrayLike = 3e-4,
+      critic_lr: ArrayLike = 3e-4,
+      alpha: ArrayLike = 2.5,
+      discount: ArrayLike = 0.99,
+      tau: ArrayLike = 0.005,
+      policy_noise: ArrayLike = 0.2,
+      noise_clip: ArrayLike = 0.5,
+      policy_delay: int = 2,
+      actor_decay_steps: Optional[int] = None,
+  ) -> "TD3BC":
+    """Initialises networks, targets and optimisers (defaults: the paper's, all D4RL tasks).
+
+    Args:
+      key: a typed PRNG key; split internally, kept for the smoothing noise.
+      observation_dim, action_dim: O and A (actions in [-1, 1]^A, max_action = 1).
+      hidden_dims: hidden widths of actor and critics (256, 256).
+      num_critics: E (2, clipped double Q).
+      actor_lr, critic_lr: Adam step sizes (3e-4).
+      alpha: α (2.5). discount: γ (0.99). tau: Polyak step (0.005).
+      policy_noise: σ (0.2). noise_clip: c (0.5). policy_delay: d (2), a static int ≥ 1.
+      actor_decay_steps: ignored (constant step sizes).
+
+    Raises:
+      ValueError: ``policy_delay`` < 1.
+    """
+    del actor_decay_steps
+    if int(policy_delay) < 1:
+      raise ValueError(f"TD3BC.create: policy_delay must be an int >= 1, got {policy_delay!r}")
+    actor_key, critic_key, key = jax.random.split(key, 3)
+    observations = jnp.zeros((1, observation_dim), jnp.float32)
+    actions = jnp.zeros((1, action_dim), jnp.float32)
+    actor_def, critic_def = _networks(action_dim, tuple(hidden_dims), num_critics)
+    actor_params = actor_def.init(actor_key, observations)["params"]
+    critic_params = critic_def.init(critic_key, observations, actions)["params"]
+    return cls(
+        actor=train_state(actor_def.apply, actor_params, actor_lr),
+        critic=train_state(critic_def.apply, critic_params, critic_lr),
+        target_actor_params=jax.tree.map(jnp.copy, actor_params),  # own buffers: safe to donate
+        target_critic_params=jax.tree.map(jnp.copy, critic_params),
+        key=key,
+        step=jnp.zeros((), jnp.int32),
+        alpha=jnp.asarray(alpha, jnp.float32),
+        discount=jnp.asarray(discount, jnp.float32),
+        tau=jnp.asarray(tau, jnp.float32),
+        policy_noise=jnp.asarray(policy_noise, jnp.float32),
+        noise_clip=jnp.asarray(noise_clip, jnp.float32),
+        policy_delay=int(policy_delay),
+    )
+
+  def eval_actions(self, observations: jax.Array) -> jax.Array:
+    """Deterministic actions π(s): observations ``[B, O]`` → ``[B, A]`` in (-1, 1)."""
+    return self.actor.apply_fn({"params": self.actor.params}, observations)
+
+  def q_values(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
+    """min_e Q_e(s, a) of the online critics: ``[B, O]``, ``[B, A]`` → ``[B]``."""
+    return jnp.min(self.critic.apply_fn({"params": self.critic.params}, observations, actions), axis=0)
+
+  @jax.jit
+  def update(self, batch: Transitions) -> tuple["TD3BC", dict[str, jax.Array]]:
+    """One critic step and, every ``policy_delay``-th call, an actor step and the target updates.
+
+    Returns ``(new_agent, metrics)``; ``actor_updated`` is 1.0 on updates that changed the actor.
+    """
+    key, noise_key = jax.random.split(self.key)
+    step = self.step + 1
+
+    next_actions = self.actor.apply_fn({"params": self.target_actor_params}, batch.next_observations)
+    noise = jax.random.normal(noise_key, next_actions.shape, next_actions.dtype) * self.policy_noise
+    next_actions = jnp.clip(next_actions + jnp.clip(noise, -self.noise_clip, self.noise_clip), -1.0, 1.0)
+    next_q = self.critic.apply_fn({"params": self.target_critic_params}, batch.next_observations, next_actions)
+    targets = objectives.td_target(batch.rewards, batch.terminals, jnp.min(next_q, axis=0), discount=self.discount)
+
+    def critic_loss_fn(params):
+      q = self.critic.apply_fn({"params": params}, batch.observations, batch.actions)
+      loss = jnp.mean(jnp.sum(objectives.squared_td_error(q, targets), axis=0))
+      return loss, {"critic_loss": loss, "q_data": jnp.mean(q)}
+
+    critic_grads, critic_info = jax.grad(critic_loss_fn, has_aux=True)(self.critic.params)
+    critic = self.critic.apply_gradients(grads=critic_grads)
+
+    def actor_loss_fn(params):
+      policy_actions = self.actor.apply_fn({"params": params}, batch.observations)
+      q = critic.apply_fn({"params": critic.params}, batch.observations, policy_actions)[0]
+      loss = jnp.mean(objectives.td3_bc_actor_loss(q, policy_actions, batch.actions, alpha=self.alpha))
+      bc = jnp.mean(jnp.square(policy_actions - batch.actions))
+      return loss, {"actor_loss": loss, "q_policy": jnp.mean(q), "bc_mse": bc}
+
+    actor_grads, actor_info = jax.grad(actor_loss_fn, has_aux=True)(self.actor.params)
+    update_actor = step % self.policy_delay == 0
+    actor = _select(update_actor, self.actor.apply_gradients(grads=actor_grads), self.actor)
+    target_actor = _select(
+        update_actor, optax.incremental_update(actor.params, self.target_actor_params, self.tau), self.target_actor_params
+    )
+    target_critic = _select(
+        update_actor,
+        optax.incremental_update(critic.params, self.target_critic_params, self.tau),
+        self.target_critic_params,
+    )
+    agent = self.replace(
+        actor=actor,
+        critic=critic,
+        target_actor_params=target_actor,
+        target_critic_params=target_critic,
+        key=key,
+        step=step,
+    )
+    return agent, {**critic_info, **actor_info, "actor_updated": update_actor.astype(jnp.float32)}
