@@ -5,6 +5,8 @@ tests below read the name through the ``name`` fixture. One file per agent keeps
 time low. Tiny networks; compilation dominates: each agent compiles its plain ``update`` (shared by
 the purity test and the per-member comparison) and one vmapped ``update`` (shared by the vmap test
 and the bandit learning tests).
+The sizes, the random batch and the tree helpers come from ``agent_testing`` (shared with
+tests/test_agents.py and tests/test_cql.py).
 """
 from __future__ import annotations
 
@@ -13,13 +15,24 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from agent_testing import (
+    BATCH,
+    HIDDEN,
+    A,
+    O,
+    assert_finite_scalar_metrics,
+    assert_trees_equal,
+    assert_update_is_pure,
+    member,
+    member_keys,
+    random_batch,
+    trees_differ,
+    vmapped_update,
+)
 from rlkit_jax.agents.awac import AWAC
 from rlkit_jax.agents.awr import AWR
 from rlkit_jax.agents.td3_bc import TD3BC
 from rlkit_jax.data.transitions import Transitions
-
-O, A, BATCH = 3, 2, 16
-HIDDEN = (8, 8)
 
 # Per agent: the TrainStates an update must change, the swept loss hyperparameter and its values.
 # Sweep members: keys [k0, k0, k1, k1]; members 0-2 learn, member 3 has the loss hyperparameter at 0,
@@ -35,72 +48,18 @@ FIXED = {
     "AWAC": dict(actor_lr=1e-2, critic_lr=1e-2, tau=0.1),
     "TD3BC": dict(actor_lr=1e-2, critic_lr=1e-2, tau=0.1),
 }
-vmapped_update = jax.jit(jax.vmap(lambda a, b: a.update(b), in_axes=(0, None)))  # batch shared
 plain_update = jax.jit(lambda a, b: a.update(b))
-
-
-def random_batch(seed: int = 0) -> Transitions:
-  rng = np.random.default_rng(seed)
-  return Transitions(
-      observations=jnp.asarray(rng.standard_normal((BATCH, O)), jnp.float32),
-      actions=jnp.asarray(rng.uniform(-1.0, 1.0, (BATCH, A)), jnp.float32),
-      rewards=jnp.asarray(rng.standard_normal(BATCH), jnp.float32),
-      terminals=jnp.asarray(rng.random(BATCH) < 0.2, jnp.float32),
-      next_observations=jnp.asarray(rng.standard_normal((BATCH, O)), jnp.float32),
-      returns_to_go=jnp.asarray(5.0 * rng.standard_normal(BATCH), jnp.float32),
-  )
 
 
 @pytest.fixture(scope="module")
 def batch() -> Transitions:
-  return random_batch()
+  return random_batch(returns_to_go=True)
 
 
 @pytest.fixture(scope="module")
 def name(request) -> str:
   """The agent under test: the importing test module's ``AGENT``."""
   return request.module.AGENT
-
-
-def _host(x) -> np.ndarray:
-  if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-    x = jax.random.key_data(x)
-  return np.array(x)
-
-
-def leaves(tree) -> list[np.ndarray]:
-  """Host copies of every leaf (PRNG keys as their key data), to compare trees by value."""
-  return [_host(x) for x in jax.tree.leaves(tree)]
-
-
-def assert_trees_equal(a, b, **tolerance):
-  for x, y in zip(leaves(a), leaves(b), strict=True):
-    if tolerance:
-      np.testing.assert_allclose(x, y, **tolerance)
-    else:
-      np.testing.assert_array_equal(x, y)
-
-
-def trees_differ(a, b) -> bool:
-  return any(not np.array_equal(x, y) for x, y in zip(leaves(a), leaves(b), strict=True))
-
-
-def member(tree, i: int):
-  """Member i of a vmapped tree, as a usable tree (PRNG keys re-wrapped from their key data)."""
-
-  def take(x):
-    if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-      return jax.random.wrap_key_data(np.asarray(jax.random.key_data(x))[i])
-    return jnp.asarray(np.asarray(x)[i])
-
-  return jax.tree.map(take, tree)
-
-
-def assert_finite_scalar_metrics(info, leading=()):
-  assert info, "no metrics"
-  for key, value in info.items():
-    assert np.shape(value) == leading, key
-    assert np.all(np.isfinite(value)), key
 
 
 _PLAIN = {}
@@ -119,19 +78,7 @@ def test_update_is_pure_and_deterministic(name, batch):
   agent = plain_agent(name)
   assert cls.action_space == "continuous"
   assert isinstance(cls.needs_returns_to_go, bool)
-  twin = agent.replace(key=jax.random.clone(agent.key))  # the update may consume agent.key
-  before = leaves(agent)
-
-  new, info = plain_update(agent, batch)
-  again, info_again = plain_update(twin, batch)
-
-  assert_trees_equal(new, again)  # same agent, same batch -> same result
-  assert info.keys() == info_again.keys()
-  for x, y in zip(leaves(agent), before, strict=True):  # the input agent is untouched
-    np.testing.assert_array_equal(x, y)
-  for field in trained:
-    assert trees_differ(getattr(agent, field).params, getattr(new, field).params), field
-  assert_finite_scalar_metrics(info)
+  _, new, info = assert_update_is_pure(plain_update, agent, batch, trained)
   assert "actor_loss" in info
   if hasattr(new, "q_values"):
     assert {"critic_loss", "q_data"} <= info.keys()
@@ -149,10 +96,9 @@ def sweep(name: str):
   """4 agents made by one ``jax.vmap(create)`` over keys [k0, k0, k1, k1] and the hyperparameter."""
   if name not in _SWEEPS:
     cls, _, hparam, values = AGENTS[name]
-    key_data = jax.random.key_data(jax.random.split(jax.random.key(1)))
-    keys = jax.random.wrap_key_data(key_data[jnp.array([0, 0, 1, 1])])
     create = jax.vmap(lambda key, hp: cls.create(key, O, A, hidden_dims=HIDDEN, **FIXED[name], **{hparam: hp}))
-    _SWEEPS[name] = jax.jit(create)(keys, jnp.asarray(values, jnp.float32))  # one compile, not op by op
+    # One compile, not op by op.
+    _SWEEPS[name] = jax.jit(create)(member_keys([0, 0, 1, 1]), jnp.asarray(values, jnp.float32))
   return _SWEEPS[name]
 
 

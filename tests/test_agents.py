@@ -13,11 +13,22 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from agent_testing import (
+    BATCH,
+    HIDDEN,
+    A,
+    O,
+    assert_finite_scalar_metrics,
+    assert_trees_equal,
+    assert_update_is_pure,
+    member,
+    member_keys,
+    random_batch,
+    trees_differ,
+    vmapped_update,
+)
 from rlkit_jax.agents import BC, IQL, SAC
 from rlkit_jax.data.transitions import Transitions
-
-O, A, BATCH = 3, 2, 16
-HIDDEN = (8, 8)
 
 # Per agent: the TrainStates whose params an update must change, and a sweep of 4 members made by
 # one vmapped create: members 0/1 share a key and hyperparameters, 2 has another key, 3 has 2's key
@@ -32,84 +43,29 @@ AGENTS = {
 FIXED = {"IQL": dict(critic_lr=1e-2, value_lr=1e-2, tau=0.1), "BC": {}, "SAC": {}}
 AGENT_PARAMS = [pytest.param(name, id=name) for name in AGENTS]
 ACTOR_LRS = [1e-2, 1e-2, 1e-2, 0.0]
-# One jitted, vmapped update shared by every test (it compiles once per agent type).
-vmapped_update = jax.jit(jax.vmap(lambda a, b: a.update(b), in_axes=(0, None)))  # batch shared
-
-
-def _random_batch(seed: int = 0) -> Transitions:
-  rng = np.random.default_rng(seed)
-  return Transitions(
-      observations=jnp.asarray(rng.standard_normal((BATCH, O)), jnp.float32),
-      actions=jnp.asarray(rng.uniform(-1.0, 1.0, (BATCH, A)), jnp.float32),
-      rewards=jnp.asarray(rng.standard_normal(BATCH), jnp.float32),
-      terminals=jnp.asarray(rng.random(BATCH) < 0.2, jnp.float32),
-      next_observations=jnp.asarray(rng.standard_normal((BATCH, O)), jnp.float32),
-  )
+# Every test shares agent_testing.vmapped_update, one jitted, vmapped update (it compiles once per
+# agent type).
 
 
 @pytest.fixture(scope="module")
 def batch() -> Transitions:
-  return _random_batch()
-
-
-def _host(x) -> np.ndarray:
-  """A host copy of a leaf; PRNG keys become their key data (slicing a key array consumes it)."""
-  if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-    x = jax.random.key_data(x)
-  return np.array(x)
-
-
-def _leaves(tree) -> list[np.ndarray]:
-  """Host copies of every leaf, to compare trees by value."""
-  return [_host(x) for x in jax.tree.leaves(tree)]
-
-
-def _assert_trees_equal(a, b):
-  for x, y in zip(_leaves(a), _leaves(b), strict=True):
-    np.testing.assert_array_equal(x, y)
-
-
-def _trees_differ(a, b) -> bool:
-  return any(not np.array_equal(x, y) for x, y in zip(_leaves(a), _leaves(b), strict=True))
-
-
-def _member(tree, i: int):
-  return jax.tree.map(lambda x: _host(x)[i], tree)
-
-
-def _assert_finite_scalar_metrics(info, leading=()):
-  assert info, "no metrics"
-  for name, value in info.items():
-    assert np.shape(value) == leading, name
-    assert np.all(np.isfinite(value)), name
+  return random_batch()
 
 
 @pytest.mark.parametrize("name", AGENT_PARAMS)
 def test_update_is_pure_deterministic_and_traces_once(name, batch):
   cls, trained, _ = AGENTS[name]
   agent = cls.create(jax.random.key(0), O, A, hidden_dims=HIDDEN)
-  # SAC's update consumes agent.key; a clone lets us call it twice on the same agent under
-  # jax_debug_key_reuse (the twin is the same agent by value).
-  twin = agent.replace(key=jax.random.clone(agent.key))
-  before = _leaves(agent)
   chex.clear_trace_counter()  # the counter is keyed by the lambda's code, shared by parametrizations
   step = jax.jit(chex.assert_max_traces(lambda a, b: a.update(b), n=1))
 
-  new, info = step(agent, batch)
-  again, info_again = step(twin, batch)
-
-  _assert_trees_equal(new, again)  # same agent, same batch -> same result
-  assert info.keys() == info_again.keys()
-  for x, y in zip(_leaves(agent), before, strict=True):  # the input agent is untouched
-    np.testing.assert_array_equal(x, y)
-  for field in trained:
-    assert _trees_differ(getattr(agent, field).params, getattr(new, field).params), field
-  _assert_finite_scalar_metrics(info)
+  # Twice on the same agent (SAC's update consumes agent.key; the twin has a clone).
+  twin, new, info = assert_update_is_pure(step, agent, batch, trained)
   if name == "SAC":  # the update samples, so it must hand back a fresh key
-    assert _trees_differ(twin.key, new.key)
+    assert trees_differ(twin.key, new.key)
   for _ in range(3):  # same shapes: no re-trace (assert_max_traces raises on a second trace)
     new, info = step(new, batch)
-  _assert_finite_scalar_metrics(info)
+  assert_finite_scalar_metrics(info)
   assert int(new.actor.step) == 4
 
 
@@ -120,9 +76,7 @@ def _sweep(name: str):
   """4 agents made by one ``jax.vmap(create)`` over keys and hyperparameters (built once)."""
   if name not in _SWEEPS:
     cls, _, sweep = AGENTS[name]
-    # Keys [k0, k0, k1, k1], built from raw key data (jnp.stack of keys counts as consuming them).
-    key_data = jax.random.key_data(jax.random.split(jax.random.key(1)))
-    keys = jax.random.wrap_key_data(key_data[jnp.array([0, 0, 1, 1])])
+    keys = member_keys([0, 0, 1, 1])  # from raw key data (jnp.stack of keys counts as consuming them)
     sweep_arrays = {k: jnp.asarray(v, jnp.float32) for k, v in {"actor_lr": ACTOR_LRS, **sweep}.items()}
     _SWEEPS[name] = jax.vmap(
         lambda key, hp: cls.create(key, O, A, hidden_dims=HIDDEN, **FIXED[name], **hp)
@@ -143,27 +97,27 @@ def test_create_under_vmap_over_seeds_and_hyperparameters(swept):
   np.testing.assert_allclose(lr, ACTOR_LRS)
   for field, values in AGENTS[name][2].items():
     np.testing.assert_allclose(getattr(agents, field), values)
-  _assert_trees_equal(_member(agents, 0), _member(agents, 1))  # same key
-  assert _trees_differ(_member(agents, 0).actor.params, _member(agents, 2).actor.params)  # other key
-  _assert_trees_equal(_member(agents, 2).actor.params, _member(agents, 3).actor.params)  # same key
+  assert_trees_equal(member(agents, 0), member(agents, 1))  # same key
+  assert trees_differ(member(agents, 0).actor.params, member(agents, 2).actor.params)  # other key
+  assert_trees_equal(member(agents, 2).actor.params, member(agents, 3).actor.params)  # same key
 
 
 def test_update_under_vmap(swept, batch):
   name, agents = swept
   new, info = vmapped_update(agents, batch)
 
-  _assert_finite_scalar_metrics(info, leading=(4,))
-  _assert_trees_equal(_member(new, 0), _member(new, 1))  # same key, same hyperparameters
-  assert _trees_differ(_member(new, 0).actor.params, _member(new, 2).actor.params)
+  assert_finite_scalar_metrics(info, leading=(4,))
+  assert_trees_equal(member(new, 0), member(new, 1))  # same key, same hyperparameters
+  assert trees_differ(member(new, 0).actor.params, member(new, 2).actor.params)
   for field in AGENTS[name][1]:
-    assert _trees_differ(getattr(agents, field).params, getattr(new, field).params), field
+    assert trees_differ(getattr(agents, field).params, getattr(new, field).params), field
   # Member 3 has actor_lr = 0: its actor is unchanged, while member 2 (same key) moved.
-  _assert_trees_equal(_member(agents, 3).actor.params, _member(new, 3).actor.params)
-  assert _trees_differ(_member(agents, 2).actor.params, _member(new, 2).actor.params)
+  assert_trees_equal(member(agents, 3).actor.params, member(new, 3).actor.params)
+  assert trees_differ(member(agents, 2).actor.params, member(new, 2).actor.params)
   if name == "IQL":  # expectile 0.5 vs 0.9 -> different value steps from identical networks
-    assert _trees_differ(_member(new, 2).value.params, _member(new, 3).value.params)
+    assert trees_differ(member(new, 2).value.params, member(new, 3).value.params)
   if name == "SAC":  # discount 0.99 vs 0.5 -> different critic targets
-    assert _trees_differ(_member(new, 2).critic.params, _member(new, 3).critic.params)
+    assert trees_differ(member(new, 2).critic.params, member(new, 3).critic.params)
 
 
 def test_every_optimiser_learning_rate_is_a_leaf():
@@ -185,7 +139,7 @@ def test_vmapped_create_leaks_no_tracer_into_static_fields():
   """The learning rate lives in the optimiser state, so ``vmap(create)`` stores no tracer in the
   static ``TrainState.tx`` and the optimiser can be re-initialised afterwards."""
   agents = _sweep("BC")
-  agents.actor.tx.init(_member(agents.actor.params, 0))  # e.g. an optimiser reset
+  agents.actor.tx.init(member(agents.actor.params, 0))  # e.g. an optimiser reset
 
 
 def test_a_second_agent_of_the_same_config_does_not_retrace(batch):
@@ -223,7 +177,7 @@ def _train_on_bandit(name: str):
   agents = _sweep(name)
   for _ in range(NUM_STEPS):
     agents, info = vmapped_update(agents, data)
-  _assert_finite_scalar_metrics(info, leading=(4,))
+  assert_finite_scalar_metrics(info, leading=(4,))
   return agents, data
 
 
@@ -239,8 +193,8 @@ def bandit_bc_means() -> np.ndarray:
 
 def test_bc_mean_action_approaches_dataset_mean(bandit_bc_means):
   dataset_mean = np.mean([GOOD_ACTION, BAD_ACTION], axis=0)
-  for member in (0, 2):  # actor_lr > 0
-    np.testing.assert_allclose(bandit_bc_means[member], dataset_mean, atol=0.1)
+  for i in (0, 2):  # actor_lr > 0
+    np.testing.assert_allclose(bandit_bc_means[i], dataset_mean, atol=0.1)
 
 
 def test_iql_learns_bandit_values_and_prefers_the_better_action(bandit_bc_means):
@@ -255,10 +209,10 @@ def test_iql_learns_bandit_values_and_prefers_the_better_action(bandit_bc_means)
   assert float(v[3]) > float(v[2]) + 0.2  # V_0.9 > V_0.5, from identical initial networks
 
   iql_means = _policy_means(agents, data)
-  for member in (0, 2):  # actor_lr > 0: advantage weighting prefers the rewarded action; BC does not
-    iql_gap = np.linalg.norm(iql_means[member] - GOOD_ACTION)
-    bc_gap = np.linalg.norm(bandit_bc_means[member] - GOOD_ACTION)
-    assert iql_gap < bc_gap - 0.2, (iql_means[member], bandit_bc_means[member])
+  for i in (0, 2):  # actor_lr > 0: advantage weighting prefers the rewarded action; BC does not
+    iql_gap = np.linalg.norm(iql_means[i] - GOOD_ACTION)
+    bc_gap = np.linalg.norm(bandit_bc_means[i] - GOOD_ACTION)
+    assert iql_gap < bc_gap - 0.2, (iql_means[i], bandit_bc_means[i])
 
 
 @pytest.mark.parametrize("name", ["IQL", "BC", "SAC"])

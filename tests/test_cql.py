@@ -16,11 +16,24 @@ import numpy as np
 import pytest
 
 import rlkit_jax.objectives as obj
+from agent_testing import (
+    BATCH,
+    HIDDEN,
+    A,
+    O,
+    assert_finite_scalar_metrics,
+    assert_trees_equal,
+    leaves,
+    member,
+    member_keys,
+    random_batch,
+    trees_differ,
+    vmapped_update,
+)
 from rlkit_jax.agents.cql import CQL
 from rlkit_jax.data.transitions import Transitions
 
-O, A, BATCH, E = 3, 2, 16, 2
-HIDDEN = (8, 8)
+E = 2  # critic ensemble size
 K = 3  # sampled actions per proposal (3K = 9 scored per state): small and fast
 FIXED = dict(hidden_dims=HIDDEN, critic_lr=1e-2, actor_lr=1e-3, temperature_lr=1e-3, tau=0.05, num_sampled_actions=K)
 METRICS = {
@@ -31,7 +44,6 @@ CQL_ALPHAS = [5.0, 5.0, 5.0, 0.0]  # members 2 and 3 share a key and differ only
 # Default (FIXED) configuration: must trace once for every agent built with it (no re-compiles).
 update = jax.jit(chex.assert_max_traces(lambda agent, batch: agent.update(batch), n=1))
 lagrange_update = jax.jit(lambda agent, batch: agent.update(batch))  # the LAGRANGE configuration
-vmapped_update = jax.jit(jax.vmap(lambda agent, batch: agent.update(batch), in_axes=(0, None)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -104,57 +116,14 @@ def test_cql_penalty_shape_mismatch_raises(shapes):
 # ----------------------------------------------------------------------------------------------
 
 
-def _random_batch(seed: int = 0) -> Transitions:
-  rng = np.random.default_rng(seed)
-  return Transitions(
-      observations=jnp.asarray(rng.standard_normal((BATCH, O)), jnp.float32),
-      actions=jnp.asarray(rng.uniform(-1.0, 1.0, (BATCH, A)), jnp.float32),
-      rewards=jnp.asarray(rng.standard_normal(BATCH), jnp.float32),
-      terminals=jnp.asarray(rng.random(BATCH) < 0.2, jnp.float32),
-      next_observations=jnp.asarray(rng.standard_normal((BATCH, O)), jnp.float32),
-  )
-
-
 @pytest.fixture(scope="module")
 def batch() -> Transitions:
-  return _random_batch()
-
-
-def _leaves(tree) -> list[np.ndarray]:
-  out = []
-  for x in jax.tree.leaves(tree):
-    if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-      x = jax.random.key_data(x)
-    out.append(np.array(x))
-  return out
-
-
-def _assert_trees_close(a, b, **tol):
-  for x, y in zip(_leaves(a), _leaves(b), strict=True):
-    np.testing.assert_allclose(x, y, **tol)
-
-
-def _trees_differ(a, b) -> bool:
-  return any(not np.array_equal(x, y) for x, y in zip(_leaves(a), _leaves(b), strict=True))
-
-
-def _member(agents: CQL, i: int) -> CQL:
-  """Member i of a vmapped agent, with a typed key (slicing raw key data consumes nothing)."""
-  raw = agents.replace(key=jax.random.key_data(agents.key))
-  member = jax.tree.map(lambda x: x[i], raw)
-  return member.replace(key=jax.random.wrap_key_data(member.key))
-
-
-def _keys(pattern) -> jax.Array:
-  key_data = jax.random.key_data(jax.random.split(jax.random.key(1)))
-  return jax.random.wrap_key_data(key_data[jnp.asarray(pattern)])
+  return random_batch()
 
 
 def _assert_finite_metrics(info, leading=()):
   assert set(info) == METRICS
-  for name, value in info.items():
-    assert np.shape(value) == leading, name
-    assert np.all(np.isfinite(value)), name
+  assert_finite_scalar_metrics(info, leading)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -166,18 +135,18 @@ def test_create_update_and_purity(batch):
   agent = CQL.create(jax.random.key(0), O, A, **FIXED)
   assert CQL.action_space == "continuous"
   twin = agent.replace(key=jax.random.clone(agent.key))  # the update consumes agent.key
-  before = _leaves(agent)
+  before = leaves(agent)
 
   new, info = update(agent, batch)
   again, _ = update(twin, batch)
-  _assert_trees_close(new, again, rtol=0, atol=0)  # same agent, same batch -> same result
-  for x, y in zip(_leaves(agent), before, strict=True):  # the input agent is untouched
+  assert_trees_equal(new, again)  # same agent, same batch -> same result
+  for x, y in zip(leaves(agent), before, strict=True):  # the input agent is untouched
     np.testing.assert_array_equal(x, y)
   for field in ("actor", "critic", "log_alpha"):
-    assert _trees_differ(getattr(agent, field).params, getattr(new, field).params), field
-  assert _trees_differ(agent.target_critic_params, new.target_critic_params)
-  _assert_trees_close(agent.log_cql_alpha.params, new.log_cql_alpha.params, rtol=0, atol=0)  # no Lagrange
-  assert _trees_differ(twin.key, new.key)
+    assert trees_differ(getattr(agent, field).params, getattr(new, field).params), field
+  assert trees_differ(agent.target_critic_params, new.target_critic_params)
+  assert_trees_equal(agent.log_cql_alpha.params, new.log_cql_alpha.params)  # no Lagrange
+  assert trees_differ(twin.key, new.key)
   _assert_finite_metrics(info)
   np.testing.assert_allclose(info["cql_alpha"], 10.0)  # the default
   # A second agent of the same configuration shares the compiled update (no re-trace).
@@ -198,14 +167,14 @@ def test_static_options_and_lagrange_run(batch):
   assert (agent.lagrange, agent.backup_entropy, agent.bc_steps, agent.num_sampled_actions) == (True, True, 1, K)
   new, info = lagrange_update(agent, batch)
   _assert_finite_metrics(info)
-  assert _trees_differ(agent.log_cql_alpha.params, new.log_cql_alpha.params)
+  assert trees_differ(agent.log_cql_alpha.params, new.log_cql_alpha.params)
 
 
 @pytest.fixture(scope="module")
 def sweep() -> CQL:
   """4 agents from one vmapped create: keys [k0, k0, k1, k1], cql_alpha [5, 5, 5, 0]."""
   create = lambda key, alpha: CQL.create(key, O, A, cql_alpha=alpha, **FIXED)
-  return jax.jit(jax.vmap(create))(_keys([0, 0, 1, 1]), jnp.asarray(CQL_ALPHAS, jnp.float32))
+  return jax.jit(jax.vmap(create))(member_keys([0, 0, 1, 1]), jnp.asarray(CQL_ALPHAS, jnp.float32))
 
 
 def test_create_under_vmap_over_seeds_and_cql_alpha(sweep):
@@ -213,8 +182,8 @@ def test_create_under_vmap_over_seeds_and_cql_alpha(sweep):
     assert np.shape(leaf)[0] == 4
   np.testing.assert_allclose(sweep.cql_alpha, CQL_ALPHAS)
   np.testing.assert_allclose(sweep.critic.opt_state[0].hyperparams["learning_rate"], [1e-2] * 4)
-  _assert_trees_close(_member(sweep, 0).critic.params, _member(sweep, 1).critic.params, rtol=0, atol=0)
-  assert _trees_differ(_member(sweep, 0).critic.params, _member(sweep, 2).critic.params)
+  assert_trees_equal(member(sweep, 0).critic.params, member(sweep, 1).critic.params)
+  assert trees_differ(member(sweep, 0).critic.params, member(sweep, 2).critic.params)
 
 
 def test_vmapped_update_equals_per_member_updates(sweep, batch):
@@ -222,12 +191,12 @@ def test_vmapped_update_equals_per_member_updates(sweep, batch):
   _assert_finite_metrics(info, leading=(4,))
   np.testing.assert_allclose(info["cql_alpha"], CQL_ALPHAS)
   for i in range(4):
-    single, single_info = update(_member(sweep, i), batch)
-    _assert_trees_close(_member(new, i), single, rtol=1e-5, atol=1e-6)
+    single, single_info = update(member(sweep, i), batch)
+    assert_trees_equal(member(new, i), single, rtol=1e-5, atol=1e-6)
     for name in METRICS:
       np.testing.assert_allclose(info[name][i], single_info[name], rtol=1e-5, atol=1e-6, err_msg=name)
   # Same key, cql_alpha 5 vs 0: different critic steps from identical networks.
-  assert _trees_differ(_member(new, 2).critic.params, _member(new, 3).critic.params)
+  assert trees_differ(member(new, 2).critic.params, member(new, 3).critic.params)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -201,6 +201,30 @@ def test_discrete_sweep_runs_end_to_end(cartpole_file, tmp_path):
   assert all(np.isfinite(float(r["q_policy_actions"])) for r in rows)
 
 
+@pytest.mark.parametrize("algo", ["awac", "awr", "cql", "filtered_bc", "td3_bc"])
+def test_every_continuous_algorithm_sweeps_in_one_program(algo, hopper_file, tmp_path):
+  """actor_lr ∈ {0, 1e-3} × 2 seeds: 4 runs of one program; a zero rate leaves the actor as created."""
+  extra = {"agent_kwargs": {"num_sampled_actions": 2}} if algo == "cql" else {}
+  config = _config(
+      hopper_file, algo=algo, sweep={"actor_lr": (0.0, 1e-3)}, num_updates=4, eval_every=4, log_every=4,
+      top_fraction=0.5, **extra,
+  )
+  summary = run_offline(config, str(tmp_path), progress=False)
+  assert [s["hyperparameters"] for s in summary["settings"]] == [{"actor_lr": 0.0}, {"actor_lr": 1e-3}]
+  with open(tmp_path / "metrics.csv") as f:
+    rows = list(csv.DictReader(f))
+  assert [(int(r["setting_index"]), int(r["seed_index"])) for r in rows] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+  assert all(np.isfinite(float(r["normalized_score"])) for r in rows)
+  state = _params(str(tmp_path), config)
+  initial = runner.init_run_state(
+      _create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds, settings=config.settings
+  )
+  for before, after in zip(jax.tree.leaves(initial.agents.actor.params), jax.tree.leaves(state.agents.actor.params)):
+    np.testing.assert_array_equal(before[:2], after[:2])  # actor_lr = 0
+  assert any(not np.allclose(b[2:], a[2:]) for b, a in zip(
+      jax.tree.leaves(initial.agents.actor.params), jax.tree.leaves(state.agents.actor.params)))
+
+
 def test_bc_logs_no_q_diagnostics(reference_run, hopper_file, tmp_path):
   run_offline(_config(hopper_file, algo="bc", num_updates=5, eval_every=5), str(tmp_path), progress=False)
   with open(tmp_path / "metrics.csv") as f:

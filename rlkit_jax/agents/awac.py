@@ -12,9 +12,8 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
-from rlkit_jax.agents.common import train_state
+from rlkit_jax.agents.common import advantage_weighted_actor_step, train_state
 from rlkit_jax.data.transitions import Transitions
-from rlkit_jax.distributions import diag_gaussian_log_prob
 from rlkit_jax.networks import Ensemble, GaussianPolicy, QFunction
 
 
@@ -152,18 +151,10 @@ class AWAC(flax.struct.PyTreeNode):
     advantages = q_data - v
     weights = objectives.advantage_weights(advantages, temperature=self.temperature, max_weight=self.max_weight)
 
-    def actor_loss_fn(params):
-      means, log_stds = self.actor.apply_fn({"params": params}, batch.observations)
-      log_probs = diag_gaussian_log_prob(batch.actions, means, log_stds)
-      loss = jnp.mean(
-          objectives.advantage_weighted_loss(
-              log_probs, advantages, temperature=self.temperature, max_weight=self.max_weight
-          )
-      )
-      return loss, {"actor_loss": loss}
-
-    actor_grads, actor_info = jax.grad(actor_loss_fn, has_aux=True)(self.actor.params)
-    actor = self.actor.apply_gradients(grads=actor_grads)
+    actor, actor_info = advantage_weighted_actor_step(
+        self.actor, batch.observations, batch.actions, advantages, temperature=self.temperature,
+        max_weight=self.max_weight,
+    )
     target = optax.incremental_update(critic.params, self.target_critic_params, self.tau)
     agent = self.replace(actor=actor, critic=critic, target_critic_params=target, key=key)
     info = {

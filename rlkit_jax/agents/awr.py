@@ -12,9 +12,8 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
-from rlkit_jax.agents.common import train_state
+from rlkit_jax.agents.common import advantage_weighted_actor_step, train_state
 from rlkit_jax.data.transitions import Transitions
-from rlkit_jax.distributions import diag_gaussian_log_prob
 from rlkit_jax.networks import GaussianPolicy, ValueFunction
 
 _ADVANTAGE_EPS = 1e-5  # added to the advantages' standard deviation, as in the AWR reference code
@@ -156,18 +155,10 @@ class AWR(flax.struct.PyTreeNode):
       weighted = advantages
     weights = objectives.advantage_weights(weighted, temperature=self.temperature, max_weight=self.max_weight)
 
-    def actor_loss_fn(params):
-      means, log_stds = self.actor.apply_fn({"params": params}, batch.observations)
-      log_probs = diag_gaussian_log_prob(batch.actions, means, log_stds)
-      loss = jnp.mean(
-          objectives.advantage_weighted_loss(
-              log_probs, weighted, temperature=self.temperature, max_weight=self.max_weight
-          )
-      )
-      return loss, {"actor_loss": loss}
-
-    actor_grads, actor_info = jax.grad(actor_loss_fn, has_aux=True)(self.actor.params)
-    actor = self.actor.apply_gradients(grads=actor_grads)
+    actor, actor_info = advantage_weighted_actor_step(
+        self.actor, batch.observations, batch.actions, weighted, temperature=self.temperature,
+        max_weight=self.max_weight,
+    )
     info = {
         **value_info,
         **actor_info,

@@ -1,15 +1,20 @@
-"""Pieces every agent shares: optimisers whose learning rate is a pytree leaf, and the list of an
-agent's numeric (sweepable) hyperparameters."""
+"""Pieces every agent shares: optimisers whose learning rate is a pytree leaf, the
+advantage-weighted Gaussian actor step (AWR, AWAC), and the list of an agent's numeric (sweepable)
+hyperparameters."""
 from __future__ import annotations
 
 import functools
 import inspect
 from typing import Any, Optional
 
+import jax
 import jax.numpy as jnp
 import optax
 from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
+
+from rlkit_jax import objectives
+from rlkit_jax.distributions import diag_gaussian_log_prob
 
 
 @functools.lru_cache(maxsize=None)
@@ -47,6 +52,51 @@ def train_state(apply_fn: Any, params: Any, learning_rate: ArrayLike, *, decay_s
   state = TrainState.create(apply_fn=apply_fn, params=params, tx=tx)
   opt_state = optax.tree_utils.tree_set(state.opt_state, learning_rate=jnp.asarray(learning_rate, jnp.float32))
   return state.replace(opt_state=opt_state)
+
+
+def advantage_weighted_actor_step(
+    actor: TrainState,
+    observations: jax.Array,
+    actions: jax.Array,
+    advantages: jax.Array,
+    *,
+    temperature: ArrayLike,
+    max_weight: ArrayLike,
+) -> tuple[TrainState, dict[str, jax.Array]]:
+  r"""One gradient step on the advantage-weighted log-likelihood of a Gaussian actor.
+
+  Minimises ``mean_B[-min(exp(β A), max_weight) · log π(a|s)]``
+  (:func:`rlkit_jax.objectives.advantage_weighted_loss`), with ``log π(a|s)`` the diagonal
+  Gaussian log density (:func:`rlkit_jax.distributions.diag_gaussian_log_prob`) of the dataset
+  actions. The weights are constants: no gradient flows into ``advantages``.
+
+  Args:
+    actor: a ``TrainState`` whose ``apply_fn({"params": p}, observations)`` returns
+      ``(means [B, A], log_stds [B, A])``, e.g. :class:`rlkit_jax.networks.GaussianPolicy`.
+    observations: s, ``[B, O]`` float32.
+    actions: dataset actions a, ``[B, A]`` float32.
+    advantages: A (or a normalised Â), ``[B]`` float32.
+    temperature: β, ``[]``: the inverse temperature, weight = exp(β·A).
+    max_weight: clip of the weights, ``[]``.
+
+  Returns:
+    ``(new_actor, {"actor_loss": [] float32})``, the loss evaluated before the step.
+
+  References:
+    The policy step of Peng et al., `AWR <https://arxiv.org/abs/1910.00177>`_, 2019, Algorithm 1,
+    and of Nair et al., `AWAC <https://arxiv.org/abs/2006.09359>`_, 2020, Eq. (13).
+  """
+
+  def loss_fn(params):
+    means, log_stds = actor.apply_fn({"params": params}, observations)
+    log_probs = diag_gaussian_log_prob(actions, means, log_stds)
+    loss = jnp.mean(
+        objectives.advantage_weighted_loss(log_probs, advantages, temperature=temperature, max_weight=max_weight)
+    )
+    return loss, {"actor_loss": loss}
+
+  grads, info = jax.grad(loss_fn, has_aux=True)(actor.params)
+  return actor.apply_gradients(grads=grads), info
 
 
 def agent_options(agent_cls: type) -> dict[str, float | int | bool]:

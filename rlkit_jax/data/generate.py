@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -76,11 +77,21 @@ def _update_chunk(agent: SAC, buffer: Transitions, size: jax.Array, key: jax.Arr
   return agent, jax.tree.map(jnp.mean, metrics)
 
 
-def _empty_arrays(num_transitions: int, observation_dim: int, action_dim: int) -> dict[str, np.ndarray]:
-  """Zeroed D4RL-layout arrays with leading axis ``num_transitions``."""
+def _empty_arrays(num_transitions: int, env: gym.Env) -> dict[str, np.ndarray]:
+  """Zeroed D4RL-layout arrays for ``env``'s spaces, leading axis N = ``num_transitions``.
+
+  ``observations`` and ``next_observations`` float32 ``[N, O]``; ``actions`` float32 ``[N, A]`` for a
+  ``Box`` action space, int64 indices ``[N]`` for a ``Discrete`` one; ``rewards`` float32 ``[N]``;
+  ``terminals`` and ``timeouts`` bool ``[N]``.
+  """
+  observation_dim = env.observation_space.shape[0]
+  if isinstance(env.action_space, gym.spaces.Discrete):
+    actions = np.zeros((num_transitions,), np.int64)
+  else:
+    actions = np.zeros((num_transitions, env.action_space.shape[0]), np.float32)
   return {
       "observations": np.zeros((num_transitions, observation_dim), np.float32),
-      "actions": np.zeros((num_transitions, action_dim), np.float32),
+      "actions": actions,
       "rewards": np.zeros((num_transitions,), np.float32),
       "terminals": np.zeros((num_transitions,), bool),
       "timeouts": np.zeros((num_transitions,), bool),
@@ -89,13 +100,116 @@ def _empty_arrays(num_transitions: int, observation_dim: int, action_dim: int) -
 
 
 def _to_transitions(arrays: dict[str, np.ndarray], start: int, stop: int) -> Transitions:
+  """Rows ``[start, stop)`` of D4RL-layout ``arrays`` as :class:`Transitions`: ``terminals`` as float32,
+  integer action indices as int32 (the discrete agents' dtype), float actions as they are."""
+  actions = arrays["actions"][start:stop]
   return Transitions(
       observations=arrays["observations"][start:stop],
-      actions=arrays["actions"][start:stop],
+      actions=actions.astype(np.int32) if np.issubdtype(actions.dtype, np.integer) else actions,
       rewards=arrays["rewards"][start:stop],
       terminals=arrays["terminals"][start:stop].astype(np.float32),
       next_observations=arrays["next_observations"][start:stop],
   )
+
+
+def _step(
+    env: gym.Env, arrays: dict[str, np.ndarray], t: int, observation: np.ndarray, action: Any, *, cut: bool = False
+) -> tuple[np.ndarray, float, bool]:
+  """Takes ``action`` in ``env`` from ``observation``, writes the transition into row ``t`` of
+  ``arrays`` (:func:`_empty_arrays` layout) and resets ``env`` when the episode ends.
+
+  ``timeouts[t]`` is set when the step is not terminal and either the time limit truncated the
+  episode or ``cut`` (the data stops at this step).
+
+  Returns:
+    ``(observation, reward, done)``: the observation to act on next (the reset one after an
+    episode end), the step's reward, and whether the episode ended (terminated or truncated).
+  """
+  next_observation, reward, terminated, truncated, _ = env.step(action)
+  arrays["observations"][t], arrays["actions"][t] = observation, action
+  arrays["rewards"][t], arrays["next_observations"][t] = reward, next_observation
+  arrays["terminals"][t] = terminated
+  arrays["timeouts"][t] = (truncated or cut) and not terminated
+  done = terminated or truncated
+  if done:
+    next_observation, _ = env.reset()
+  return next_observation, reward, done
+
+
+def _train_chunk(
+    agent: Any,
+    device_buffer: Transitions,
+    host: dict[str, np.ndarray],
+    key: jax.Array,
+    *,
+    stop: int,
+    update_every: int,
+    start_steps: int,
+    batch_size: int,
+) -> tuple[Any, Transitions, jax.Array, dict[str, float]]:
+  """Copies the host rows ``[stop - update_every, stop)`` into the device-resident buffer and, once
+  ``stop >= start_steps``, runs ``update_every`` updates on minibatches of ``batch_size`` sampled
+  from its first ``stop`` rows (the online training step of :func:`train_sac` and
+  :func:`rlkit_jax.data.generate_discrete.train_dqn`).
+
+  Args:
+    agent: an agent with a jittable ``update(batch) -> (agent, metrics)`` (SAC, DQN).
+    device_buffer: :class:`Transitions` on the device, leading axis = the run's env steps; donated.
+    host: the run's host arrays (:func:`_empty_arrays` layout) the new rows are copied from.
+    key: split into the next key and the updates' key only when updates run.
+    stop: environment steps so far.
+    update_every, start_steps, batch_size: as in :func:`train_sac`.
+
+  Returns:
+    ``(agent, device_buffer, key, metrics)``; ``metrics`` are the chunk's mean update metrics as
+    floats, empty when no update ran.
+  """
+  start = stop - update_every
+  chunk = jax.tree.map(jnp.asarray, _to_transitions(host, start, stop))
+  device_buffer = _insert(device_buffer, chunk, jnp.asarray(start))
+  if stop < start_steps:
+    return agent, device_buffer, key, {}
+  key, update_key = jax.random.split(key)
+  agent, metrics = _update_chunk(
+      agent, device_buffer, jnp.asarray(stop), update_key, num_updates=update_every, batch_size=batch_size
+  )
+  return agent, device_buffer, key, {k: float(v) for k, v in metrics.items()}
+
+
+def _rollout(
+    env_id: str, policy: Callable[[np.ndarray], Any], *, num_transitions: int, seed: int, progress: bool
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+  """Rolls out ``policy`` for exactly ``num_transitions`` steps in D4RL's layout (the loop behind
+  :func:`collect` and :func:`rlkit_jax.data.generate_discrete.collect`).
+
+  Episodes run to termination or the task's time limit; the last one is cut at
+  ``num_transitions`` and marked as a time-out.
+
+  Args:
+    env_id: gymnasium id.
+    policy: ``observation [1, O] float32 -> action`` (float32 ``[A]``, or an integer index for a
+      ``Discrete`` task), called once per step, in order; it keeps its own random key.
+    num_transitions: N.
+    seed: seeds the environment's first reset.
+    progress: show a tqdm bar.
+
+  Returns:
+    ``(arrays, episode_returns)``: :func:`_empty_arrays`' keys with leading axis N, and the
+    returns ``[E]`` of the E complete episodes.
+  """
+  env = make_env(env_id)
+  arrays = _empty_arrays(num_transitions, env)
+  returns, episode_return = [], 0.0
+  observation, _ = env.reset(seed=seed)
+  for t in tqdm.trange(num_transitions, desc=f"collect {env_id}", disable=not progress, mininterval=5):
+    action = policy(observation[None].astype(np.float32))
+    observation, reward, done = _step(env, arrays, t, observation, action, cut=t == num_transitions - 1)
+    episode_return += reward
+    if done:
+      returns.append(episode_return)
+      episode_return = 0.0
+  env.close()
+  return arrays, np.asarray(returns)
 
 
 def train_sac(
@@ -139,7 +253,7 @@ def train_sac(
   key, agent_key = jax.random.split(key)
   agent = SAC.create(agent_key, observation_dim, action_dim, hidden_dims=hidden_dims)
   sample = _policy_fn(agent, deterministic=False)
-  host = _empty_arrays(num_steps, observation_dim, action_dim)
+  host = _empty_arrays(num_steps, env)
   device_buffer = jax.tree.map(jnp.asarray, _to_transitions(host, 0, num_steps))
   snapshots = [Snapshot(0, jax.device_get(agent.actor.params), float("nan"))]  # the random policy
   rng = np.random.default_rng(seed)
@@ -152,26 +266,13 @@ def train_sac(
     else:
       key, act_key = jax.random.split(key)
       action = np.asarray(sample(agent.actor.params, observation[None].astype(np.float32), act_key)[0])
-    next_observation, reward, terminated, truncated, _ = env.step(action)
-    host["observations"][t] = observation
-    host["actions"][t] = action
-    host["rewards"][t] = reward
-    host["terminals"][t] = terminated
-    host["timeouts"][t] = truncated and not terminated
-    host["next_observations"][t] = next_observation
-    observation = next_observation
-    if terminated or truncated:
-      observation, _ = env.reset()
+    observation, _, _ = _step(env, host, t, observation, action)
     if (t + 1) % update_every == 0:
-      start = t + 1 - update_every
-      chunk = jax.tree.map(jnp.asarray, _to_transitions(host, start, t + 1))
-      device_buffer = _insert(device_buffer, chunk, jnp.asarray(start))
-      if t + 1 >= start_steps:
-        key, update_key = jax.random.split(key)
-        agent, chunk_metrics = _update_chunk(
-            agent, device_buffer, jnp.asarray(t + 1), update_key, num_updates=update_every, batch_size=batch_size
-        )
-        metrics = {k: float(v) for k, v in chunk_metrics.items()}
+      agent, device_buffer, key, chunk_metrics = _train_chunk(
+          agent, device_buffer, host, key, stop=t + 1, update_every=update_every, start_steps=start_steps,
+          batch_size=batch_size,
+      )
+      metrics.update(chunk_metrics)
     if (t + 1) % eval_every == 0:
       params = agent.actor.params
       key, eval_key = jax.random.split(key)
@@ -211,28 +312,14 @@ def collect(
     ``(arrays, episode_returns)``: the D4RL keys with leading axis N, and the returns of the
     complete episodes.
   """
-  env = make_env(env_id)
   key = jax.random.key(seed)
-  observation_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
-  arrays = _empty_arrays(num_transitions, observation_dim, action_dim)
-  returns, episode_return = [], 0.0
-  observation, _ = env.reset(seed=seed)
-  for t in tqdm.trange(num_transitions, desc=f"collect {env_id}", disable=not progress, mininterval=5):
+
+  def policy(observation: np.ndarray) -> np.ndarray:
+    nonlocal key
     key, act_key = jax.random.split(key)
-    action = np.asarray(act_fn(observation[None].astype(np.float32), act_key)[0])
-    next_observation, reward, terminated, truncated, _ = env.step(action)
-    arrays["observations"][t], arrays["actions"][t] = observation, action
-    arrays["rewards"][t], arrays["next_observations"][t] = reward, next_observation
-    arrays["terminals"][t] = terminated
-    arrays["timeouts"][t] = (truncated and not terminated) or (t == num_transitions - 1 and not terminated)
-    episode_return += reward
-    observation = next_observation
-    if terminated or truncated:
-      returns.append(episode_return)
-      episode_return = 0.0
-      observation, _ = env.reset()
-  env.close()
-  return arrays, np.asarray(returns)
+    return np.asarray(act_fn(observation, act_key)[0])
+
+  return _rollout(env_id, policy, num_transitions=num_transitions, seed=seed, progress=progress)
 
 
 def dataset_name(env_id: str, kind: str) -> str:
@@ -297,24 +384,77 @@ def make_d4rl_datasets(
       "medium_eval_return": medium.eval_return,
       **(provenance or {}),
   }
-  made: dict[str, tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]] = {}
   policies = {"random": initial.actor_params, "medium": medium.actor_params, "expert": expert.actor_params}
+
+  def rollout(kind: str, rollout_seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
+    params = policies[kind]
+    arrays, returns = collect(
+        env_id, lambda obs, k: stochastic(params, obs, k), num_transitions=num_transitions, seed=rollout_seed,
+        progress=progress,
+    )
+    return arrays, returns, {"policy": f"{kind} SAC policy (stochastic actions)"}
+
+  return write_dataset_kinds(
+      env_id, out_dir, kinds, rollout, seed=seed, buffer=run.buffer, medium_step=medium.step,
+      replay_policy=f"SAC replay buffer up to step {medium.step}", base_attrs=base_attrs,
+  )
+
+
+def write_dataset_kinds(
+    env_id: str,
+    out_dir: str,
+    kinds: Sequence[str],
+    rollout: Callable[[str, int], tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]],
+    *,
+    seed: int,
+    buffer: Mapping[str, np.ndarray],
+    medium_step: int,
+    replay_policy: str,
+    base_attrs: Mapping[str, Any],
+    kind_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, str]:
+  """Makes the requested dataset kinds from a trained run and writes one HDF5 file per kind: the
+  part of the recipe after training, shared by :func:`make_d4rl_datasets` and
+  :func:`rlkit_jax.data.generate_discrete.make_discrete_datasets`.
+
+  * "random", "medium", "expert": ``rollout(kind, seed + 100 * i)`` with i = 1, 2, 3 in that
+    order, called only for the kinds needed ("medium" and "expert" also for "medium-expert").
+  * "medium-replay": a copy of the first ``medium_step`` rows of ``buffer``; its last row is marked
+    a time-out unless it is terminal, so the cut-off buffer ends a trajectory.
+  * "medium-expert": medium's rows then expert's (2N), and their episode returns together.
+
+  File attributes, later ones overriding earlier: ``base_attrs``; the kind's own (``policy``:
+  the rollout's attrs, ``replay_policy``, or "medium then expert"); ``kind_attrs[kind]``;
+  ``dataset_kind``; ``episode_return_mean`` and ``episode_return_std`` over the complete episodes
+  (NaN when there is none) and ``num_episodes``.
+
+  Args:
+    env_id: gymnasium id; names the files ``<task>-<kind>-<version>.hdf5`` (:func:`dataset_name`).
+    out_dir: output folder (created if missing).
+    kinds: the kinds to write, in order; already checked against :data:`DATASET_KINDS`.
+    rollout: ``(kind, seed) -> (arrays, episode_returns, attrs)``: D4RL-layout arrays with leading
+      axis N (:func:`collect`), the returns ``[E]`` of the complete episodes, and the kind's
+      attributes (at least ``policy``).
+    seed: master seed the rollout seeds derive from.
+    buffer: the training run's replay buffer, D4RL keys, leading axis = environment steps; not
+      modified.
+    medium_step: environment steps of the medium snapshot, where "medium-replay" is cut.
+    replay_policy: the ``policy`` attribute of "medium-replay".
+    base_attrs: attributes of every file (provenance, settings, snapshot steps and returns).
+    kind_attrs: extra attributes per kind, e.g. ``{"medium-expert": {"policy_epsilon": 0.1}}``.
+
+  Returns:
+    ``{kind: path}`` of the files written.
+  """
+  made: dict[str, tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]] = {}
   for offset, kind in enumerate(("random", "medium", "expert")):
     if kind in kinds or (kind in ("medium", "expert") and "medium-expert" in kinds):
-      params = policies[kind]
-      arrays, returns = collect(
-          env_id,
-          lambda obs, k: stochastic(params, obs, k),
-          num_transitions=num_transitions,
-          seed=seed + 100 * (offset + 1),
-          progress=progress,
-      )
-      made[kind] = (arrays, returns, {"policy": f"{kind} SAC policy (stochastic actions)"})
+      made[kind] = rollout(kind, seed + 100 * (offset + 1))
   if "medium-replay" in kinds:
-    arrays = {k: v[: medium.step] for k, v in run.buffer.items()}
+    arrays = {k: v[:medium_step].copy() for k, v in buffer.items()}
     arrays["timeouts"][-1] |= ~arrays["terminals"][-1]
     returns = episode_returns(arrays["rewards"], arrays["terminals"] | arrays["timeouts"])
-    made["medium-replay"] = (arrays, returns, {"policy": f"SAC replay buffer up to step {medium.step}"})
+    made["medium-replay"] = (arrays, returns, {"policy": replay_policy})
   if "medium-expert" in kinds:
     (m, mr, _), (e, er, _) = made["medium"], made["expert"]
     arrays = {k: np.concatenate([m[k], e[k]]) for k in m}
@@ -330,6 +470,7 @@ def make_d4rl_datasets(
         {
             **base_attrs,
             **attrs,
+            **(kind_attrs or {}).get(kind, {}),
             "dataset_kind": kind,
             "episode_return_mean": float(returns.mean()) if returns.size else float("nan"),
             "episode_return_std": float(returns.std()) if returns.size else float("nan"),

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from typing import Any, Callable, Sequence
 
 import jax
@@ -35,10 +34,7 @@ import tqdm
 
 from rlkit_jax.agents.dqn import DQN, epsilon_greedy
 from rlkit_jax.data.d4rl import GENERATED_KINDS
-from rlkit_jax.data.dataset import episode_returns
-from rlkit_jax.data.generate import _insert, _update_chunk, dataset_name
-from rlkit_jax.data.hdf5 import write_d4rl_hdf5
-from rlkit_jax.data.transitions import Transitions
+from rlkit_jax.data.generate import _empty_arrays, _rollout, _step, _to_transitions, _train_chunk, write_dataset_kinds
 from rlkit_jax.envs import evaluate, make_env
 
 DATASET_KINDS = GENERATED_KINDS  # random, medium, medium-replay, expert, medium-expert
@@ -83,28 +79,6 @@ def _act_fn(apply_fn: Callable) -> Callable:
     return epsilon_greedy(apply_fn({"params": params}, observations), act_key, epsilon), key
 
   return act
-
-
-def _empty_arrays(num_transitions: int, observation_dim: int) -> dict[str, np.ndarray]:
-  """Zeroed D4RL-layout arrays with integer actions, leading axis ``num_transitions``."""
-  return {
-      "observations": np.zeros((num_transitions, observation_dim), np.float32),
-      "actions": np.zeros((num_transitions,), np.int64),
-      "rewards": np.zeros((num_transitions,), np.float32),
-      "terminals": np.zeros((num_transitions,), bool),
-      "timeouts": np.zeros((num_transitions,), bool),
-      "next_observations": np.zeros((num_transitions, observation_dim), np.float32),
-  }
-
-
-def _to_transitions(arrays: dict[str, np.ndarray], start: int, stop: int) -> Transitions:
-  return Transitions(
-      observations=arrays["observations"][start:stop],
-      actions=arrays["actions"][start:stop].astype(np.int32),
-      rewards=arrays["rewards"][start:stop],
-      terminals=arrays["terminals"][start:stop].astype(np.float32),
-      next_observations=arrays["next_observations"][start:stop],
-  )
 
 
 def _epsilon_schedule(t: int, *, start: float, end: float, decay_steps: int) -> float:
@@ -173,7 +147,7 @@ def train_dqn(
       tau=tau, double=True,
   )
   act = _act_fn(agent.critic.apply_fn)
-  host = _empty_arrays(num_steps, observation_dim)
+  host = _empty_arrays(num_steps, env)
   device_buffer = jax.tree.map(jnp.asarray, _to_transitions(host, 0, num_steps))
   eval_keys = iter(jax.random.split(eval_key, 1 + num_steps // max(eval_every, 1)))
 
@@ -194,25 +168,13 @@ def train_dqn(
   for t in range(num_steps):
     epsilon = _epsilon_schedule(t, start=epsilon_start, end=epsilon_end, decay_steps=decay_steps)
     action, act_key = act(agent.critic.params, observation[None].astype(np.float32), act_key, epsilon)
-    action = int(action[0])
-    next_observation, reward, terminated, truncated, _ = env.step(action)
-    host["observations"][t], host["actions"][t] = observation, action
-    host["rewards"][t], host["next_observations"][t] = reward, next_observation
-    host["terminals"][t] = terminated
-    host["timeouts"][t] = truncated and not terminated
-    observation = next_observation
-    if terminated or truncated:
-      observation, _ = env.reset()
+    observation, _, _ = _step(env, host, t, observation, int(action[0]))
     if (t + 1) % update_every == 0:
-      start = t + 1 - update_every
-      chunk = jax.tree.map(jnp.asarray, _to_transitions(host, start, t + 1))
-      device_buffer = _insert(device_buffer, chunk, jnp.asarray(start))
-      if t + 1 >= start_steps:
-        key, update_key = jax.random.split(key)
-        agent, chunk_metrics = _update_chunk(
-            agent, device_buffer, jnp.asarray(t + 1), update_key, num_updates=update_every, batch_size=batch_size
-        )
-        metrics = {k: float(v) for k, v in chunk_metrics.items()}
+      agent, device_buffer, key, chunk_metrics = _train_chunk(
+          agent, device_buffer, host, key, stop=t + 1, update_every=update_every, start_steps=start_steps,
+          batch_size=batch_size,
+      )
+      metrics.update(chunk_metrics)
     if (t + 1) % eval_every == 0:
       params = jax.device_get(agent.critic.params)
       eval_return = evaluate_params(params, behavior_epsilon, next(eval_keys), seed + 1_000_000 + t + 1)
@@ -251,28 +213,15 @@ def collect(
     ``(arrays, episode_returns)``: the D4RL keys with leading axis N (``actions`` int64 ``[N]``),
     and the returns of the complete episodes.
   """
-  env = make_env(env_id)
   act = _act_fn(apply_fn)
   key = jax.random.key(seed)
-  arrays = _empty_arrays(num_transitions, env.observation_space.shape[0])
-  returns, episode_return = [], 0.0
-  observation, _ = env.reset(seed=seed)
-  for t in tqdm.trange(num_transitions, desc=f"collect {env_id}", disable=not progress, mininterval=5):
-    action, key = act(params, observation[None].astype(np.float32), key, epsilon)
-    action = int(action[0])
-    next_observation, reward, terminated, truncated, _ = env.step(action)
-    arrays["observations"][t], arrays["actions"][t] = observation, action
-    arrays["rewards"][t], arrays["next_observations"][t] = reward, next_observation
-    arrays["terminals"][t] = terminated
-    arrays["timeouts"][t] = (truncated and not terminated) or (t == num_transitions - 1 and not terminated)
-    episode_return += reward
-    observation = next_observation
-    if terminated or truncated:
-      returns.append(episode_return)
-      episode_return = 0.0
-      observation, _ = env.reset()
-  env.close()
-  return arrays, np.asarray(returns)
+
+  def policy(observation: np.ndarray) -> int:
+    nonlocal key
+    action, key = act(params, observation, key, epsilon)
+    return int(action[0])
+
+  return _rollout(env_id, policy, num_transitions=num_transitions, seed=seed, progress=progress)
 
 
 def _settings(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -359,43 +308,20 @@ def make_discrete_datasets(
       "snapshot_returns": {s.step: s.eval_return for s in run.snapshots},
       **(provenance or {}),
   }
-  made: dict[str, tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]] = {}
   policies = {"random": (run.agent.critic.params, 1.0), "medium": (medium.params, behavior_epsilon),
               "expert": (expert.params, behavior_epsilon)}
-  for offset, kind in enumerate(("random", "medium", "expert")):
-    if kind in kinds or (kind in ("medium", "expert") and "medium-expert" in kinds):
-      params, epsilon = policies[kind]
-      arrays, returns = collect(
-          env_id, params, apply_fn, epsilon=epsilon, num_transitions=num_transitions, seed=seed + 100 * (offset + 1),
-          progress=progress,
-      )
-      policy = "uniform random actions" if kind == "random" else f"{kind} DQN snapshot, ε-greedy with ε={epsilon}"
-      made[kind] = (arrays, returns, {"policy": policy, "policy_epsilon": epsilon})
-  if "medium-replay" in kinds:
-    arrays = {k: v[: medium.step].copy() for k, v in run.buffer.items()}
-    arrays["timeouts"][-1] |= ~arrays["terminals"][-1]
-    returns = episode_returns(arrays["rewards"], arrays["terminals"] | arrays["timeouts"])
-    made["medium-replay"] = (arrays, returns, {"policy": f"DQN replay buffer up to step {medium.step} (ε-greedy, decaying ε)"})
-  if "medium-expert" in kinds:
-    (m, mr, _), (e, er, _) = made["medium"], made["expert"]
-    arrays = {k: np.concatenate([m[k], e[k]]) for k in m}
-    made["medium-expert"] = (arrays, np.concatenate([mr, er]), {"policy": "medium then expert", "policy_epsilon": behavior_epsilon})
 
-  paths = {}
-  for kind in kinds:
-    arrays, returns, attrs = made[kind]
-    path = os.path.join(out_dir, dataset_name(env_id, kind) + ".hdf5")
-    write_d4rl_hdf5(
-        path,
-        arrays,
-        {
-            **base_attrs,
-            **attrs,
-            "dataset_kind": kind,
-            "episode_return_mean": float(returns.mean()) if returns.size else float("nan"),
-            "episode_return_std": float(returns.std()) if returns.size else float("nan"),
-            "num_episodes": int(returns.size),
-        },
+  def rollout(kind: str, rollout_seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
+    params, epsilon = policies[kind]
+    arrays, returns = collect(
+        env_id, params, apply_fn, epsilon=epsilon, num_transitions=num_transitions, seed=rollout_seed,
+        progress=progress,
     )
-    paths[kind] = path
-  return paths
+    policy = "uniform random actions" if kind == "random" else f"{kind} DQN snapshot, ε-greedy with ε={epsilon}"
+    return arrays, returns, {"policy": policy, "policy_epsilon": epsilon}
+
+  return write_dataset_kinds(
+      env_id, out_dir, kinds, rollout, seed=seed, buffer=run.buffer, medium_step=medium.step,
+      replay_policy=f"DQN replay buffer up to step {medium.step} (ε-greedy, decaying ε)", base_attrs=base_attrs,
+      kind_attrs={"medium-expert": {"policy_epsilon": behavior_epsilon}},
+  )
