@@ -23,6 +23,7 @@ class Curve:
   Attributes:
     algo: the ``--algo`` name, with the sweep setting appended when the run swept
       (``"iql[expectile=0.9]"``).
+    setting: the swept hyperparameters of this curve (empty without a sweep).
     dataset: the dataset's name.
     steps: evaluation steps ``[T]`` int.
     scores: normalized score per step and seed ``[T, S]`` float64.
@@ -32,6 +33,7 @@ class Curve:
   """
 
   algo: str
+  setting: dict[str, float]
   dataset: str
   steps: np.ndarray
   scores: np.ndarray
@@ -98,6 +100,7 @@ def load_curves(workdir: str) -> list[Curve]:
     curves.append(
         Curve(
             algo=_label(summary["algo"], setting),
+            setting=dict(setting),
             dataset=summary["dataset"],
             steps=np.asarray(steps),
             scores=scores,
@@ -114,16 +117,18 @@ def find_runs(root: str) -> list[str]:
   return sorted(d for d, _, files in os.walk(root) if "summary.json" in files)
 
 
-def _order(values: Sequence[str], preferred: Sequence[str]) -> list[str]:
+def _order(curves: Sequence[Curve], preferred: Sequence[str]) -> list[str]:
+  """Algorithm labels: by ``preferred`` base name, then by the swept values (numerically)."""
   rank = {v: i for i, v in enumerate(preferred)}
-  return sorted(set(values), key=lambda v: (rank.get(v.split("[")[0], len(rank)), v))
+  keys = {c.algo: (rank.get(c.algo.split("[")[0], len(rank)), c.algo.split("[")[0], tuple(c.setting.items())) for c in curves}
+  return sorted(keys, key=keys.get)
 
 
 def score_table(curves: Sequence[Curve], *, algo_order: Sequence[str] = ()) -> str:
   """A markdown table: one row per dataset, one column per algorithm; each cell
   ``final ± std`` over seeds with the best evaluation's mean in parentheses; plus the dataset's
   own score. Cells without a run are ``–``."""
-  algos = _order([c.algo for c in curves], algo_order)
+  algos = _order(curves, algo_order)
   datasets = sorted({c.dataset for c in curves})
   by_key = {(c.dataset, c.algo): c for c in curves}
   header = "| dataset | data | " + " | ".join(algos) + " |"
@@ -164,7 +169,7 @@ def plot_curves(curves: Sequence[Curve], path: str, *, column: str | None = None
   cols = min(3, len(datasets))
   rows = -(-len(datasets) // cols)
   fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.3 * rows), squeeze=False)
-  algos = _order([c.algo for c in curves], algo_order)
+  algos = _order(curves, algo_order)
   colors = {algo: plt.get_cmap("tab10")(i % 10) for i, algo in enumerate(algos)}
   for ax, dataset in zip(axes.flat, datasets):
     for algo in algos:
