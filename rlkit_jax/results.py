@@ -188,8 +188,11 @@ def plot_curves(curves: Sequence[Curve], path: str, *, column: str | None = None
     ax.set_ylabel("normalized score" if column is None else column)
   for ax in list(axes.flat)[len(datasets):]:
     ax.axis("off")
-  handles, labels = axes.flat[0].get_legend_handles_labels()
-  fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 8), fontsize=8)
+  legend = {}  # every panel's entries (a panel may lack some algorithms), first occurrence kept
+  for ax in axes.flat:
+    for handle, label in zip(*ax.get_legend_handles_labels()):
+      legend.setdefault(label, handle)
+  fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(len(legend), 8), fontsize=8)
   fig.tight_layout(rect=(0, 0.06, 1, 1))
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.savefig(path, dpi=110)
