@@ -99,6 +99,22 @@ def advantage_weighted_actor_step(
   return actor.apply_gradients(grads=grads), info
 
 
+def train_state_and_target(module_def: Any, key: Any, learning_rate: ArrayLike, *inputs: Any) -> tuple[TrainState, Any]:
+  """A network's :func:`train_state` and a separate copy of its initial parameters as its target.
+
+  Args:
+    module_def: the module (e.g. an ``Ensemble`` of ``QFunction``, or TD3+BC's actor).
+    key: PRNG key for ``module_def.init``, consumed.
+    learning_rate: Adam step size (may be traced).
+    *inputs: example inputs for ``init``, e.g. observations ``[1, O]`` and actions ``[1, A]``.
+
+  Returns:
+    ``(critic_state, target_params)``; the target owns its buffers, so donating the agent is safe.
+  """
+  params = module_def.init(key, *inputs)["params"]
+  return train_state(module_def.apply, params, learning_rate), jax.tree.map(jnp.copy, params)
+
+
 def agent_options(agent_cls: type) -> dict[str, float | int | bool]:
   """Every scalar keyword option of ``agent_cls.create`` with its default: numeric hyperparameters
   (float defaults, traced) and static switches and counts (int and bool defaults, compiled in).

@@ -23,7 +23,7 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
-from rlkit_jax.agents.common import train_state
+from rlkit_jax.agents.common import train_state_and_target
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.networks import DiscreteQFunction
 
@@ -130,10 +130,12 @@ class DQN(flax.struct.PyTreeNode):
     del actor_decay_steps
     key, critic_key = jax.random.split(key)
     critic_def = _networks(int(action_dim), tuple(hidden_dims))
-    params = critic_def.init(critic_key, jnp.zeros((1, observation_dim), jnp.float32))["params"]
+    critic, target_critic_params = train_state_and_target(
+        critic_def, critic_key, critic_lr, jnp.zeros((1, observation_dim), jnp.float32)
+    )
     return cls(
-        critic=train_state(critic_def.apply, params, critic_lr),
-        target_critic_params=jax.tree.map(jnp.copy, params),  # own buffers: safe to donate
+        critic=critic,
+        target_critic_params=target_critic_params,
         key=key,
         discount=jnp.asarray(discount, jnp.float32),
         tau=jnp.asarray(tau, jnp.float32),

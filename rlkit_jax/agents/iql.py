@@ -12,7 +12,7 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
-from rlkit_jax.agents.common import train_state
+from rlkit_jax.agents.common import train_state_and_target, train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import diag_gaussian_log_prob
 from rlkit_jax.networks import Ensemble, GaussianPolicy, QFunction, ValueFunction
@@ -87,14 +87,14 @@ class IQL(flax.struct.PyTreeNode):
     observations = jnp.zeros((1, observation_dim), jnp.float32)
     actions = jnp.zeros((1, action_dim), jnp.float32)
     actor_def, critic_def, value_def = _networks(action_dim, tuple(hidden_dims), num_critics)
-    critic_params = critic_def.init(critic_key, observations, actions)["params"]
+    critic, target_critic_params = train_state_and_target(critic_def, critic_key, critic_lr, observations, actions)
     return cls(
         actor=train_state(
             actor_def.apply, actor_def.init(actor_key, observations)["params"], actor_lr, decay_steps=actor_decay_steps
         ),
-        critic=train_state(critic_def.apply, critic_params, critic_lr),
+        critic=critic,
         value=train_state(value_def.apply, value_def.init(value_key, observations)["params"], value_lr),
-        target_critic_params=jax.tree.map(jnp.copy, critic_params),  # own buffers: safe to donate
+        target_critic_params=target_critic_params,
         key=key,
         expectile=jnp.asarray(expectile, jnp.float32),
         temperature=jnp.asarray(temperature, jnp.float32),

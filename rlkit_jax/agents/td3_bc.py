@@ -12,7 +12,7 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
-from rlkit_jax.agents.common import train_state
+from rlkit_jax.agents.common import train_state_and_target
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.networks import DeterministicPolicy, Ensemble, QFunction
 
@@ -113,13 +113,13 @@ class TD3BC(flax.struct.PyTreeNode):
     observations = jnp.zeros((1, observation_dim), jnp.float32)
     actions = jnp.zeros((1, action_dim), jnp.float32)
     actor_def, critic_def = _networks(action_dim, tuple(hidden_dims), num_critics)
-    actor_params = actor_def.init(actor_key, observations)["params"]
-    critic_params = critic_def.init(critic_key, observations, actions)["params"]
+    actor, target_actor_params = train_state_and_target(actor_def, actor_key, actor_lr, observations)
+    critic, target_critic_params = train_state_and_target(critic_def, critic_key, critic_lr, observations, actions)
     return cls(
-        actor=train_state(actor_def.apply, actor_params, actor_lr),
-        critic=train_state(critic_def.apply, critic_params, critic_lr),
-        target_actor_params=jax.tree.map(jnp.copy, actor_params),  # own buffers: safe to donate
-        target_critic_params=jax.tree.map(jnp.copy, critic_params),
+        actor=actor,
+        critic=critic,
+        target_actor_params=target_actor_params,
+        target_critic_params=target_critic_params,
         key=key,
         step=jnp.zeros((), jnp.int32),
         alpha=jnp.asarray(alpha, jnp.float32),
