@@ -4,6 +4,7 @@
   python experiments/train_offline.py --algo=cql --dataset=hopper-medium-v5 --hparams=cql_alpha=5
   python experiments/train_offline.py --algo=iql --sweep=expectile=0.6,0.7,0.9 --sweep=actor_lr=1e-4,3e-4
   python experiments/train_offline.py --algo=dqn --dataset=cartpole-medium-replay-v1 --sweep=cql_alpha=0,1
+  python experiments/train_offline.py --reward_model=runs/reward_hopper   # IQL on a learned reward
   python experiments/train_offline.py --workdir=runs/x --resume   # continue a killed run
 
 `--hparams` fixes numeric hyperparameters of the algorithm; every `--sweep` multiplies the settings
@@ -13,6 +14,7 @@ import json
 
 from absl import app, flags, logging
 
+from flag_parsing import number, parse_numbers
 from rlkit_jax.agents.common import agent_options
 from rlkit_jax.data.preprocessing import REWARD_SCALINGS
 from rlkit_jax.offline import ALGOS, DEFAULT_DATASET, OfflineConfig, run_offline
@@ -39,25 +41,12 @@ _HPARAMS = flags.DEFINE_list(
 _SWEEP = flags.DEFINE_multi_string(
     "sweep", [], "name=v1,v2,... trains every value (× every other --sweep) × every seed in one program."
 )
+_REWARD_MODEL = flags.DEFINE_string(
+    "reward_model", None, "Train on a learned reward: a folder written by experiments/learn_reward.py (the "
+    "dataset's rewards are relabelled with it; evaluation still uses the task's reward)."
+)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder (default runs/<algo>_<dataset>_seed<seed>).")
 _RESUME = flags.DEFINE_bool("resume", False, "Continue from the last checkpoint in --workdir.")
-
-
-def _number(flag: str, item: str, text: str) -> float:
-  try:
-    return float(text)
-  except ValueError:
-    raise app.UsageError(f"{flag}: {item!r} has a value that is not a number; write name=value, e.g. expectile=0.8")
-
-
-def _parse_hparams(items: list[str]) -> dict[str, float]:
-  out = {}
-  for item in items:
-    name, sep, value = item.partition("=")
-    if not sep:
-      raise app.UsageError(f"--hparams: {item!r} is not name=value (e.g. --hparams=expectile=0.8,temperature=3)")
-    out[name.strip()] = _number("--hparams", item, value)
-  return out
 
 
 def _parse_sweep(items: list[str]) -> dict[str, tuple[float, ...]]:
@@ -68,7 +57,7 @@ def _parse_sweep(items: list[str]) -> dict[str, tuple[float, ...]]:
       raise app.UsageError(f"--sweep: {item!r} is not name=v1,v2,... (e.g. --sweep=cql_alpha=1,5,10)")
     if name.strip() in out:
       raise app.UsageError(f"--sweep: {name.strip()!r} is given twice; list all its values in one --sweep")
-    out[name.strip()] = tuple(_number("--sweep", item, v) for v in values.split(","))
+    out[name.strip()] = tuple(number("--sweep", item, v) for v in values.split(","))
   return out
 
 
@@ -93,9 +82,10 @@ def main(argv):
       log_every=_LOG_EVERY.value,
       hidden_dims=tuple(int(h) for h in _HIDDEN_DIMS.value),
       reward_scaling=_REWARD_SCALING.value,
-      agent_kwargs=_parse_hparams(_HPARAMS.value),
+      agent_kwargs=parse_numbers(_HPARAMS.value, example="expectile=0.8,temperature=3"),
       sweep=_parse_sweep(_SWEEP.value),
       top_fraction=_TOP_FRACTION.value,
+      reward_model=_REWARD_MODEL.value,
   )
   try:
     config.validate()

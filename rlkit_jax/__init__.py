@@ -2,14 +2,17 @@
 
 ``import rlkit_jax as rk``: objectives are pure functions (``rk.expectile_loss``), agents are
 immutable pytrees (``rk.IQL.create(...)``), datasets load with ``rk.data.load(...)``, and
-``rk.runner`` trains many seeds as one compiled program.
+``rk.runner`` trains many seeds as one compiled program; ``rk.rewards`` learns rewards from
+preferences (``rk.bradley_terry_loss`` and friends are the objectives).
 """
-from rlkit_jax import data, distributions, envs, networks, objectives, results, runner
+from rlkit_jax import data, distributions, envs, networks, objectives, results, rewards, runner
 from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, IQL, SAC, TD3BC
 from rlkit_jax.objectives import (
     advantage_weighted_loss,
     advantage_weights,
     bc_loss,
+    bradley_terry_loss,
+    bradley_terry_ranking_loss,
     cql_discrete_penalty,
     cql_penalty,
     dqn_target,
@@ -17,8 +20,12 @@ from rlkit_jax.objectives import (
     iql_actor_loss,
     iql_critic_loss,
     iql_value_loss,
+    plackett_luce_loss,
+    preference_accuracy,
+    ranking_to_pairs,
     sac_actor_loss,
     sac_temperature_loss,
+    segment_return,
     squared_td_error,
     td3_bc_actor_loss,
     td_target,
@@ -38,11 +45,13 @@ __all__ = [
     "advantage_weighted_loss",
     "advantage_weights",
     "bc_loss",
+    "bradley_terry_loss",
+    "bradley_terry_ranking_loss",
     "cql_discrete_penalty",
     "cql_penalty",
     "data",
-    "dqn_target",
     "distributions",
+    "dqn_target",
     "envs",
     "expectile_loss",
     "iql_actor_loss",
@@ -50,10 +59,15 @@ __all__ = [
     "iql_value_loss",
     "networks",
     "objectives",
+    "plackett_luce_loss",
+    "preference_accuracy",
+    "ranking_to_pairs",
     "results",
+    "rewards",
     "runner",
     "sac_actor_loss",
     "sac_temperature_loss",
+    "segment_return",
     "squared_td_error",
     "td3_bc_actor_loss",
     "td_target",

@@ -95,6 +95,9 @@ class OfflineConfig:
     sweep: name → values; every combination (Cartesian product, H settings) × every seed trains in
       the same program, the values vmapped as leaves of the agents.
     top_fraction: share of trajectories (by return) that filtered BC keeps.
+    reward_model: a reward model folder (:func:`rlkit_jax.rewards.save_reward_model`, e.g. from
+      ``experiments/learn_reward.py``); if set, the dataset's rewards are replaced by the model's
+      normalised reward before reward scaling. Evaluation still reports the task's own return.
   """
 
   algo: str = "iql"
@@ -111,6 +114,7 @@ class OfflineConfig:
   agent_kwargs: Mapping[str, float] = dataclasses.field(default_factory=dict)
   sweep: Mapping[str, Sequence[float]] = dataclasses.field(default_factory=dict)
   top_fraction: float = 0.1
+  reward_model: Optional[str] = None
 
   def validate(self) -> None:
     """Raises ValueError naming the flag and the valid choices, before anything is loaded or compiled."""
@@ -191,12 +195,30 @@ def _prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[
         f"--dataset={config.dataset} ({dataset.source}) has {kind} actions but --algo={config.algo} is for "
         f"{'discrete' if algo.discrete else 'continuous'} actions; valid --algo choices for this dataset: {', '.join(fits)}"
     )
+  if config.reward_model is not None:
+    dataset = relabel_with_reward_model(dataset, config.reward_model)
   if algo.filter_trajectories:
     dataset = preprocessing.filter_top_trajectories(dataset, config.top_fraction)
   dataset, scaling = preprocessing.scale_rewards(dataset, config.reward_scaling)
   if getattr(algo.agent_class, "needs_returns_to_go", False):
     dataset = preprocessing.with_returns_to_go(dataset, discount=config.hyperparameters()["discount"])
   return dataset, scaling
+
+
+def relabel_with_reward_model(dataset: data_lib.Dataset, path: str) -> data_lib.Dataset:
+  """``dataset`` with every reward replaced by the reward model's at ``path``.
+
+  Raises:
+    RewardModelError: no model there, or one trained for other observation/action sizes.
+  """
+  from rlkit_jax import rewards  # reward learning is imported only by runs that use it
+
+  transitions = dataset.transitions
+  model = rewards.load_reward_model(
+      path, observation_dim=transitions.observations.shape[1], action_dim=data_lib.action_dim(dataset)
+  )
+  relabelled = rewards.relabel(model, transitions.observations, transitions.actions)
+  return dataclasses.replace(dataset, transitions=transitions.replace(rewards=relabelled))
 
 
 def _append_rows(path: str, rows: list[dict[str, Any]]) -> None:

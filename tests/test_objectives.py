@@ -150,6 +150,104 @@ def _terminals(rng):
   return (rng.random(B) < 0.3).astype(np.float32)
 
 
+T = 4  # steps per preference segment
+K = 4  # segments per ranking
+
+
+def np_log_sigmoid(x):
+  return -np.logaddexp(0.0, -np.asarray(x, np.float64))
+
+
+def np_sigmoid(x):
+  return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+
+
+def np_segment_return(r, g):
+  (r,) = _f64(r)
+  return np.sum(r * g ** np.arange(r.shape[-1]), axis=-1)
+
+
+def g_segment_return_discount(r, g):
+  # d/dγ Σ_t γ^t r_t = Σ_t t γ^(t-1) r_t, averaged over B.
+  (r,) = _f64(r)
+  t = np.arange(r.shape[-1])
+  return np.mean(np.sum(r * t * g ** np.maximum(t - 1, 0), axis=-1))
+
+
+def np_bradley_terry_loss(r1, r2, y, m):
+  # Christiano et al. 2017, Eq. 1: P(1 ≻ 2) = σ(R¹ − R²); label y = P(first preferred); margin m.
+  r1, r2, y = _f64(r1, r2, y)
+  return -y * np_log_sigmoid(r1 - r2 - m) - (1.0 - y) * np_log_sigmoid(r2 - r1 - m)
+
+
+def g_bradley_terry_first(r1, r2, y, m):
+  # d/dx −log σ(x) = −(1 − σ(x)).
+  r1, r2, y = _f64(r1, r2, y)
+  return (-y * (1.0 - np_sigmoid(r1 - r2 - m)) + (1.0 - y) * (1.0 - np_sigmoid(r2 - r1 - m))) / r1.size
+
+
+def g_bradley_terry_margin(r1, r2, y, m):
+  r1, r2, y = _f64(r1, r2, y)
+  return np.mean(y * (1.0 - np_sigmoid(r1 - r2 - m)) + (1.0 - y) * (1.0 - np_sigmoid(r2 - r1 - m)))
+
+
+def _ranking_pairs(k):
+  return [(i, j) for i in range(k) for j in range(i + 1, k)]
+
+
+def np_bradley_terry_ranking_loss(r, ranking, m):
+  (r,) = _f64(r)
+  out = np.zeros(r.shape[0])
+  for b in range(r.shape[0]):
+    pairs = _ranking_pairs(r.shape[1])
+    out[b] = np.mean([-np_log_sigmoid(r[b, ranking[b, i]] - r[b, ranking[b, j]] - m) for i, j in pairs])
+  return out
+
+
+def g_bradley_terry_ranking(r, ranking, m):
+  (r,) = _f64(r)
+  grad = np.zeros_like(r)
+  pairs = _ranking_pairs(r.shape[1])
+  for b in range(r.shape[0]):
+    for i, j in pairs:
+      w, l = ranking[b, i], ranking[b, j]
+      g = -(1.0 - np_sigmoid(r[b, w] - r[b, l] - m)) / len(pairs) / r.shape[0]
+      grad[b, w] += g
+      grad[b, l] -= g
+  return grad
+
+
+def np_plackett_luce_loss(r, ranking):
+  # −log Π_i exp(R_(i)) / Σ_{j≥i} exp(R_(j)), written as an explicit loop over positions.
+  (r,) = _f64(r)
+  out = np.zeros(r.shape[0])
+  for b in range(r.shape[0]):
+    ordered = r[b, ranking[b]]
+    out[b] = sum(np.log(np.sum(np.exp(ordered[i:]))) - ordered[i] for i in range(len(ordered)))
+  return out
+
+
+def g_plackett_luce(r, ranking):
+  (r,) = _f64(r)
+  grad = np.zeros_like(r)
+  for b in range(r.shape[0]):
+    ordered = r[b, ranking[b]]
+    for i in range(len(ordered)):
+      suffix = np.exp(ordered[i:]) / np.sum(np.exp(ordered[i:]))
+      for offset, p in enumerate(suffix):
+        grad[b, ranking[b, i + offset]] += p
+      grad[b, ranking[b, i]] -= 1.0
+  return grad / r.shape[0]
+
+
+def _preference_labels(rng):
+  return rng.choice(np.array([0.0, 0.5, 1.0], np.float32), B)
+
+
+def _rankings(rng):
+  return np.stack([rng.permutation(K) for _ in range(B)]).astype(np.int32)
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
   name: str
@@ -349,15 +447,114 @@ CASES = [
         },
         smooth_argnums=(0, 2),
     ),
+    # -- preferences (Bradley-Terry, Plackett-Luce) --
+    Case(
+        "segment_return",
+        lambda r, g: obj.segment_return(r, discount=g),
+        np_segment_return,
+        lambda rng: (_normal(rng, B, T),),
+        [(1.0,), (0.9,), (1.1,)],
+        {0: lambda r, g: np.broadcast_to(g ** np.arange(T), (B, T)) / B, 1: g_segment_return_discount},
+        smooth_argnums=(0,),
+    ),
+    Case(
+        "segment_return:mean",
+        lambda r, g: obj.segment_return(r, discount=g, reduction="mean"),
+        lambda r, g: np_segment_return(r, g) / np.sum(g ** np.arange(T)),
+        lambda rng: (_normal(rng, B, T),),
+        [(1.0,), (0.9,)],
+        {0: lambda r, g: np.broadcast_to(g ** np.arange(T) / np.sum(g ** np.arange(T)), (B, T)) / B},
+        smooth_argnums=(0,),
+    ),
+    Case(
+        "bradley_terry_loss",
+        lambda r1, r2, y, m: obj.bradley_terry_loss(r1, r2, y, margin=m),
+        np_bradley_terry_loss,
+        lambda rng: (_normal(rng, B, scale=3.0), _normal(rng, B, scale=3.0), _preference_labels(rng)),
+        [(0.0,), (0.5,), (2.0,)],
+        {
+            0: g_bradley_terry_first,
+            1: lambda r1, r2, y, m: -g_bradley_terry_first(r1, r2, y, m),
+            2: lambda r1, r2, y, m: (np_log_sigmoid(np.float64(r2) - r1 - m) - np_log_sigmoid(np.float64(r1) - r2 - m)) / B,
+            3: g_bradley_terry_margin,
+        },
+        smooth_argnums=(0, 1, 2),
+    ),
+    Case(
+        "bradley_terry_ranking_loss",
+        lambda r, ranking, m: obj.bradley_terry_ranking_loss(r, ranking, margin=m),
+        np_bradley_terry_ranking_loss,
+        lambda rng: (_normal(rng, B, K, scale=2.0), _rankings(rng)),
+        [(0.0,), (1.0,)],
+        {0: g_bradley_terry_ranking},
+        smooth_argnums=(0,),
+    ),
+    Case(
+        "plackett_luce_loss",
+        obj.plackett_luce_loss,
+        np_plackett_luce_loss,
+        lambda rng: (_normal(rng, B, K, scale=2.0), _rankings(rng)),
+        [()],
+        {0: g_plackett_luce},
+        smooth_argnums=(0,),
+    ),
+    Case(
+        "preference_accuracy",
+        obj.preference_accuracy,
+        lambda r1, r2, y: np.float64(y) * np.heaviside(np.float64(r1) - r2, 0.5)
+        + (1.0 - np.float64(y)) * np.heaviside(np.float64(r2) - r1, 0.5),
+        lambda rng: (_normal(rng, B), _normal(rng, B), _preference_labels(rng)),
+        [()],
+        {0: None, 1: None, 2: None},  # an accuracy carries no gradient
+    ),
 ]
 
 CASE_PARAMS = [pytest.param(c, id=c.name) for c in CASES]
 CASE_HPARAM_PARAMS = [pytest.param(c, h, id=f"{c.name}-{h}") for c in CASES for h in c.hparams]
 
 
+TESTED_SEPARATELY = {"ranking_to_pairs"}  # returns indices, not a loss: see test_ranking_to_pairs
+
+
 def test_every_public_objective_is_covered():
-  tested = {c.name for c in CASES} - {"td_target_no_stop"}
-  assert tested == set(obj.__all__)
+  tested = {c.name.split(":")[0] for c in CASES} - {"td_target_no_stop"}
+  assert tested | TESTED_SEPARATELY == set(obj.__all__)
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_ranking_to_pairs(k, transform):
+  """Every (winner, loser) pair of a ranking, as itertools lists them, under jit and vmap."""
+  import itertools
+
+  rng = np.random.default_rng(k)
+  rankings = np.stack([rng.permutation(k) for _ in range(B)]).astype(np.int32)
+  winners, losers = transform(jax.vmap(obj.ranking_to_pairs))(rankings)
+  assert winners.shape == losers.shape == (B, k * (k - 1) // 2)
+  for row, w, l in zip(rankings, np.asarray(winners), np.asarray(losers)):
+    assert list(zip(w, l)) == list(itertools.combinations(row, 2))
+
+
+def test_plackett_luce_of_two_is_bradley_terry():
+  rng = np.random.default_rng(0)
+  returns = _normal(rng, B, 2, scale=3.0)
+  rankings = np.stack([rng.permutation(2) for _ in range(B)]).astype(np.int32)
+  first = np.take_along_axis(returns, rankings, axis=1)
+  expected = obj.bradley_terry_loss(first[:, 0], first[:, 1], np.ones(B, np.float32))
+  np.testing.assert_allclose(obj.plackett_luce_loss(returns, rankings), expected, rtol=1e-5)
+
+
+def test_bradley_terry_is_stable_for_large_return_gaps():
+  big = np.array([500.0, -500.0], np.float32)
+  loss = obj.bradley_terry_loss(big, -big, np.array([0.0, 1.0], np.float32))
+  np.testing.assert_allclose(loss, [1000.0, 1000.0], rtol=1e-6)
+  grads = jax.grad(lambda r: obj.bradley_terry_loss(r, -big, np.array([0.0, 1.0], np.float32)).sum())(big)
+  assert np.all(np.isfinite(grads))
+
+
+def test_segment_return_rejects_unknown_reduction():
+  with pytest.raises(ValueError, match="reduction"):
+    obj.segment_return(np.zeros((2, 3), np.float32), reduction="max")
 
 
 @pytest.mark.parametrize("transform", TRANSFORMS)

@@ -58,3 +58,19 @@ def episode_returns(rewards: np.ndarray, episode_ends: np.ndarray) -> np.ndarray
   if ends.size == 0 or ends[-1] != len(rewards) - 1:
     ends = np.r_[ends, len(rewards) - 1]
   return np.add.reduceat(rewards, np.r_[0, ends[:-1] + 1])
+
+
+def trajectory_bounds(episode_ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Start and stop (exclusive) row of every trajectory, int64 ``[T]`` each.
+
+  Trajectory i is rows ``[starts[i], stops[i])``; it ends where ``episode_ends [N]`` (bool) is
+  True, and rows after the last end form a final, partial trajectory.
+  """
+  episode_ends = np.asarray(episode_ends, bool)
+  n = len(episode_ends)
+  if n == 0:
+    return np.zeros(0, np.int64), np.zeros(0, np.int64)
+  stops = np.flatnonzero(episode_ends) + 1
+  if stops.size == 0 or stops[-1] != n:
+    stops = np.r_[stops, n]
+  return np.r_[0, stops[:-1]].astype(np.int64), stops.astype(np.int64)

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import scipy.signal
 
-from rlkit_jax.data.dataset import Dataset, DatasetError
+from rlkit_jax.data.dataset import Dataset, DatasetError, trajectory_bounds
 
 REWARD_SCALINGS = ("none", "iql_locomotion", "iql_antmaze")
 
@@ -93,7 +93,7 @@ def discounted_returns_to_go(rewards: np.ndarray, episode_ends: np.ndarray, *, d
   if not 0.0 <= discount <= 1.0:
     raise ValueError(f"discounted_returns_to_go: 'discount' must be in [0, 1], got {discount}")
   out = np.zeros_like(rewards)
-  starts, stops = _trajectory_bounds(episode_ends)
+  starts, stops = trajectory_bounds(episode_ends)
   for start, stop in zip(starts, stops):
     # R_t = r_t + γ R_{t+1} on the reversed trajectory is a one-pole IIR filter.
     out[start:stop] = scipy.signal.lfilter([1.0], [1.0, -discount], rewards[start:stop][::-1])[::-1]
@@ -155,19 +155,7 @@ def filter_top_trajectories(dataset: Dataset, fraction: float) -> Dataset:
   num_keep = max(1, math.ceil(value * len(returns) - 1e-9))  # 1e-9: 0.1 · 30 is 3.0000000000000004
   kept = np.zeros(len(returns), bool)
   kept[np.argsort(-returns, kind="stable")[:num_keep]] = True
-  starts, stops = _trajectory_bounds(dataset.episode_ends)
+  starts, stops = trajectory_bounds(dataset.episode_ends)
   rows = np.repeat(kept, stops - starts)
   transitions = jax.tree.map(lambda x: np.asarray(x)[rows], dataset.transitions)
   return dataclasses.replace(dataset, transitions=transitions, episode_ends=np.asarray(dataset.episode_ends)[rows])
-
-
-def _trajectory_bounds(episode_ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """Start and stop (exclusive) row of every trajectory; rows after the last end form a partial one."""
-  episode_ends = np.asarray(episode_ends, bool)
-  n = len(episode_ends)
-  if n == 0:
-    return np.zeros(0, int), np.zeros(0, int)
-  stops = np.flatnonzero(episode_ends) + 1
-  if stops.size == 0 or stops[-1] != n:
-    stops = np.r_[stops, n]
-  return np.r_[0, stops[:-1]], stops

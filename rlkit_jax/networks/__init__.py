@@ -2,5 +2,6 @@
 from rlkit_jax.networks.critics import DiscreteQFunction, QFunction, ValueFunction
 from rlkit_jax.networks.mlp import MLP, Ensemble, default_init
 from rlkit_jax.networks.policies import DeterministicPolicy, GaussianPolicy, TanhGaussianPolicy
+from rlkit_jax.networks.reward import RewardFunction
 
-__all__ = ["MLP", "DeterministicPolicy", "DiscreteQFunction", "Ensemble", "GaussianPolicy", "QFunction", "TanhGaussianPolicy", "ValueFunction", "default_init"]
+__all__ = ["MLP", "DeterministicPolicy", "DiscreteQFunction", "Ensemble", "GaussianPolicy", "QFunction", "RewardFunction", "TanhGaussianPolicy", "ValueFunction", "default_init"]

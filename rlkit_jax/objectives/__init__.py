@@ -9,12 +9,22 @@ from rlkit_jax.objectives.policy import (
     sac_temperature_loss,
     td3_bc_actor_loss,
 )
+from rlkit_jax.objectives.preference import (
+    bradley_terry_loss,
+    bradley_terry_ranking_loss,
+    plackett_luce_loss,
+    preference_accuracy,
+    ranking_to_pairs,
+    segment_return,
+)
 from rlkit_jax.objectives.value import dqn_target, expectile_loss, squared_td_error, td_target
 
 __all__ = [
     "advantage_weighted_loss",
     "advantage_weights",
     "bc_loss",
+    "bradley_terry_loss",
+    "bradley_terry_ranking_loss",
     "cql_discrete_penalty",
     "cql_penalty",
     "dqn_target",
@@ -22,8 +32,12 @@ __all__ = [
     "iql_actor_loss",
     "iql_critic_loss",
     "iql_value_loss",
+    "plackett_luce_loss",
+    "preference_accuracy",
+    "ranking_to_pairs",
     "sac_actor_loss",
     "sac_temperature_loss",
+    "segment_return",
     "squared_td_error",
     "td3_bc_actor_loss",
     "td_target",
