@@ -507,13 +507,64 @@ CASES = [
         [()],
         {0: None, 1: None, 2: None},  # an accuracy carries no gradient
     ),
+    # -- rewards from examples (goal classifiers, GAIL) --
+    Case(
+        "sigmoid_cross_entropy",
+        obj.sigmoid_cross_entropy,
+        lambda l, y: -np.float64(y) * np_log_sigmoid(l) - (1.0 - np.float64(y)) * np_log_sigmoid(-np.float64(l)),
+        lambda rng: (_normal(rng, B, scale=3.0), rng.random(B).astype(np.float32)),
+        [()],
+        {0: lambda l, y: (np_sigmoid(l) - y) / B, 1: lambda l, y: -np.float64(l) / B},
+        smooth_argnums=(0, 1),
+    ),
+    *[
+        Case(
+            name,
+            fn,
+            lambda p, n: -0.5 * (np_log_sigmoid(p) + np_log_sigmoid(-np.float64(n))),
+            lambda rng: (_normal(rng, B, scale=3.0), _normal(rng, B, scale=3.0)),
+            [()],
+            {0: lambda p, n: -0.5 * (1.0 - np_sigmoid(p)) / B, 1: lambda p, n: 0.5 * np_sigmoid(n) / B},
+            smooth_argnums=(0, 1),
+        )
+        for name, fn in (("goal_classifier_loss", obj.goal_classifier_loss), ("gail_discriminator_loss", obj.gail_discriminator_loss))
+    ],
+    *[
+        Case(
+            f"classifier_reward:{transform}",
+            lambda l, transform=transform: obj.classifier_reward(l, transform=transform),
+            ref,
+            lambda rng: (_normal(rng, B, scale=3.0),),
+            [()],
+            {0: None},  # a reward is data for the learner: no gradient
+        )
+        for transform, ref in (
+            ("logit", lambda l: np.float64(l)),
+            ("log_d", lambda l: np.log(np_sigmoid(l))),
+            ("log_d_minus_log_1_minus_d", lambda l: np.log(np_sigmoid(l)) - np.log(1.0 - np_sigmoid(l))),
+            ("gail", lambda l: -np.log(1.0 - np_sigmoid(l))),
+        )
+    ],
+    Case(
+        # l(x) = x·w + ½‖x‖² has ∇_x l = w + x, so the penalty is ‖w + x‖² per row.
+        "gradient_penalty",
+        lambda x, w: obj.gradient_penalty(lambda z: z @ w + 0.5 * jnp.sum(z**2, axis=-1), x),
+        lambda x, w: np.sum((np.float64(x) + np.float64(w)) ** 2, axis=-1),
+        lambda rng: (_normal(rng, B, 3), _normal(rng, 3)),
+        [()],
+        {
+            0: lambda x, w: 2.0 * (np.float64(x) + np.float64(w)) / B,
+            1: lambda x, w: 2.0 * np.sum(np.float64(x) + np.float64(w), axis=0) / B,
+        },
+        smooth_argnums=(0, 1),
+    ),
 ]
 
 CASE_PARAMS = [pytest.param(c, id=c.name) for c in CASES]
 CASE_HPARAM_PARAMS = [pytest.param(c, h, id=f"{c.name}-{h}") for c in CASES for h in c.hparams]
 
 
-TESTED_SEPARATELY = {"ranking_to_pairs"}  # returns indices, not a loss: see test_ranking_to_pairs
+TESTED_SEPARATELY = {"ranking_to_pairs", "mixup"}  # not losses: see test_ranking_to_pairs, test_mixup
 
 
 def test_every_public_objective_is_covered():
@@ -550,6 +601,43 @@ def test_bradley_terry_is_stable_for_large_return_gaps():
   np.testing.assert_allclose(loss, [1000.0, 1000.0], rtol=1e-6)
   grads = jax.grad(lambda r: obj.bradley_terry_loss(r, -big, np.array([0.0, 1.0], np.float32)).sum())(big)
   assert np.all(np.isfinite(grads))
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("alpha", [0.2, 1.0, 4.0])
+def test_mixup(alpha, transform):
+  """x̃ = λ x⁺ + (1 − λ) x⁻ with the returned label λ, and λ ~ Beta(α, α) (mean ½, var 1/(4(2α+1)))."""
+  rng = np.random.default_rng(0)
+  positives, negatives = _normal(rng, 4000, 2), _normal(rng, 4000, 2)
+  fn = transform(lambda k, p, n, a: obj.mixup(k, p, n, alpha=a))
+  inputs, labels = fn(jax.random.key(0), positives, negatives, alpha)
+  lam = np.float64(labels)[:, None]
+  np.testing.assert_allclose(inputs, lam * positives + (1.0 - lam) * negatives, rtol=1e-5, atol=1e-5)
+  assert np.all((labels >= 0) & (labels <= 1))
+  sem = np.sqrt(1.0 / (4 * (2 * alpha + 1)) / len(labels))
+  assert abs(float(np.mean(labels)) - 0.5) < 4 * sem
+  np.testing.assert_allclose(np.var(np.float64(labels)), 1.0 / (4 * (2 * alpha + 1)), rtol=0.15)
+  again, _ = fn(jax.random.key(0), positives, negatives, alpha)
+  np.testing.assert_array_equal(again, inputs)
+  # vmapped over keys (seeds) and over α (a sweep)
+  batched, _ = jax.vmap(lambda k, a: obj.mixup(k, positives[:8], negatives[:8], alpha=a))(
+      jax.random.split(jax.random.key(1), 3), jnp.asarray([0.5, 1.0, 2.0])
+  )
+  assert batched.shape == (3, 8, 2)
+
+
+def test_classifier_reward_rejects_unknown_transform():
+  with pytest.raises(ValueError, match="transform"):
+    obj.classifier_reward(np.zeros(3, np.float32), transform="exp")
+
+
+def test_gradient_penalty_of_a_nonlinear_logit():
+  """l(x) = tanh(x·w): ∇_x l = (1 − tanh²(x·w)) w, penalty (1 − tanh²)² ‖w‖²."""
+  rng = np.random.default_rng(2)
+  x, w = _normal(rng, B, 3), _normal(rng, 3)
+  got = jax.jit(lambda x: obj.gradient_penalty(lambda z: jnp.tanh(z @ w), x))(x)
+  t = np.tanh(np.float64(x) @ np.float64(w))
+  np.testing.assert_allclose(got, (1 - t**2) ** 2 * np.sum(np.float64(w) ** 2), rtol=1e-5)
 
 
 def test_segment_return_rejects_unknown_reduction():

@@ -1,4 +1,12 @@
 """Pure objectives: arrays in, per-element losses out. No flax modules, no optimiser state."""
+from rlkit_jax.objectives.classifier import (
+    classifier_reward,
+    gail_discriminator_loss,
+    goal_classifier_loss,
+    gradient_penalty,
+    mixup,
+    sigmoid_cross_entropy,
+)
 from rlkit_jax.objectives.conservative import cql_discrete_penalty, cql_penalty
 from rlkit_jax.objectives.iql import iql_actor_loss, iql_critic_loss, iql_value_loss
 from rlkit_jax.objectives.policy import (
@@ -25,19 +33,25 @@ __all__ = [
     "bc_loss",
     "bradley_terry_loss",
     "bradley_terry_ranking_loss",
+    "classifier_reward",
     "cql_discrete_penalty",
     "cql_penalty",
     "dqn_target",
     "expectile_loss",
+    "gail_discriminator_loss",
+    "goal_classifier_loss",
+    "gradient_penalty",
     "iql_actor_loss",
     "iql_critic_loss",
     "iql_value_loss",
+    "mixup",
     "plackett_luce_loss",
     "preference_accuracy",
     "ranking_to_pairs",
     "sac_actor_loss",
     "sac_temperature_loss",
     "segment_return",
+    "sigmoid_cross_entropy",
     "squared_td_error",
     "td3_bc_actor_loss",
     "td_target",
