@@ -206,6 +206,7 @@ def _true_reward(**unused: Any) -> TrueReward:
 REWARD_SOURCES: dict[str, Callable[..., RewardSource] | str] = {
     "true": _true_reward,
     "preferences": "rlkit_jax.rewards.pebble:make_preference_reward",
+    "classifier": "rlkit_jax.rewards.goal_classifier:make_classifier_reward",
 }
 
 

@@ -1,0 +1,553 @@
+"""A goal classifier as the reward of online RL (VICE), as a :class:`rlkit_jax.online.RewardSource`
+(``train_online.py --reward=classifier``).
+
+The loop (Fu et al. 2018, Alg. 1; Singh et al. 2019, Alg. 1):
+
+1. start from success examples D+ (states judged successful outside the agent) and unsuccessful
+   states D− (possibly none);
+2. repeat: fit the classifier ``D(s) = σ(l(s))`` on batches half from D+ and half from D−
+   (:func:`rlkit_jax.objectives.goal_classifier_loss`); collect experience with π; update π (SAC)
+   on the reward ``r(s, a, s') = transform(l(s'))`` (default ``log D(s')``, VICE's); add the visited
+   states s' to D−.
+
+Each of the driver's S seeds has its own classifier ensemble and its own D−; the S ensembles (and
+their E members each) train as one vmapped program. D− is bounded: a reservoir of
+``negatives_capacity`` states per seed (a uniform sample of every state added so far).
+
+``add_visited=False`` (``frozen=true`` in ``--reward_kwargs``) is the ablation "a classifier
+trained once and frozen": it is fitted at the first update on D+ and the initial D− (or, if the
+examples file has no negatives, the first chunk of visited states) and never again.
+
+References:
+  Fu, Singh, Ghosh, Yang & Levine, `Variational Inverse Control with Events (VICE)
+  <https://arxiv.org/abs/1805.11686>`_, NeurIPS 2018, Sec. 4–5 (log D as the reward, the policy's
+  states as negatives); Singh, Yang, Hartikainen, Finn & Levine, `End-to-End Robotic RL without
+  Reward Engineering <https://arxiv.org/abs/1904.07854>`_, RSS 2019, Sec. 4–5 (mixup as the
+  classifier's regulariser); Vitter, `Random Sampling with a Reservoir
+  <https://doi.org/10.1145/3147.3165>`_, 1985 (Algorithm R).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Mapping, Optional, Sequence
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax.training.train_state import TrainState
+
+from rlkit_jax import objectives
+from rlkit_jax.agents.common import train_state
+from rlkit_jax.networks import MLP
+from rlkit_jax.objectives.classifier import REWARD_TRANSFORMS
+from rlkit_jax.rewards.success_examples import ExamplesError, load_examples
+
+
+@functools.lru_cache(maxsize=None)
+def _network(hidden_dims: tuple[int, ...]) -> MLP:
+  return MLP((*hidden_dims, 1))
+
+
+class ClassifierEnsemble(flax.struct.PyTreeNode):
+  r"""E goal classifiers ``l_e(s)`` (logits of P(s is a success)), trained in one vmapped program.
+
+  Inputs are standardised, ``(s − input_offset) · input_scale``, with statistics set once by
+  :meth:`normalized` (identity until then), so velocities and positions of very different scales
+  weigh alike at the start of training.
+
+  Attributes:
+    state: the members' ``TrainState`` (an MLP ``[..., O] → [..., 1]``), every leaf with a leading
+      axis E.
+    key: PRNG key for minibatches and mixup; split and advanced by :func:`fit`.
+    input_offset: ``[O]`` float32.
+    input_scale: ``[O]`` float32.
+  """
+
+  state: TrainState
+  key: jax.Array
+  input_offset: jax.Array
+  input_scale: jax.Array
+
+  @classmethod
+  def create(
+      cls,
+      key: jax.Array,
+      observation_dim: int,
+      *,
+      ensemble_size: int = 1,
+      hidden_dims: Sequence[int] = (256, 256),
+      learning_rate: float = 3e-4,
+  ) -> "ClassifierEnsemble":
+    """Initialises E members from independent keys.
+
+    Args:
+      key: consumed.
+      observation_dim: O.
+      ensemble_size: E ≥ 1.
+      hidden_dims: hidden widths (default 256 × 256, the width of SAC's networks, Haarnoja et al. 2018).
+      learning_rate: Adam step size (a leaf in the optimiser state, may be traced).
+
+    Raises:
+      ValueError: ``ensemble_size < 1`` or an empty/non-positive ``hidden_dims``.
+    """
+    if ensemble_size < 1:
+      raise ValueError(f"ClassifierEnsemble: ensemble_size must be ≥ 1, got {ensemble_size}")
+    if not hidden_dims or any(int(h) <= 0 for h in hidden_dims):
+      raise ValueError(f"ClassifierEnsemble: hidden_dims must be positive widths, got {list(hidden_dims)}")
+    net = _network(tuple(int(h) for h in hidden_dims))
+    key, init_key = jax.random.split(key)
+    dummy = jnp.zeros((1, observation_dim), jnp.float32)
+
+    def init(k):
+      return train_state(net.apply, net.init(k, dummy)["params"], learning_rate)
+
+    return cls(
+        state=jax.vmap(init)(jax.random.split(init_key, ensemble_size)),
+        key=key,
+        input_offset=jnp.zeros((observation_dim,), jnp.float32),
+        input_scale=jnp.ones((observation_dim,), jnp.float32),
+    )
+
+  @property
+  def ensemble_size(self) -> int:
+    return int(jax.tree.leaves(self.state.params)[0].shape[0])
+
+  def standardize(self, observations: jax.Array) -> jax.Array:
+    """``(s − input_offset) · input_scale``: ``[..., O]`` → ``[..., O]``."""
+    leading = (1,) * (observations.ndim - 1)
+    return (observations - self.input_offset.reshape(leading + (-1,))) * self.input_scale.reshape(leading + (-1,))
+
+  def _member_logits(self, params: Any, inputs: jax.Array) -> jax.Array:
+    """One member's logits of standardised inputs ``[..., O]`` → ``[...]``."""
+    return self.state.apply_fn({"params": params}, inputs)[..., 0]
+
+  def logits(self, observations: jax.Array) -> jax.Array:
+    """Every member's logit ``l_e(s)``: ``[..., O]`` float32 → ``[E, ...]`` float32 (> 0: success)."""
+    inputs = self.standardize(jnp.asarray(observations, jnp.float32))
+    return jax.vmap(lambda p: self._member_logits(p, inputs))(self.state.params)
+
+  def normalized(self, observations: np.ndarray) -> "ClassifierEnsemble":
+    """This ensemble with input statistics from ``observations`` ``[N, O]`` (e.g. D+ ∪ D−):
+    offset = mean, scale = 1 / max(std, 1e-3) per feature (constant features are centred only)."""
+    offset, scale = input_statistics(observations)
+    return self.replace(input_offset=jnp.asarray(offset), input_scale=jnp.asarray(scale))
+
+
+def input_statistics(observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """``(mean [O], 1 / max(std, 1e-3) [O])`` float32 of ``observations`` ``[N, O]`` (host NumPy)."""
+  observations = np.asarray(observations, np.float64)
+  return observations.mean(axis=0).astype(np.float32), (1.0 / np.maximum(observations.std(axis=0), 1e-3)).astype(np.float32)
+
+
+def _member_loss(
+    model: ClassifierEnsemble, params: Any, positives: jax.Array, negatives: jax.Array, key: jax.Array, *,
+    mixup_alpha: float, gradient_penalty: float,
+) -> tuple[jax.Array, jax.Array]:
+  """One member's loss and accuracy on a balanced batch of standardised ``[B, O]`` positives and negatives."""
+  logit_fn = lambda x: model._member_logits(params, x)
+  positive_logits, negative_logits = logit_fn(positives), logit_fn(negatives)
+  accuracy = 0.5 * (jnp.mean((positive_logits > 0).astype(jnp.float32)) + jnp.mean((negative_logits < 0).astype(jnp.float32)))
+  if mixup_alpha > 0:
+    inputs, labels = objectives.mixup(key, positives, negatives, alpha=mixup_alpha)
+    loss = jnp.mean(objectives.sigmoid_cross_entropy(logit_fn(inputs), labels))
+  else:
+    inputs = jnp.concatenate([positives, negatives], axis=0)
+    loss = jnp.mean(objectives.goal_classifier_loss(positive_logits, negative_logits))
+  if gradient_penalty > 0:
+    loss = loss + gradient_penalty * jnp.mean(objectives.gradient_penalty(logit_fn, inputs))
+  return loss, accuracy
+
+
+@functools.partial(jax.jit, static_argnames=("num_steps", "batch_size", "mixup_alpha", "gradient_penalty"))
+def fit(
+    model: ClassifierEnsemble,
+    positives: jax.Array,
+    negatives: jax.Array,
+    negative_count: jax.Array,
+    *,
+    num_steps: int,
+    batch_size: int = 128,
+    mixup_alpha: float = 0.0,
+    gradient_penalty: float = 0.0,
+) -> tuple[ClassifierEnsemble, dict[str, jax.Array]]:
+  """Trains every member for ``num_steps`` Adam steps on balanced minibatches; one ``lax.scan``.
+
+  Each step, member e draws its own ``batch_size`` positives (uniformly, with replacement, from
+  all P) and ``batch_size`` negatives (from the first ``negative_count`` rows) and minimises the
+  balanced cross-entropy :func:`rlkit_jax.objectives.goal_classifier_loss` — whatever the sizes
+  of D+ and D−, the classes weigh equally (Fu et al. 2018, Eq. 3; Singh et al. 2019, Sec. 4).
+  With ``mixup_alpha > 0`` the pairs are mixed instead (:func:`rlkit_jax.objectives.mixup`,
+  Singh et al. 2019, Sec. 5) and trained with soft labels; ``gradient_penalty > 0`` adds
+  ``weight · mean ‖∇_x l(x)‖²`` (:func:`rlkit_jax.objectives.gradient_penalty`) on the (mixed)
+  inputs, with x the standardised observation.
+
+  Args:
+    model: the ensemble; its ``key`` is split and advanced.
+    positives: D+, ``[P, O]`` float32, P ≥ 1.
+    negatives: D− padded to a capacity, ``[N, O]`` float32.
+    negative_count: ``[]`` int32 in [1, N]: rows ``[0, negative_count)`` are D−; it may change
+      between calls without a recompile.
+    num_steps: Adam steps per member (static).
+    batch_size: B, positives and negatives per member and step (2B inputs; static).
+    mixup_alpha: Beta(α, α) of mixup; 0 = off (static).
+    gradient_penalty: weight of the gradient penalty; 0 = off (static).
+
+  Returns:
+    ``(model, metrics)``: ``classifier_loss`` (nats; the regularised training loss) and
+    ``classifier_accuracy`` (on the clean balanced batches, in [0, 1]), means over members and the
+    last 10% of steps.
+  """
+  num_positives = positives.shape[0]
+  members = model.ensemble_size
+  key, steps_key = jax.random.split(model.key)
+  positives = model.standardize(jnp.asarray(positives, jnp.float32))
+  negatives = model.standardize(jnp.asarray(negatives, jnp.float32))
+
+  def member_step(state, member_key):
+    pos_key, neg_key, mix_key = jax.random.split(member_key, 3)
+    x_pos = jnp.take(positives, jax.random.randint(pos_key, (batch_size,), 0, num_positives), axis=0)
+    x_neg = jnp.take(negatives, jax.random.randint(neg_key, (batch_size,), 0, negative_count), axis=0)
+    loss_fn = lambda p: _member_loss(
+        model, p, x_pos, x_neg, mix_key, mixup_alpha=mixup_alpha, gradient_penalty=gradient_penalty
+    )
+    (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    return state.apply_gradients(grads=grads), loss, accuracy
+
+  def body(carry, _):
+    state, key = carry
+    key, step_key = jax.random.split(key)
+    state, loss, accuracy = jax.vmap(member_step)(state, jax.random.split(step_key, members))
+    return (state, key), {"classifier_loss": jnp.mean(loss), "classifier_accuracy": jnp.mean(accuracy)}
+
+  (state, _), metrics = jax.lax.scan(body, (model.state, steps_key), None, length=num_steps)
+  tail = max(1, num_steps // 10)
+  return model.replace(state=state, key=key), jax.tree.map(lambda x: jnp.mean(x[-tail:]), metrics)
+
+
+def reservoir_insert(
+    buffer: np.ndarray, count: int, seen: int, rows: np.ndarray, rng: np.random.Generator
+) -> tuple[int, int]:
+  """Adds ``rows`` to a reservoir in place (Vitter 1985, Algorithm R): afterwards ``buffer[:count]``
+  is a uniform sample without replacement of all ``seen`` rows ever offered.
+
+  The t-th row offered (t = 0, 1, ...) fills slot t while the reservoir has room; after that it
+  replaces a uniformly chosen slot j ~ U{0..t} if j < capacity, and is dropped otherwise.
+
+  Args:
+    buffer: ``[C, O]`` (C = capacity), modified in place.
+    count: filled rows, ``min(seen, C)``.
+    seen: rows offered so far.
+    rows: ``[k, O]`` new rows, in order.
+    rng: the host generator that picks the slots (deterministic given its seed).
+
+  Returns:
+    ``(count, seen)`` after the insertion.
+  """
+  capacity, k = buffer.shape[0], rows.shape[0]
+  positions = seen + np.arange(k)
+  slots = np.where(positions < capacity, positions, rng.integers(0, positions + 1))
+  keep = slots < capacity
+  slots, source = slots[keep], np.flatnonzero(keep)
+  # A slot chosen twice keeps the later row, as the sequential algorithm would.
+  _, last = np.unique(slots[::-1], return_index=True)
+  last = len(slots) - 1 - last
+  buffer[slots[last]] = rows[source[last]]
+  seen += k
+  return min(seen, capacity), seen
+
+
+@functools.partial(jax.jit, static_argnames=("observation_dim", "ensemble_size", "hidden_dims"))
+def _create_seeds(
+    keys: jax.Array, learning_rate: jax.Array, *, observation_dim: int, ensemble_size: int, hidden_dims: tuple[int, ...]
+) -> ClassifierEnsemble:
+  """One :class:`ClassifierEnsemble` per key ``[S]``, every leaf ``[S, ...]`` (one compiled program)."""
+  create = lambda k: ClassifierEnsemble.create(
+      k, observation_dim, ensemble_size=ensemble_size, hidden_dims=hidden_dims, learning_rate=learning_rate
+  )
+  return jax.vmap(create)(keys)
+
+
+@jax.jit
+def _positive_accuracy(models: ClassifierEnsemble, positives: jax.Array) -> jax.Array:
+  """Fraction of D+ ``[P, O]`` whose ensemble-mean logit is > 0, per seed: ``[S]``."""
+  return jax.vmap(lambda m: jnp.mean((jnp.mean(m.logits(positives), axis=0) > 0).astype(jnp.float32)))(models)
+
+
+@functools.partial(jax.jit, static_argnames=("num_steps", "batch_size", "mixup_alpha", "gradient_penalty"))
+def _fit_seeds(
+    models: ClassifierEnsemble, positives: jax.Array, negatives: jax.Array, counts: jax.Array, **options: Any
+) -> tuple[ClassifierEnsemble, dict[str, jax.Array]]:
+  """:func:`fit` of every seed's ensemble on the shared D+ ``[P, O]`` and its own D− ``[S, C, O]``
+  (counts ``[S]``); metrics ``[S]``."""
+  return jax.vmap(lambda m, n, c: fit(m, positives, n, c, **options))(models, negatives, counts)
+
+
+@functools.partial(jax.jit, static_argnames=("transform",))
+def _seed_rewards(models: ClassifierEnsemble, observations: jax.Array, *, transform: str) -> jax.Array:
+  """``transform(mean_e l_e(s))`` per seed: models ``[S]``, ``[S, n, O]`` → ``[S, n]`` float32."""
+  return jax.vmap(lambda m, o: objectives.classifier_reward(jnp.mean(m.logits(o), axis=0), transform=transform))(models, observations)
+
+
+@jax.jit
+def _seed_mean_logits(models: ClassifierEnsemble, observations: jax.Array) -> jax.Array:
+  """Ensemble-mean logits per seed: models ``[S]``, ``[S, n, O]`` → ``[S, n]``."""
+  return jax.vmap(lambda m, o: jnp.mean(m.logits(o), axis=0))(models, observations)
+
+
+def _check_examples(name: str, array: Optional[np.ndarray], observation_dim: int, *, allow_empty: bool) -> np.ndarray:
+  if array is None:
+    return np.zeros((0, observation_dim), np.float32)
+  array = np.asarray(array, np.float32)
+  if array.ndim != 2 or array.shape[1] != observation_dim:
+    raise ValueError(
+        f"ClassifierReward: {name} has shape {list(array.shape)}, expected [N, {observation_dim}] states of this task's "
+        "observation space; make examples for this task with experiments/make_success_examples.py"
+    )
+  if not allow_empty and len(array) == 0:
+    raise ValueError(f"ClassifierReward: {name} is empty; the classifier needs at least one success example (D+)")
+  if not np.all(np.isfinite(array)):
+    raise ValueError(f"ClassifierReward: {name} holds non-finite values")
+  return array
+
+
+class ClassifierReward:
+  """The goal-classifier reward of VICE, learned in the loop of online RL; one ensemble and one D− per seed.
+
+  Reward of a transition: ``transform(mean_e l_e(s'))`` of the next observation — the reward for
+  reaching s'. ``transform`` (see :func:`rlkit_jax.objectives.classifier_reward`): ``"log_d"``
+  (default, VICE: log D(s') ≤ 0), ``"logit"``, ``"log_d_minus_log_1_minus_d"`` (= the logit) or
+  ``"gail"`` (softplus(l) ≥ 0). ``log_d`` is a cost on every step: use it on tasks without
+  terminations (Reacher, Pusher), where ending an episode early is impossible; on tasks that can
+  end early it teaches the agent to do so — use ``gail`` there.
+
+  Args:
+    num_seeds: S.
+    observation_dim: O.
+    positives: D+, ``[P, O]`` float32, P ≥ 1, shared by every seed.
+    key: initialises the S ensembles and seeds the reservoir of the initial negatives.
+    negatives: the initial D−, ``[N0, O]`` float32 (None or N0 = 0: D− starts with the first
+      visited states), put into every seed's reservoir.
+    negatives_capacity: C, states kept in D− per seed. Reservoir sampling (not FIFO): D− stays a
+      uniform sample of every state added so far, like drawing negatives from the whole replay
+      buffer (as VICE's implementation does) with bounded memory; with FIFO the states of earlier policies would leave D−, the classifier could
+      score them as successes again and the policy could return to them (a cycle).
+    add_visited: True: the loop — add every visited s' to D− and refit every
+      ``update_every_steps``. False: the frozen ablation — fit once, at the first update, then
+      never again; no visited state is added (except the first chunk's, when D− starts empty).
+    update_every_steps: env steps between fits in the loop (checked at the driver's updates).
+    num_steps: Adam steps per member and fit.
+    initial_num_steps: Adam steps of the first fit (default ``10 × num_steps``; the frozen
+      classifier only gets this one).
+    batch_size: B positives and B negatives per member and step.
+    ensemble_size, hidden_dims, learning_rate: see :meth:`ClassifierEnsemble.create`.
+    transform: the reward transform, one of :data:`rlkit_jax.objectives.classifier.REWARD_TRANSFORMS`.
+    mixup_alpha: mixup's α (0 = off); Singh et al. 2019 regularise VICE's classifier with mixup.
+    gradient_penalty: weight of the input-gradient penalty (0 = off).
+    normalize: standardise inputs with statistics of D+ ∪ D− taken at the first fit (then fixed).
+
+  Raises:
+    ValueError: empty D+, examples whose width is not O, non-finite examples, or a bad setting.
+  """
+
+  name = "classifier"
+
+  def __init__(
+      self,
+      *,
+      num_seeds: int,
+      observation_dim: int,
+      positives: np.ndarray,
+      key: jax.Array,
+      negatives: Optional[np.ndarray] = None,
+      negatives_capacity: int = 100_000,
+      add_visited: bool = True,
+      update_every_steps: int = 1000,
+      num_steps: int = 100,
+      initial_num_steps: Optional[int] = None,
+      batch_size: int = 128,
+      ensemble_size: int = 1,
+      hidden_dims: Sequence[int] = (256, 256),
+      learning_rate: float = 3e-4,
+      transform: str = "log_d",
+      mixup_alpha: float = 0.0,
+      gradient_penalty: float = 0.0,
+      normalize: bool = True,
+  ):
+    positives = _check_examples("positives (D+)", positives, observation_dim, allow_empty=False)
+    negatives = _check_examples("negatives (D−)", negatives, observation_dim, allow_empty=True)
+    if transform not in REWARD_TRANSFORMS:
+      raise ValueError(f"ClassifierReward: transform={transform!r}; choose one of {', '.join(REWARD_TRANSFORMS)}")
+    for field, value in (
+        ("num_seeds", num_seeds), ("negatives_capacity", negatives_capacity), ("update_every_steps", update_every_steps),
+        ("num_steps", num_steps), ("batch_size", batch_size),
+    ):
+      if value <= 0:
+        raise ValueError(f"ClassifierReward: {field} must be positive, got {value}")
+    if mixup_alpha < 0 or gradient_penalty < 0:
+      raise ValueError(f"ClassifierReward: mixup_alpha and gradient_penalty must be ≥ 0 (0 = off), got {mixup_alpha}, {gradient_penalty}")
+    self.num_seeds, self.observation_dim = num_seeds, observation_dim
+    self.add_visited, self.update_every_steps = bool(add_visited), update_every_steps
+    self.num_steps = num_steps
+    self.initial_num_steps = 10 * num_steps if initial_num_steps is None else initial_num_steps
+    self.batch_size, self.transform, self.normalize = batch_size, transform, bool(normalize)
+    self.mixup_alpha, self.gradient_penalty = float(mixup_alpha), float(gradient_penalty)
+    self.positives = positives
+    self._positives = jnp.asarray(positives)
+    init_key, reservoir_key = jax.random.split(key)
+    self.models = _create_seeds(
+        jax.random.split(init_key, num_seeds), jnp.asarray(learning_rate, jnp.float32), observation_dim=observation_dim,
+        ensemble_size=ensemble_size, hidden_dims=tuple(int(h) for h in hidden_dims),
+    )
+    self.negatives = np.zeros((num_seeds, negatives_capacity, observation_dim), np.float32)
+    self.counts = np.zeros(num_seeds, np.int64)  # filled rows of each seed's D−
+    self.seen = np.zeros(num_seeds, np.int64)  # states ever offered to each seed's D−
+    rng = _host_rng(reservoir_key)
+    for i in range(num_seeds):
+      self.counts[i], self.seen[i] = reservoir_insert(self.negatives[i], 0, 0, negatives, rng)
+    self.added = 0  # replay rows [0, added) of every seed have been offered to D− (or skipped)
+    self.fits = 0
+    self.last_fit = 0  # env step of the last fit
+
+  # The RewardSource protocol.
+
+  def update(self, step: int, buffer: Any, key: jax.Array) -> tuple[bool, dict[str, Any]]:
+    """Adds the new visited states s' to D− (loop mode), refits when due; see the class docstring.
+
+    Returns:
+      ``(changed, metrics)``: changed = a fit happened. Metrics, all ``[S]``: ``negatives`` (|D−|,
+      every call); ``visited_accuracy`` (fraction of the new rows' s' that the classifier the
+      policy has been trained on — the one before this call's fit — calls failures; VICE's game
+      drives it towards 0.5) and ``visited_reward`` (their mean reward under it), from the second
+      call on; after a fit ``classifier_loss``, ``classifier_accuracy`` (its training batches, last
+      10% of steps) and ``positive_accuracy`` (fraction of D+ it calls successes).
+    """
+    rng = _host_rng(key)
+    new = np.asarray(buffer.next_observations[:, self.added:step], np.float32)  # [S, k, O]
+    self.added = step
+    metrics: dict[str, Any] = {}
+    if self.fits and new.shape[1]:  # the classifier the policy trained on, judging the policy's new states
+      metrics["visited_accuracy"] = (np.asarray(_seed_mean_logits(self.models, jnp.asarray(new))) < 0).mean(axis=1)
+      metrics["visited_reward"] = np.asarray(self.rewards(None, None, new), np.float64).mean(axis=1)
+    if self.add_visited or (self.fits == 0 and self.counts.min() == 0):
+      for i in range(self.num_seeds):
+        self.counts[i], self.seen[i] = reservoir_insert(self.negatives[i], int(self.counts[i]), int(self.seen[i]), new[i], rng)
+    due = self.fits == 0 or (self.add_visited and step - self.last_fit >= self.update_every_steps)
+    if due:
+      if self.counts.min() == 0:
+        raise ValueError(
+            "ClassifierReward: D− is empty at the first fit (no initial negatives and no visited states); give "
+            "negatives in the examples file or let the driver collect a chunk first"
+        )
+      models = self.models
+      if self.fits == 0 and self.normalize:
+        models = self._normalized_models()
+      num_steps = self.initial_num_steps if self.fits == 0 else self.num_steps
+      fitted, fit_metrics = _fit_seeds(
+          models, self._positives, jnp.asarray(self.negatives), jnp.asarray(self.counts, jnp.int32), num_steps=num_steps,
+          batch_size=self.batch_size, mixup_alpha=self.mixup_alpha, gradient_penalty=self.gradient_penalty,
+      )
+      self.models = fitted
+      self.fits += 1
+      self.last_fit = step
+      metrics.update({name: np.asarray(value, np.float64) for name, value in fit_metrics.items()})
+      metrics["positive_accuracy"] = np.asarray(_positive_accuracy(self.models, self._positives), np.float64)
+    metrics["negatives"] = self.counts.astype(np.float64)
+    return due, metrics
+
+  def _normalized_models(self) -> ClassifierEnsemble:
+    """Every seed's ensemble with input statistics of D+ ∪ its D− (host NumPy; see
+    :meth:`ClassifierEnsemble.normalized`)."""
+    # Host statistics, written into the stacked ensembles (slicing the seeds' typed keys apart and
+    # stacking them again would count as reusing them under jax_debug_key_reuse).
+    offsets, scales = zip(*(input_statistics(np.concatenate([self.positives, self.negatives[i, :self.counts[i]]])) for i in range(self.num_seeds)))
+    return self.models.replace(input_offset=jnp.asarray(np.stack(offsets)), input_scale=jnp.asarray(np.stack(scales)))
+
+  def rewards(self, observations: Any, actions: Any, next_observations: Any) -> jax.Array:
+    """``[S, n, O]``, ``[S, n, A]``, ``[S, n, O]`` → ``[S, n]`` float32: ``transform(mean_e l_e(s'))``,
+    seed i's rows by seed i's ensemble."""
+    del observations, actions
+    return _seed_rewards(self.models, jnp.asarray(next_observations, jnp.float32), transform=self.transform)
+
+  def success_probabilities(self, observations: Any) -> np.ndarray:
+    """``D(s) = σ(mean_e l_e(s))`` per seed: ``[S, n, O]`` → ``[S, n]`` float32 NumPy."""
+    return np.asarray(jax.nn.sigmoid(_seed_mean_logits(self.models, jnp.asarray(observations, jnp.float32))))
+
+  def state(self) -> dict[str, Any]:
+    return {
+        "models": self.models, "negatives": self.negatives, "counts": self.counts, "seen": self.seen,
+        "added": np.asarray(self.added, np.int64), "fits": np.asarray(self.fits, np.int64),
+        "last_fit": np.asarray(self.last_fit, np.int64),
+    }
+
+  def restore(self, state: Mapping[str, Any]) -> None:
+    self.models = state["models"]
+    self.negatives = np.array(state["negatives"], np.float32)
+    self.counts, self.seen = np.array(state["counts"], np.int64), np.array(state["seen"], np.int64)
+    self.added, self.fits, self.last_fit = int(state["added"]), int(state["fits"]), int(state["last_fit"])
+
+
+def _host_rng(key: jax.Array) -> np.random.Generator:
+  """A NumPy generator seeded by a typed JAX key's data (deterministic given the key)."""
+  return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel())
+
+
+# Settings of --reward=classifier (``config.reward_kwargs``), with their types.
+_KWARGS: dict[str, type] = {
+    "examples": str, "frozen": bool, "example_negatives": bool, "negatives_capacity": int, "update_every_steps": int,
+    "num_steps": int, "initial_num_steps": int, "batch_size": int, "ensemble_size": int, "hidden_dims": str,
+    "learning_rate": float, "transform": str, "mixup_alpha": float, "gradient_penalty": float, "normalize": bool,
+}
+
+
+def make_classifier_reward(*, config: Any, observation_dim: int, key: jax.Array, **unused: Any) -> ClassifierReward:
+  """The ``--reward=classifier`` factory; settings from ``config.reward_kwargs``:
+
+  - ``examples`` (required): an ``.npz`` of success examples (:func:`rlkit_jax.rewards.success_examples.save_examples`;
+    ``experiments/make_success_examples.py``) made for ``config.env_id``;
+  - ``frozen`` (default false): the ablation "trained once and frozen" (``add_visited=False``);
+  - ``example_negatives`` (default true): start D− with the file's ``negatives``;
+  - ``hidden_dims`` as ``"256-256"``; every other :class:`ClassifierReward` option by name
+    (``negatives_capacity``, ``update_every_steps``, ``num_steps``, ``initial_num_steps``,
+    ``batch_size``, ``ensemble_size``, ``learning_rate``, ``transform``, ``mixup_alpha``,
+    ``gradient_penalty``, ``normalize``).
+
+  Raises:
+    ValueError: no ``examples``, an unknown setting, or a value of the wrong type.
+    ExamplesError: the examples file is missing, empty, for another task or observation size.
+  """
+  kwargs = dict(config.reward_kwargs)
+  unknown = sorted(set(kwargs) - set(_KWARGS))
+  if unknown:
+    raise ValueError(f"--reward=classifier: unknown reward_kwargs {unknown}; valid names: {', '.join(_KWARGS)}")
+  if "examples" not in kwargs:
+    raise ValueError(
+        "--reward=classifier needs success examples: --reward_kwargs=examples=PATH.npz (make them with "
+        "experiments/make_success_examples.py --env=" + str(config.env_id) + ")"
+    )
+  for name, value in kwargs.items():
+    want = _KWARGS[name]
+    ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+    ok |= want is float and isinstance(value, int) and not isinstance(value, bool)  # 1 for 1.0
+    ok |= name == "hidden_dims" and isinstance(value, int) and not isinstance(value, bool)  # one layer: hidden_dims=64
+    if not ok:
+      raise ValueError(f"--reward_kwargs: {name}={value!r} must be a {want.__name__}")
+  path = kwargs.pop("examples")
+  positives, negatives = load_examples(path, env_id=config.env_id, observation_dim=observation_dim)
+  add_visited = not kwargs.pop("frozen", False)
+  if not kwargs.pop("example_negatives", True):
+    negatives = None
+  if "hidden_dims" in kwargs:
+    try:
+      kwargs["hidden_dims"] = tuple(int(h) for h in str(kwargs["hidden_dims"]).split("-"))
+    except ValueError:
+      raise ValueError(f"--reward_kwargs: hidden_dims={kwargs['hidden_dims']!r}: write widths joined by '-', e.g. 256-256")
+  return ClassifierReward(
+      num_seeds=config.num_seeds, observation_dim=observation_dim, positives=positives, negatives=negatives, key=key,
+      add_visited=add_visited, **kwargs,
+  )
+
+
+__all__ = [
+    "ClassifierEnsemble", "ClassifierReward", "ExamplesError", "fit", "input_statistics", "make_classifier_reward", "reservoir_insert",
+]
