@@ -25,6 +25,9 @@ on the task's own reward), ``normalized_score`` (D4RL, ``100 · (return − rand
 random)`` with :func:`rlkit_jax.data.d4rl.reference_scores`; NaN for tasks without reference
 returns, e.g. Pendulum-v1), ``train_return`` (mean task return of the training episodes that ended
 since the previous evaluation — since the resume after one; NaN if none) and ``train_episodes``,
+``train_success`` (share of those episodes whose last observation passes the task's success test,
+:data:`rlkit_jax.rewards.success_examples.SUCCESS_TESTS`, e.g. Reacher-v5's fingertip within 0.02
+of the target; NaN for tasks without one),
 SAC's chunk-mean update metrics (``actor_loss``, ``alpha``, ``critic_loss``, ``entropy``, ``q_data``;
 NaN before ``start_steps``), ``relabels`` (relabellings so far), and ``reward_<name>`` for each
 metric the reward source reported (its latest value). Columns a reward source reports late are
@@ -69,6 +72,7 @@ from rlkit_jax.distributions import tanh_gaussian_sample
 from rlkit_jax.envs.evaluation import normalized_score
 from rlkit_jax.envs.make import make_env
 from rlkit_jax.offline import _truncate_rows, _write_json
+from rlkit_jax.rewards.success_examples import SUCCESS_TESTS
 
 RELABEL_CHUNK = 50_000  # rows per RewardSource.rewards call when relabelling (bounds memory)
 SAC_METRICS = ("critic_loss", "q_data", "actor_loss", "entropy", "alpha")  # what SAC.update reports
@@ -710,6 +714,8 @@ def _train(
   observations = np.stack([env.reset(seed=_env_seed(config.seed, i, step))[0] for i, env in enumerate(envs)])
   episode_returns = np.zeros(num_seeds)
   finished: list[list[float]] = [[] for _ in range(num_seeds)]
+  success_test = SUCCESS_TESTS.get(config.env_id)  # judged on an episode's last observation
+  successes: list[list[float]] = [[] for _ in range(num_seeds)]
   sac_metrics: dict[str, np.ndarray] = {name: np.full(num_seeds, np.nan) for name in SAC_METRICS}
   start_step, last_returns = step, None
   started = time.time()
@@ -727,6 +733,8 @@ def _train(
         episode_returns[i] += reward
         if done:
           finished[i].append(float(episode_returns[i]))
+          if success_test is not None:
+            successes[i].append(float(success_test(seed_rows[i]["next_observations"][t])))
           episode_returns[i] = 0.0
     chunk_start, step = step, step + update_every
     bar.update(update_every)
@@ -776,6 +784,7 @@ def _train(
               "normalized_score": float(scores[i]),
               "train_return": float(np.mean(finished[i])) if finished[i] else float("nan"),
               "train_episodes": len(finished[i]),
+              "train_success": float(np.mean(successes[i])) if successes[i] else float("nan"),
               **{name: float(v[i]) for name, v in sac_metrics.items()},
               "relabels": relabels,
               **{f"reward_{name}": float(v[i]) for name, v in sorted(reward_metrics.items())},
@@ -784,6 +793,7 @@ def _train(
       ]
       _write_rows(metrics_path, rows)
       finished = [[] for _ in range(num_seeds)]
+      successes = [[] for _ in range(num_seeds)]
       bar.set_postfix(eval_return=f"{last_returns.mean():.1f}", alpha=f"{float(np.mean(sac_metrics['alpha'])):.3f}")
     if step % config.checkpoint_interval == 0 or step == num_steps:
       state = _checkpoint_state(agents, act_keys, update_keys, reward_key, reward_source, host, buffer.rewards, step)

@@ -342,6 +342,9 @@ def test_online_run_with_classifier_reward_and_resume(tmp_path, monkeypatch):
   assert [float(r["reward_negatives"]) for r in rows] == [300, 300, 500, 500]
   steps, success = episode_successes(replay.next_observations[0], replay.episode_ends[0], "Reacher-v5")
   assert steps.tolist() == list(range(50, 401, 50)) and success.dtype == bool  # Reacher: 50-step episodes
+  # The driver logs the share of training episodes that succeeded since the last evaluation.
+  seed0 = [float(r["train_success"]) for r in rows if r["seed_index"] == "0"]
+  np.testing.assert_allclose(seed0, [success[:4].mean(), success[4:].mean()])
 
   # Resume after the step-200 checkpoint: the source continues from its checkpointed state.
   killed = str(tmp_path / "killed")
