@@ -1,9 +1,12 @@
 """Reward learning around the objectives: preference data and labellers, query selection, reward
-model ensembles.
+model ensembles; goal classifiers trained on success examples.
 
 ``rk.rewards.sample_refs`` → ``gather`` → a :class:`Labeller` → ``pairs`` → ``save_preferences``;
 ``RewardEnsemble.create`` → ``fit`` → ``normalized`` → ``relabel`` / ``save_reward_model``.
+``make_success_examples`` → ``save_examples``; :class:`ClassifierReward` is the online
+goal-classifier loop (``train_online.py --reward=classifier``).
 """
+from rlkit_jax.rewards.goal_classifier import ClassifierEnsemble, ClassifierReward
 from rlkit_jax.rewards.labellers import TEACHERS, Labeller, ModelLabeller, ScriptedTeacher, make_teacher
 from rlkit_jax.rewards.preference_data import FORMAT, Preferences, load_preferences, pairs, save_preferences
 from rlkit_jax.rewards.query_selection import QUERY_SELECTIONS, query_scores, select_queries
@@ -19,25 +22,38 @@ from rlkit_jax.rewards.reward_model import (
     save_reward_model,
 )
 from rlkit_jax.rewards.segments import PreferenceDataError, Queries, episode_lengths, gather, sample_refs, validate_refs
+from rlkit_jax.rewards.success_examples import (
+    SUCCESS_TESTS,
+    ExamplesError,
+    load_examples,
+    make_success_examples,
+    save_examples,
+)
 
 __all__ = [
+    "ClassifierEnsemble",
+    "ClassifierReward",
+    "ExamplesError",
     "FORMAT",
-    "QUERY_SELECTIONS",
-    "TEACHERS",
     "Labeller",
     "ModelLabeller",
     "PreferenceArrays",
     "PreferenceDataError",
     "Preferences",
+    "QUERY_SELECTIONS",
     "Queries",
     "RewardEnsemble",
     "RewardModelError",
+    "SUCCESS_TESTS",
     "ScriptedTeacher",
+    "TEACHERS",
     "episode_lengths",
     "fit",
     "gather",
+    "load_examples",
     "load_preferences",
     "load_reward_model",
+    "make_success_examples",
     "make_teacher",
     "pairs",
     "preference_arrays",
@@ -45,6 +61,7 @@ __all__ = [
     "relabel",
     "reward_model_metadata",
     "sample_refs",
+    "save_examples",
     "save_preferences",
     "save_reward_model",
     "select_queries",
