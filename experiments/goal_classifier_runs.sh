@@ -12,13 +12,11 @@ PNG=${PNG:-docs/goal_classifier_${ENV}.png}
 EXAMPLES="$OUT/success_$ENV.npz"
 [ -f "$EXAMPLES" ] || python experiments/make_success_examples.py --env="$ENV" --num_positives=1000 \
   --num_negatives=5000 --seed=0 --out="$EXAMPLES"
+source experiments/resumable_online.sh
 run() {  # workdir, then train_online flags
   local workdir=$1; shift
-  [ -f "$workdir/summary.json" ] && return
-  local resume=""
-  [ -d "$workdir/checkpoints" ] && resume="--resume"
-  python experiments/train_online.py --env="$ENV" --num_seeds=3 --num_steps="$STEPS" --start_steps=2000 \
-    --update_every=500 --eval_every=2500 --eval_episodes=10 --workdir="$workdir" $resume "$@" | tail -n 2
+  run_online "$workdir" --env="$ENV" --num_seeds=3 --num_steps="$STEPS" --start_steps=2000 --update_every=500 \
+    --eval_every=2500 --eval_episodes=10 "$@"
 }
 run "$OUT/$ENV/true" --reward=true
 run "$OUT/$ENV/frozen" --reward=classifier --reward_kwargs="examples=$EXAMPLES,frozen=true,mixup_alpha=1"

@@ -7,13 +7,10 @@ set -euo pipefail
 OUT=${OUT:-runs/pref/online}
 STEPS=${STEPS:-60000}
 PNG=${PNG:-docs/preference_online.png}
+source experiments/resumable_online.sh
 run() {  # workdir, then train_online flags
   local workdir=$1; shift
-  [ -f "$workdir/summary.json" ] && return
-  local resume=""
-  [ -d "$workdir/checkpoints" ] && resume="--resume"
-  python experiments/train_online.py --env=Hopper-v5 --num_seeds=3 --num_steps="$STEPS" --eval_every=5000 \
-    --workdir="$workdir" $resume "$@" | tail -n 2
+  run_online "$workdir" --env=Hopper-v5 --num_seeds=3 --num_steps="$STEPS" --eval_every=5000 "$@"
 }
 run "$OUT/sac_true" --reward=true
 run "$OUT/sac_preferences" --reward=preferences --num_queries=1000 --teacher=oracle

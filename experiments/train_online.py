@@ -5,6 +5,8 @@ on a learned one (``--reward``). Evaluation always uses the task's own return.
   python experiments/train_online.py --env=Hopper-v5 --num_steps=300000 --num_seeds=3   # SAC, true reward
   python experiments/train_online.py --env=Hopper-v5 --hparams=discount=0.98,init_temperature=0.1
   python experiments/train_online.py --env=Hopper-v5 --reward=preferences --num_queries=1000 --teacher=oracle
+  python experiments/train_online.py --env=Reacher-v5 --reward=classifier --reward_kwargs=examples=PATH.npz
+  python experiments/train_online.py --env=Hopper-v5 --reward=gail --reward_kwargs=demos=PATH.hdf5
   python experiments/train_online.py --env=Hopper-v5 --reward=NAME --reward_kwargs=key=value
   python experiments/train_online.py --workdir=runs/x --resume   # continue a killed run (envs restart)
 
@@ -23,9 +25,11 @@ from absl import app, flags, logging
 from flag_parsing import parse_numbers, parse_scalars
 from rlkit_jax.agents.common import agent_options
 from rlkit_jax.agents.sac import SAC
+from rlkit_jax.data.dataset import DatasetError
 from rlkit_jax.online import REWARD_SOURCES, OnlineConfig, check_env, run_online
 from rlkit_jax.rewards.labellers import TEACHERS
 from rlkit_jax.rewards.query_selection import QUERY_SELECTIONS
+from rlkit_jax.rewards.success_examples import ExamplesError
 
 _D = OnlineConfig()  # the flag defaults are the library's
 
@@ -111,7 +115,10 @@ def main(argv):
   except ValueError as e:
     raise app.UsageError(str(e))
   workdir = _WORKDIR.value or f"runs/online_{config.reward}_{config.env_id}_seed{config.seed}"
-  summary = run_online(config, workdir, resume=_RESUME.value)
+  try:
+    summary = run_online(config, workdir, resume=_RESUME.value)
+  except (DatasetError, ExamplesError) as e:  # the reward source's input files (demonstrations, success examples)
+    raise app.UsageError(str(e))
   print(json.dumps(summary, indent=1))
   score = ""
   if summary["normalized_score_mean"] == summary["normalized_score_mean"]:  # not NaN

@@ -158,9 +158,16 @@ class RewardSource(Protocol):
     """
     ...
 
-  def rewards(self, observations: np.ndarray, actions: np.ndarray, next_observations: np.ndarray) -> Any:
-    """``[S, n, O]``, ``[S, n, A]``, ``[S, n, O]`` float32 → ``[S, n]`` rewards (NumPy or JAX array,
-    cast to float32) for each seed's transitions; seed i's rows are labelled by seed i's model."""
+  def rewards(
+      self, observations: np.ndarray, actions: np.ndarray, next_observations: np.ndarray, terminals: np.ndarray
+  ) -> Any:
+    """``[S, n, O]``, ``[S, n, A]``, ``[S, n, O]`` float32 and ``[S, n]`` bool (s' is a true
+    termination; the agent does not bootstrap past it) → ``[S, n]`` rewards (NumPy or JAX array,
+    cast to float32) for each seed's transitions; seed i's rows are labelled by seed i's model.
+
+    A terminal row's label is all the agent will ever get after that step, so a source can fold
+    the value of what follows a termination into it (the absorbing state of GAIL's discriminator
+    reward, :class:`rlkit_jax.rewards.gail.DiscriminatorReward`)."""
     ...
 
   def state(self) -> Any:
@@ -186,7 +193,7 @@ class TrueReward:
     del step, buffer, key
     return False, {}
 
-  def rewards(self, observations, actions, next_observations):
+  def rewards(self, observations, actions, next_observations, terminals):
     raise TypeError("TrueReward.rewards is not callable: the online driver uses the stored env rewards directly")
 
   def state(self) -> dict:
@@ -211,6 +218,7 @@ REWARD_SOURCES: dict[str, Callable[..., RewardSource] | str] = {
     "true": _true_reward,
     "preferences": "rlkit_jax.rewards.pebble:make_preference_reward",
     "classifier": "rlkit_jax.rewards.goal_classifier:make_classifier_reward",
+    "gail": "rlkit_jax.rewards.gail:make_gail_reward",
 }
 
 
@@ -478,7 +486,7 @@ def _labels(source: RewardSource, host: Mapping[str, np.ndarray], start: int, st
     return host["rewards"][:, start:stop].copy()
   n = stop - start
   parts = []
-  for name in ("observations", "actions", "next_observations"):
+  for name in ("observations", "actions", "next_observations", "terminals"):
     rows = host[name][:, start:stop]
     if pad_to > n:
       rows = np.concatenate([rows, np.zeros((rows.shape[0], pad_to - n) + rows.shape[2:], rows.dtype)], axis=1)
@@ -884,6 +892,7 @@ def plot(
     column: str = "return",
     labels: Optional[Sequence[str]] = None,
     title: Optional[str] = None,
+    levels: Optional[Mapping[str, float]] = None,
 ) -> str:
   """Learning curves of several online run folders in one PNG: ``column`` (default the evaluation
   return on the task's own reward) against env steps, mean ± std over seeds (population std).
@@ -896,6 +905,8 @@ def plot(
     labels: legend entries, one per folder; default ``"SAC, <reward> reward"`` from its
       ``config.json`` (with the folder name appended when two would be equal).
     title: default the env ids.
+    levels: label → value of reference levels drawn as dashed horizontal lines (e.g. the
+      demonstrator's return and behaviour cloning's, for imitation runs).
 
   Returns:
     ``path``.
@@ -919,6 +930,8 @@ def plot(
     mean, std = np.nanmean(values, axis=1), np.nanstd(values, axis=1)
     line = ax.plot(steps, mean, label=f"{label} (n={values.shape[1]})")[0]
     ax.fill_between(steps, mean - std, mean + std, alpha=0.2, color=line.get_color())
+  for i, (label, value) in enumerate((levels or {}).items()):
+    ax.axhline(value, linestyle=("--", ":", "-.")[i % 3], color="0.3", linewidth=1, label=label)
   ax.set_xlabel("environment steps (per seed)")
   ax.set_ylabel({"return": "evaluation return (task reward)"}.get(column, column))
   ax.set_title(title or ", ".join(sorted({c["env_id"] for c in configs})), fontsize=10)

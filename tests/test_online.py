@@ -62,7 +62,7 @@ class ActionCost:
       self.scale += 1.0
     return changed, {"scale": self.scale, "per_seed": np.arange(self.num_seeds, dtype=np.float32) + self.calls}
 
-  def rewards(self, observations, actions, next_observations):
+  def rewards(self, observations, actions, next_observations, terminals):
     return -self.scale * np.sum(np.square(actions), axis=-1)
 
   def state(self):
@@ -175,7 +175,7 @@ def test_results_and_plot_read_run_folders(reference, tmp_path):
 
 
 def test_bad_input_is_refused(tmp_path):
-  with pytest.raises(ValueError, match="--reward='nope'.*valid choices: classifier, preferences, true"):
+  with pytest.raises(ValueError, match="--reward='nope'.*valid choices: classifier, gail, preferences, true"):
     run_online(_config(reward="nope"), str(tmp_path), progress=False)
   with pytest.raises(ValueError, match="CartPole-v1.*Box"):
     run_online(_config(env_id="CartPole-v1"), str(tmp_path), progress=False)
@@ -189,7 +189,7 @@ def test_bad_input_is_refused(tmp_path):
     run_online(_config(), str(tmp_path), reward_source=ActionCost(), progress=False)
 
   class WrongShape(ActionCost):
-    def rewards(self, observations, actions, next_observations):
+    def rewards(self, observations, actions, next_observations, terminals):
       return np.zeros(actions.shape[:2] + (1,))
 
   with pytest.raises(ValueError, match="action_cost.*shape"):
@@ -202,4 +202,4 @@ def test_script_refuses_unknown_reward(tmp_path):
       [sys.executable, os.path.join(REPO, "experiments", "train_online.py"), "--reward=nope", f"--workdir={tmp_path}"],
       capture_output=True, text=True, timeout=120,
   )
-  assert out.returncode != 0 and "valid choices: classifier, preferences, true" in out.stderr
+  assert out.returncode != 0 and "valid choices: classifier, gail, preferences, true" in out.stderr

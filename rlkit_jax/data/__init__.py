@@ -19,7 +19,7 @@ from rlkit_jax.data.d4rl import (
     read_d4rl_hdf5,
     reference_scores,
 )
-from rlkit_jax.data.dataset import Dataset, DatasetError
+from rlkit_jax.data.dataset import Dataset, DatasetError, take_episodes
 from rlkit_jax.data.hdf5 import D4RL_KEYS, write_d4rl_hdf5
 from rlkit_jax.data.loading import action_dim, dataset_dirs, is_discrete, load
 from rlkit_jax.data.minari import load_minari
@@ -50,5 +50,6 @@ __all__ = [
     "read_d4rl_hdf5",
     "reference_scores",
     "sample_batch",
+    "take_episodes",
     "write_d4rl_hdf5",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import jax
 import numpy as np
 
 from rlkit_jax.data.transitions import Transitions
@@ -74,3 +75,25 @@ def trajectory_bounds(episode_ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]
   if stops.size == 0 or stops[-1] != n:
     stops = np.r_[stops, n]
   return np.r_[0, stops[:-1]].astype(np.int64), stops.astype(np.int64)
+
+
+def take_episodes(dataset: Dataset, count: int) -> Dataset:
+  """The first ``count`` trajectories of ``dataset`` (e.g. N demonstrations from an expert dataset).
+
+  Trajectories are split where ``dataset.episode_ends`` is True (:func:`trajectory_bounds`), in
+  file order; the result keeps the task, reference scores and ``attrs`` of ``dataset``.
+
+  Raises:
+    DatasetError: ``count < 1`` or more trajectories asked for than ``dataset`` holds.
+  """
+  starts, stops = trajectory_bounds(dataset.episode_ends)
+  if count < 1 or count > len(starts):
+    raise DatasetError(
+        f"{dataset.source}: asked for {count} trajectories, the file holds {len(starts)}; fix: ask for 1..{len(starts)}"
+    )
+  stop = int(stops[count - 1])
+  return dataclasses.replace(
+      dataset,
+      transitions=jax.tree.map(lambda x: x[:stop], dataset.transitions),
+      episode_ends=np.asarray(dataset.episode_ends[:stop], bool),
+  )

@@ -1,11 +1,13 @@
 """Reward learning around the objectives: preference data and labellers, query selection, reward
-model ensembles; goal classifiers trained on success examples.
+model ensembles; goal classifiers trained on success examples; GAIL discriminators on demonstrations.
 
 ``rk.rewards.sample_refs`` → ``gather`` → a :class:`Labeller` → ``pairs`` → ``save_preferences``;
 ``RewardEnsemble.create`` → ``fit`` → ``normalized`` → ``relabel`` / ``save_reward_model``.
 ``make_success_examples`` → ``save_examples``; :class:`ClassifierReward` is the online
-goal-classifier loop (``train_online.py --reward=classifier``).
+goal-classifier loop (``train_online.py --reward=classifier``); :class:`DiscriminatorReward` is GAIL
+with absorbing states (``--reward=gail``) on demonstrations from :func:`load_demonstrations`.
 """
+from rlkit_jax.rewards.gail import DemonstrationsError, DiscriminatorReward, expert_inputs, load_demonstrations
 from rlkit_jax.rewards.goal_classifier import ClassifierEnsemble, ClassifierReward
 from rlkit_jax.rewards.labellers import TEACHERS, Labeller, ModelLabeller, ScriptedTeacher, make_teacher
 from rlkit_jax.rewards.preference_data import FORMAT, Preferences, load_preferences, pairs, save_preferences
@@ -33,6 +35,8 @@ from rlkit_jax.rewards.success_examples import (
 __all__ = [
     "ClassifierEnsemble",
     "ClassifierReward",
+    "DemonstrationsError",
+    "DiscriminatorReward",
     "ExamplesError",
     "FORMAT",
     "Labeller",
@@ -48,8 +52,10 @@ __all__ = [
     "ScriptedTeacher",
     "TEACHERS",
     "episode_lengths",
+    "expert_inputs",
     "fit",
     "gather",
+    "load_demonstrations",
     "load_examples",
     "load_preferences",
     "load_reward_model",

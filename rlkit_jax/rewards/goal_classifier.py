@@ -423,15 +423,15 @@ class ClassifierReward:
       10% of steps) and ``positive_accuracy`` (fraction of D+ it calls successes).
     """
     rng = _host_rng(key)
-    new = np.asarray(buffer.next_observations[:, self.added:step], np.float32)  # [S, k, O]
-    self.added = step
+    start, self.added = self.added, step
+    new = self._visited(buffer, start, step)  # [S, k, O]
     metrics: dict[str, Any] = {}
     if self.fits and new.shape[1]:  # the classifier the policy trained on, judging the policy's new states
       metrics["visited_accuracy"] = (np.asarray(_seed_mean_logits(self.models, jnp.asarray(new))) < 0).mean(axis=1)
-      metrics["visited_reward"] = np.asarray(self.rewards(None, None, new), np.float64).mean(axis=1)
+      metrics["visited_reward"] = np.asarray(self._input_rewards(new), np.float64).mean(axis=1)
     if self.add_visited or (self.fits == 0 and self.counts.min() == 0):
-      for i in range(self.num_seeds):
-        self.counts[i], self.seen[i] = reservoir_insert(self.negatives[i], int(self.counts[i]), int(self.seen[i]), new[i], rng)
+      for i, rows in enumerate(self._negative_rows(buffer, new, start, step)):
+        self.counts[i], self.seen[i] = reservoir_insert(self.negatives[i], int(self.counts[i]), int(self.seen[i]), rows, rng)
     due = self.fits == 0 or (self.add_visited and step - self.last_fit >= self.update_every_steps)
     if due:
       if self.counts.min() == 0:
@@ -455,6 +455,19 @@ class ClassifierReward:
     metrics["negatives"] = self.counts.astype(np.float64)
     return due, metrics
 
+  def _visited(self, buffer: Any, start: int, stop: int) -> np.ndarray:
+    """The classifier's inputs of replay rows ``[start, stop)``: the visited states s', ``[S, k, O]`` float32."""
+    return np.asarray(buffer.next_observations[:, start:stop], np.float32)
+
+  def _negative_rows(self, buffer: Any, visited: np.ndarray, start: int, stop: int) -> list[np.ndarray]:
+    """What each seed adds to its D− for replay rows ``[start, stop)``: its visited inputs."""
+    del buffer, start, stop
+    return list(visited)
+
+  def _input_rewards(self, inputs: np.ndarray) -> jax.Array:
+    """``transform(mean_e l_e(x))`` of classifier inputs ``[S, n, O]`` → ``[S, n]``, seed by seed."""
+    return _seed_rewards(self.models, jnp.asarray(inputs, jnp.float32), transform=self.transform)
+
   def _normalized_models(self) -> ClassifierEnsemble:
     """Every seed's ensemble with input statistics of D+ ∪ its D− (host NumPy; see
     :meth:`ClassifierEnsemble.normalized`)."""
@@ -463,11 +476,11 @@ class ClassifierReward:
     offsets, scales = zip(*(input_statistics(np.concatenate([self.positives, self.negatives[i, :self.counts[i]]])) for i in range(self.num_seeds)))
     return self.models.replace(input_offset=jnp.asarray(np.stack(offsets)), input_scale=jnp.asarray(np.stack(scales)))
 
-  def rewards(self, observations: Any, actions: Any, next_observations: Any) -> jax.Array:
+  def rewards(self, observations: Any, actions: Any, next_observations: Any, terminals: Any = None) -> jax.Array:
     """``[S, n, O]``, ``[S, n, A]``, ``[S, n, O]`` → ``[S, n]`` float32: ``transform(mean_e l_e(s'))``,
     seed i's rows by seed i's ensemble."""
-    del observations, actions
-    return _seed_rewards(self.models, jnp.asarray(next_observations, jnp.float32), transform=self.transform)
+    del observations, actions, terminals
+    return self._input_rewards(next_observations)
 
   def success_probabilities(self, observations: Any) -> np.ndarray:
     """``D(s) = σ(mean_e l_e(s))`` per seed: ``[S, n, O]`` → ``[S, n]`` float32 NumPy."""
@@ -500,6 +513,32 @@ _KWARGS: dict[str, type] = {
 }
 
 
+def parse_reward_kwargs(reward: str, reward_kwargs: Mapping[str, Any], types: Mapping[str, type]) -> dict[str, Any]:
+  """Checks ``--reward_kwargs`` of ``--reward=<reward>`` against ``types`` (name → type) and returns
+  them as a new dict, with ``hidden_dims`` written ``"256-256"`` (or one width) parsed to a tuple.
+
+  Raises:
+    ValueError: an unknown name (the valid ones are listed) or a value of the wrong type.
+  """
+  kwargs = dict(reward_kwargs)
+  unknown = sorted(set(kwargs) - set(types))
+  if unknown:
+    raise ValueError(f"--reward={reward}: unknown reward_kwargs {unknown}; valid names: {', '.join(types)}")
+  for name, value in kwargs.items():
+    want = types[name]
+    ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+    ok |= want is float and isinstance(value, int) and not isinstance(value, bool)  # 1 for 1.0
+    ok |= name == "hidden_dims" and isinstance(value, int) and not isinstance(value, bool)  # one layer: hidden_dims=64
+    if not ok:
+      raise ValueError(f"--reward_kwargs: {name}={value!r} must be a {want.__name__}")
+  if "hidden_dims" in kwargs:
+    try:
+      kwargs["hidden_dims"] = tuple(int(h) for h in str(kwargs["hidden_dims"]).split("-"))
+    except ValueError:
+      raise ValueError(f"--reward_kwargs: hidden_dims={kwargs['hidden_dims']!r}: write widths joined by '-', e.g. 256-256")
+  return kwargs
+
+
 def make_classifier_reward(*, config: Any, observation_dim: int, key: jax.Array, **unused: Any) -> ClassifierReward:
   """The ``--reward=classifier`` factory; settings from ``config.reward_kwargs``:
 
@@ -516,32 +555,17 @@ def make_classifier_reward(*, config: Any, observation_dim: int, key: jax.Array,
     ValueError: no ``examples``, an unknown setting, or a value of the wrong type.
     ExamplesError: the examples file is missing, empty, for another task or observation size.
   """
-  kwargs = dict(config.reward_kwargs)
-  unknown = sorted(set(kwargs) - set(_KWARGS))
-  if unknown:
-    raise ValueError(f"--reward=classifier: unknown reward_kwargs {unknown}; valid names: {', '.join(_KWARGS)}")
+  kwargs = parse_reward_kwargs("classifier", config.reward_kwargs, _KWARGS)
   if "examples" not in kwargs:
     raise ValueError(
         "--reward=classifier needs success examples: --reward_kwargs=examples=PATH.npz (make them with "
         "experiments/make_success_examples.py --env=" + str(config.env_id) + ")"
     )
-  for name, value in kwargs.items():
-    want = _KWARGS[name]
-    ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
-    ok |= want is float and isinstance(value, int) and not isinstance(value, bool)  # 1 for 1.0
-    ok |= name == "hidden_dims" and isinstance(value, int) and not isinstance(value, bool)  # one layer: hidden_dims=64
-    if not ok:
-      raise ValueError(f"--reward_kwargs: {name}={value!r} must be a {want.__name__}")
   path = kwargs.pop("examples")
   positives, negatives = load_examples(path, env_id=config.env_id, observation_dim=observation_dim)
   add_visited = not kwargs.pop("frozen", False)
   if not kwargs.pop("example_negatives", True):
     negatives = None
-  if "hidden_dims" in kwargs:
-    try:
-      kwargs["hidden_dims"] = tuple(int(h) for h in str(kwargs["hidden_dims"]).split("-"))
-    except ValueError:
-      raise ValueError(f"--reward_kwargs: hidden_dims={kwargs['hidden_dims']!r}: write widths joined by '-', e.g. 256-256")
   return ClassifierReward(
       num_seeds=config.num_seeds, observation_dim=observation_dim, positives=positives, negatives=negatives, key=key,
       add_visited=add_visited, **kwargs,
@@ -549,5 +573,6 @@ def make_classifier_reward(*, config: Any, observation_dim: int, key: jax.Array,
 
 
 __all__ = [
-    "ClassifierEnsemble", "ClassifierReward", "ExamplesError", "fit", "input_statistics", "make_classifier_reward", "reservoir_insert",
+    "ClassifierEnsemble", "ClassifierReward", "ExamplesError", "fit", "input_statistics", "make_classifier_reward",
+    "parse_reward_kwargs", "reservoir_insert",
 ]

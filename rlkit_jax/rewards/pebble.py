@@ -172,8 +172,9 @@ class PreferenceReward:
     learned = np.asarray(self.rewards(buffer.observations[:, rows], buffer.actions[:, rows], None))
     return np.asarray([scipy.stats.pearsonr(learned[i], buffer.env_rewards[i, rows])[0] for i in range(self.num_seeds)])
 
-  def rewards(self, observations: Any, actions: Any, next_observations: Any) -> jax.Array:
-    del next_observations
+  def rewards(self, observations: Any, actions: Any, next_observations: Any, terminals: Any = None) -> jax.Array:
+    """``[S, n, O]``, ``[S, n, A]`` → ``[S, n]``: seed i's normalised ensemble-mean r(s, a)."""
+    del next_observations, terminals
     return _rewards(self.models, jnp.asarray(observations), jnp.asarray(actions))
 
   def state(self) -> dict[str, Any]:

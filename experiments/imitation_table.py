@@ -1,0 +1,64 @@
+"""Imitation results as a fraction of the demonstrator's return: online runs on a learned reward
+(``train_online.py --reward=gail``) and behaviour cloning (``train_offline.py --algo=bc``) on the
+same demonstrations file; prints a Markdown table and writes the learning-curve PNG.
+
+  python experiments/imitation_table.py --demos=runs/gail/hopper-expert-v5-10demos.hdf5 \
+      --online=runs/gail/Hopper-v5/gail --bc=runs/gail/Hopper-v5/bc --png=docs/gail_Hopper-v5.png
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from absl import app, flags
+
+from rlkit_jax.data import DatasetError, load
+from rlkit_jax.online import load_metrics, plot
+
+_DEMOS = flags.DEFINE_string("demos", None, "The demonstrations file both methods learned from.", required=True)
+_ONLINE = flags.DEFINE_list("online", [], "Online run folders (train_online.py --workdir).")
+_BC = flags.DEFINE_string("bc", None, "Behaviour-cloning run folder (train_offline.py --algo=bc --workdir).")
+_PNG = flags.DEFINE_string("png", None, "Learning-curve PNG of the online runs (with the demonstrator and BC as levels).")
+
+
+def _final(workdir: str, column: str) -> tuple[int, np.ndarray]:
+  """Last evaluation step and its per-seed values of ``column``."""
+  steps, values = load_metrics(workdir, column)
+  return int(steps[-1]), values[-1]
+
+
+def main(argv):
+  del argv
+  try:
+    demo_returns = load(_DEMOS.value).episode_returns()
+  except DatasetError as e:
+    raise app.UsageError(str(e)) from None
+  expert = float(demo_returns.mean())
+  rows = [("demonstrator", f"{len(demo_returns)} trajectories", demo_returns)]
+  for workdir in _ONLINE.value:
+    with open(os.path.join(workdir, "config.json")) as f:
+      config = json.load(f)
+    step, returns = _final(workdir, "return")
+    extra = config.get("reward_kwargs", {})
+    name = f"SAC, {config['reward']} reward" + ("" if extra.get("absorbing", True) else ", no absorbing states")
+    rows.append((name, f"{step} env steps", returns))
+  levels = {f"demonstrator ({expert:.0f})": expert}
+  if _BC.value:
+    step, returns = _final(_BC.value, "return_mean")
+    rows.append(("behaviour cloning", f"{step} updates", returns))
+    levels[f"BC on the same demos ({returns.mean():.0f})"] = float(returns.mean())
+  print("| method | budget | return (mean ± std over seeds) | fraction of demonstrator |")
+  print("|---|---|---|---|")
+  for name, budget, returns in rows:
+    fraction = returns / expert
+    print(
+        f"| {name} | {budget} | {returns.mean():.1f} ± {returns.std():.1f} (n={len(returns)}) | "
+        f"{fraction.mean():.3f} ± {fraction.std():.3f} |"
+    )
+  if _PNG.value and _ONLINE.value:
+    print("wrote", plot(_ONLINE.value, _PNG.value, levels=levels))
+
+
+if __name__ == "__main__":
+  app.run(main)
