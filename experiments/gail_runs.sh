@@ -17,13 +17,11 @@ ABLATION=${ABLATION:-0}
 PNG=${PNG:-docs/gail_${ENV}.png}
 DEMOS="$OUT/$DATASET-${NUM_DEMOS}demos.hdf5"
 [ -f "$DEMOS" ] || python experiments/make_demonstrations.py --dataset="$DATASET" --num_demos="$NUM_DEMOS" --out="$DEMOS"
+source experiments/resumable_online.sh
 run() {  # workdir, then train_online flags
   local workdir=$1; shift
-  [ -f "$workdir/summary.json" ] && return
-  local resume=""
-  [ -d "$workdir/checkpoints" ] && resume="--resume"
-  python experiments/train_online.py --env="$ENV" --num_seeds=3 --num_steps="$STEPS" --start_steps=5000 \
-    --eval_every=10000 --eval_episodes=5 --workdir="$workdir" $resume "$@" | tail -n 2
+  run_online "$workdir" --env="$ENV" --num_seeds=3 --num_steps="$STEPS" --start_steps=5000 --eval_every=10000 \
+    --eval_episodes=5 "$@"
 }
 run "$OUT/$ENV/gail" --reward=gail --reward_kwargs="demos=$DEMOS"
 RUNS="$OUT/$ENV/gail"

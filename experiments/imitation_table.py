@@ -19,13 +19,16 @@ from rlkit_jax.online import load_metrics, plot
 _DEMOS = flags.DEFINE_string("demos", None, "The demonstrations file both methods learned from.", required=True)
 _ONLINE = flags.DEFINE_list("online", [], "Online run folders (train_online.py --workdir).")
 _BC = flags.DEFINE_string("bc", None, "Behaviour-cloning run folder (train_offline.py --algo=bc --workdir).")
+_LAST = flags.DEFINE_integer("last", 3, "Average each seed's last that many evaluations (evaluation returns are noisy).")
 _PNG = flags.DEFINE_string("png", None, "Learning-curve PNG of the online runs (with the demonstrator and BC as levels).")
 
 
-def _final(workdir: str, column: str) -> tuple[int, np.ndarray]:
-  """Last evaluation step and its per-seed values of ``column``."""
+def _final(workdir: str, column: str) -> tuple[str, np.ndarray]:
+  """``(steps covered, per-seed mean of column over the last --last evaluations)``."""
   steps, values = load_metrics(workdir, column)
-  return int(steps[-1]), values[-1]
+  last = min(_LAST.value, len(steps))
+  covered = f"{steps[-1]}" if last == 1 else f"{steps[-last]}–{steps[-1]}"
+  return covered, values[-last:].mean(axis=0)
 
 
 def main(argv):
@@ -36,19 +39,21 @@ def main(argv):
     raise app.UsageError(str(e)) from None
   expert = float(demo_returns.mean())
   rows = [("demonstrator", f"{len(demo_returns)} trajectories", demo_returns)]
+  labels = []
   for workdir in _ONLINE.value:
     with open(os.path.join(workdir, "config.json")) as f:
       config = json.load(f)
     step, returns = _final(workdir, "return")
-    extra = config.get("reward_kwargs", {})
-    name = f"SAC, {config['reward']} reward" + ("" if extra.get("absorbing", True) else ", no absorbing states")
-    rows.append((name, f"{step} env steps", returns))
+    settings = ", ".join(f"{k}={v}" for k, v in sorted(config.get("reward_kwargs", {}).items()) if k != "demos")
+    name = f"SAC, {config['reward']} reward" + (f" ({settings})" if settings else "")
+    rows.append((name, f"env steps {step}", returns))
+    labels.append(name)
   levels = {f"demonstrator ({expert:.0f})": expert}
   if _BC.value:
     step, returns = _final(_BC.value, "return_mean")
-    rows.append(("behaviour cloning", f"{step} updates", returns))
+    rows.append(("behaviour cloning", f"updates {step}", returns))
     levels[f"BC on the same demos ({returns.mean():.0f})"] = float(returns.mean())
-  print("| method | budget | return (mean ± std over seeds) | fraction of demonstrator |")
+  print(f"| method | evaluations averaged (last {_LAST.value}) | return (mean ± std over seeds) | fraction of demonstrator |")
   print("|---|---|---|---|")
   for name, budget, returns in rows:
     fraction = returns / expert
@@ -57,7 +62,7 @@ def main(argv):
         f"{fraction.mean():.3f} ± {fraction.std():.3f} |"
     )
   if _PNG.value and _ONLINE.value:
-    print("wrote", plot(_ONLINE.value, _PNG.value, levels=levels))
+    print("wrote", plot(_ONLINE.value, _PNG.value, labels=labels, levels=levels))
 
 
 if __name__ == "__main__":

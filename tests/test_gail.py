@@ -217,7 +217,7 @@ def test_online_gail_run_and_imitation_table(tmp_path, hopper_demos):
       capture_output=True, text=True, timeout=120,
   )
   assert out.returncode == 0, out.stderr
-  assert "| demonstrator | 4 trajectories |" in out.stdout and "| SAC, gail reward | 400 env steps |" in out.stdout
+  assert "| demonstrator | 4 trajectories |" in out.stdout and "| SAC, gail reward (batch_size=16, hidden_dims=8-8, initial_num_steps=20, num_steps=10, update_every_steps=100) | env steps 200–400 |" in out.stdout
   assert os.path.getsize(png) > 0
 
 
