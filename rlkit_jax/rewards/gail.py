@@ -37,10 +37,9 @@ References:
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from rlkit_jax.agents.common import agent_options
@@ -173,7 +172,7 @@ class DiscriminatorReward(ClassifierReward):
           f"DiscriminatorReward: demonstrations have shape {list(np.shape(demonstrations))}, expected [P, {width}] rows "
           "[s, a, absorbing flag]; build them with expert_inputs(load_demonstrations(...))"
       )
-    self.action_dim, self.discount, self.absorbing = action_dim, float(discount), bool(absorbing)
+    self.discount, self.absorbing = float(discount), bool(absorbing)
     self._absorbing_row = absorbing_input(observation_dim, action_dim)
     super().__init__(
         num_seeds=num_seeds, observation_dim=width, positives=demonstrations, key=key,
