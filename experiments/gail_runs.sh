@@ -5,7 +5,8 @@
 # demonstrator's) and the learning-curve PNG. Re-running resumes unfinished runs.
 # Settings via the environment:
 #   OUT (runs/gail), ENV (Hopper-v5), DATASET (hopper-expert-v5), NUM_DEMOS (10), STEPS (100000),
-#   BC_UPDATES (20000), ABLATION (0; 1 adds GAIL without absorbing states), PNG (docs/gail_<env>.png).
+#   BC_UPDATES (20000), ABLATION (0; 1 adds GAIL without absorbing states), GAIL_KWARGS (extra
+#   --reward_kwargs of the GAIL runs, e.g. gradient_penalty=1), PNG (docs/gail_<env>.png).
 set -euo pipefail
 OUT=${OUT:-runs/gail}
 ENV=${ENV:-Hopper-v5}
@@ -14,6 +15,7 @@ NUM_DEMOS=${NUM_DEMOS:-10}
 STEPS=${STEPS:-100000}
 BC_UPDATES=${BC_UPDATES:-20000}
 ABLATION=${ABLATION:-0}
+GAIL_KWARGS=${GAIL_KWARGS:+,$GAIL_KWARGS}
 PNG=${PNG:-docs/gail_${ENV}.png}
 DEMOS="$OUT/$DATASET-${NUM_DEMOS}demos.hdf5"
 [ -f "$DEMOS" ] || python experiments/make_demonstrations.py --dataset="$DATASET" --num_demos="$NUM_DEMOS" --out="$DEMOS"
@@ -23,10 +25,10 @@ run() {  # workdir, then train_online flags
   run_online "$workdir" --env="$ENV" --num_seeds=3 --num_steps="$STEPS" --start_steps=5000 --eval_every=10000 \
     --eval_episodes=5 "$@"
 }
-run "$OUT/$ENV/gail" --reward=gail --reward_kwargs="demos=$DEMOS"
+run "$OUT/$ENV/gail" --reward=gail --reward_kwargs="demos=$DEMOS$GAIL_KWARGS"
 RUNS="$OUT/$ENV/gail"
 if [ "$ABLATION" = 1 ]; then
-  run "$OUT/$ENV/gail_no_absorbing" --reward=gail --reward_kwargs="demos=$DEMOS,absorbing=false"
+  run "$OUT/$ENV/gail_no_absorbing" --reward=gail --reward_kwargs="demos=$DEMOS$GAIL_KWARGS,absorbing=false"
   RUNS="$RUNS,$OUT/$ENV/gail_no_absorbing"
 fi
 if [ ! -f "$OUT/$ENV/bc/summary.json" ]; then

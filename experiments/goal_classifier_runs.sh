@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Rewards from success examples on Reacher-v5 (issue: goal classifiers with visited negatives):
-# (a) a classifier trained once on D+ and random-policy D-, then frozen; (b) the loop that adds the
-# states the policy visits to D-; (c) SAC on the task's reward. 3 seeds per program; then the
-# success-rate curve. Re-running resumes unfinished runs. Settings via the environment:
-#   OUT (runs/vice), ENV (Reacher-v5), STEPS (30000), PNG (docs/goal_classifier_<env>.png).
+# Rewards from success examples (issue: goal classifiers with visited negatives): (a) a classifier
+# trained once on D+ and random-policy D-, then frozen; (b) the loop that adds the states the policy
+# visits to D-; (c) SAC on the task's reward. 3 seeds per program; then the success-rate curve.
+# Re-running resumes unfinished runs. Settings via the environment:
+#   OUT (runs/vice), ENV (Reacher-v5), STEPS (30000), EVAL_EVERY (2500), EVAL_EPISODES (10),
+#   TASK_REWARD (true: the env's reward; success: the success indicator, for tasks whose own
+#   reward is about something else, e.g. Swimmer-v5), PNG (docs/goal_classifier_<env>.png).
 set -euo pipefail
 OUT=${OUT:-runs/vice}
 ENV=${ENV:-Reacher-v5}
 STEPS=${STEPS:-30000}
+EVAL_EVERY=${EVAL_EVERY:-2500}
+EVAL_EPISODES=${EVAL_EPISODES:-10}
+TASK_REWARD=${TASK_REWARD:-true}
 PNG=${PNG:-docs/goal_classifier_${ENV}.png}
 EXAMPLES="$OUT/success_$ENV.npz"
 [ -f "$EXAMPLES" ] || python experiments/make_success_examples.py --env="$ENV" --num_positives=1000 \
@@ -16,10 +21,10 @@ source experiments/resumable_online.sh
 run() {  # workdir, then train_online flags
   local workdir=$1; shift
   run_online "$workdir" --env="$ENV" --num_seeds=3 --num_steps="$STEPS" --start_steps=2000 --update_every=500 \
-    --eval_every=2500 --eval_episodes=10 "$@"
+    --eval_every="$EVAL_EVERY" --eval_episodes="$EVAL_EPISODES" "$@"
 }
-run "$OUT/$ENV/true" --reward=true
+run "$OUT/$ENV/$TASK_REWARD" --reward="$TASK_REWARD"
 run "$OUT/$ENV/frozen" --reward=classifier --reward_kwargs="examples=$EXAMPLES,frozen=true,mixup_alpha=1"
 run "$OUT/$ENV/loop" --reward=classifier --reward_kwargs="examples=$EXAMPLES,mixup_alpha=1"
-python -c "from rlkit_jax.online import plot; plot(['$OUT/$ENV/frozen', '$OUT/$ENV/loop', '$OUT/$ENV/true'], '$PNG', \
-column='train_success', labels=['(a) classifier, frozen', '(b) classifier + visited negatives', '(c) task reward'])"
+python -c "from rlkit_jax.online import plot; plot(['$OUT/$ENV/frozen', '$OUT/$ENV/loop', '$OUT/$ENV/$TASK_REWARD'], '$PNG', \
+column='train_success', labels=['(a) classifier, frozen', '(b) classifier + visited negatives', '(c) task reward ($TASK_REWARD)'])"

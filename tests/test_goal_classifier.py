@@ -1,6 +1,6 @@
 """Goal-classifier rewards (VICE): the classifier's fit, balanced batches, the bounded D−, the frozen
-ablation, success examples of Reacher-v5 and Pusher-v5 checked in the simulator, the examples file,
-and a tiny online SAC run on Reacher-v5 with resume."""
+ablation, success examples of Reacher-v5, Pusher-v5 and Swimmer-v5 checked in the simulator, the
+examples file, the success indicator as a reward, and tiny online SAC runs on Reacher-v5 with resume."""
 from __future__ import annotations
 
 import csv
@@ -21,11 +21,14 @@ from rlkit_jax.rewards.success_examples import (
     episode_successes,
     load_examples,
     make_success_examples,
+    make_success_reward,
     pusher_object_distance,
     pusher_success,
     reacher_fingertip_distance,
     reacher_success,
     save_examples,
+    swimmer_reversal_angle,
+    swimmer_success,
 )
 
 TINY = (8, 8)
@@ -239,6 +242,52 @@ def test_pusher_examples_are_successes_in_the_simulator():
     assert np.linalg.norm((sim.get_body_com("object") - sim.get_body_com("goal"))[:2]) <= 0.05
   env.close()
   assert pusher_object_distance(negatives).min() > 0.05
+
+
+def test_swimmer_examples_are_successes_in_the_simulator():
+  positives, negatives = make_success_examples("Swimmer-v5", num_positives=20, num_negatives=200, seed=0)
+  assert positives.shape == (20, 8) and negatives.shape == (200, 8)
+  assert swimmer_success(positives).all() and not swimmer_success(negatives).any()  # random: never turned round
+  np.testing.assert_allclose(
+      swimmer_reversal_angle(np.asarray([[np.pi], [-np.pi], [0.0], [2 * np.pi], [3 * np.pi], [np.pi / 2]]) * np.eye(8)[:1]),
+      [0.0, 0.0, np.pi, np.pi, 0.0, np.pi / 2], atol=1e-12,
+  )
+  env = make_env("Swimmer-v5")
+  env.reset(seed=0)
+  sim = env.unwrapped
+  start_axis = sim.data.body("torso").xmat.reshape(3, 3)[:, 0].copy()  # the front segment's axis at heading 0
+  for observation in positives:
+    sim.set_state(np.concatenate([[0.0, 0.0], observation[:3]]), observation[3:])
+    np.testing.assert_allclose(sim._get_obs(), observation, atol=1e-6)
+    axis = sim.data.body("torso").xmat.reshape(3, 3)[:, 0]  # from MuJoCo's kinematics, not the observation
+    assert axis @ start_axis <= -np.cos(np.pi / 6) + 1e-6
+  env.close()
+
+
+def test_success_indicator_reward(tmp_path):
+  def factory(env_id, **reward_kwargs):
+    config = OnlineConfig(env_id=env_id, reward="success", num_seeds=2, reward_kwargs=reward_kwargs)
+    return make_success_reward(config=config, env=None, observation_dim=10, action_dim=2, key=jax.random.key(0))
+
+  with pytest.raises(ExamplesError, match="Hopper-v5 has no success test; tasks with one: Reacher-v5, Pusher-v5, Swimmer-v5"):
+    factory("Hopper-v5")
+  with pytest.raises(ExamplesError, match="no settings.*examples"):
+    factory("Reacher-v5", examples="x.npz")
+  positives, negatives = make_success_examples("Reacher-v5", num_positives=5, num_negatives=50, seed=1)
+  next_observations = np.concatenate([positives, negatives])[None]  # [S=1, 55, O]
+  labels = factory("Reacher-v5").rewards(next_observations * 0, None, next_observations, None)
+  assert labels.dtype == np.float32 and labels.shape == (1, 55)
+  np.testing.assert_array_equal(labels[0], (reacher_fingertip_distance(next_observations[0]) <= 0.02).astype(np.float32))
+  assert labels[0, :5].all()
+  config = OnlineConfig(
+      env_id="Reacher-v5", reward="success", num_seeds=2, num_steps=200, start_steps=100, update_every=100, batch_size=16,
+      eval_every=200, eval_episodes=1, hidden_dims=TINY,
+  )
+  run = train_online(config, str(tmp_path / "success"), progress=False)
+  replay = run.replay
+  expected = reacher_fingertip_distance(replay.next_observations) <= 0.02
+  np.testing.assert_array_equal(np.asarray(run.buffer.rewards), expected.astype(np.float32))
+  assert run.summary["relabels"] == 0 and run.reward_source.name == "success"
 
 
 def test_examples_file_and_bad_input(tmp_path):

@@ -175,7 +175,7 @@ def test_results_and_plot_read_run_folders(reference, tmp_path):
 
 
 def test_bad_input_is_refused(tmp_path):
-  with pytest.raises(ValueError, match="--reward='nope'.*valid choices: classifier, gail, preferences, true"):
+  with pytest.raises(ValueError, match="--reward='nope'.*valid choices: classifier, gail, preferences, success, true"):
     run_online(_config(reward="nope"), str(tmp_path), progress=False)
   with pytest.raises(ValueError, match="CartPole-v1.*Box"):
     run_online(_config(env_id="CartPole-v1"), str(tmp_path), progress=False)
@@ -202,4 +202,4 @@ def test_script_refuses_unknown_reward(tmp_path):
       [sys.executable, os.path.join(REPO, "experiments", "train_online.py"), "--reward=nope", f"--workdir={tmp_path}"],
       capture_output=True, text=True, timeout=120,
   )
-  assert out.returncode != 0 and "valid choices: classifier, gail, preferences, true" in out.stderr
+  assert out.returncode != 0 and "valid choices: classifier, gail, preferences, success, true" in out.stderr

@@ -5,7 +5,8 @@ model ensembles; goal classifiers trained on success examples; GAIL discriminato
 ``RewardEnsemble.create`` → ``fit`` → ``normalized`` → ``relabel`` / ``save_reward_model``.
 ``make_success_examples`` → ``save_examples``; :class:`ClassifierReward` is the online
 goal-classifier loop (``train_online.py --reward=classifier``); :class:`DiscriminatorReward` is GAIL
-with absorbing states (``--reward=gail``) on demonstrations from :func:`load_demonstrations`.
+with absorbing states (``--reward=gail``) on demonstrations from :func:`load_demonstrations`;
+:class:`SuccessReward` is the success indicator as a sparse reward (``--reward=success``).
 """
 from rlkit_jax.rewards.gail import DemonstrationsError, DiscriminatorReward, expert_inputs, load_demonstrations
 from rlkit_jax.rewards.goal_classifier import ClassifierEnsemble, ClassifierReward
@@ -27,6 +28,7 @@ from rlkit_jax.rewards.segments import PreferenceDataError, Queries, episode_len
 from rlkit_jax.rewards.success_examples import (
     SUCCESS_TESTS,
     ExamplesError,
+    SuccessReward,
     load_examples,
     make_success_examples,
     save_examples,
@@ -50,6 +52,7 @@ __all__ = [
     "RewardModelError",
     "SUCCESS_TESTS",
     "ScriptedTeacher",
+    "SuccessReward",
     "TEACHERS",
     "episode_lengths",
     "expert_inputs",

@@ -11,6 +11,12 @@ Tasks (:data:`SUCCESS_TASKS`):
 - ``Pusher-v5``: success = the object's centre within 0.05 (its radius) of the goal's centre in
   the table plane (:func:`pusher_success`). Observation (23): ``[arm qpos (7), arm qvel (7),
   tips_arm xyz (14:17), object xyz (17:20), goal xyz (20:23)]`` (``pusher_v5.PusherEnv._get_obs``).
+- ``Swimmer-v5``: success = turned around, the front segment's heading within 30° (π/6) of the
+  direction opposite to its start (heading 0 = facing +x) at the episode's end
+  (:func:`swimmer_success`). Observation (8): ``[heading θ0 (rad, not wrapped), joint angles θ1,
+  θ2, ẋ, ẏ, θ̇0, θ̇1, θ̇2]`` (``swimmer_v5.SwimmerEnv._get_obs``). The task's own reward is forward
+  speed, which says nothing about turning, so ``--reward=success`` (:class:`SuccessReward`, the
+  success indicator) is the task reward to compare against.
 
 File format (:func:`save_examples` / :func:`load_examples`), an ``.npz`` with:
 
@@ -34,11 +40,13 @@ from rlkit_jax.envs.make import make_env
 FORMAT = "rlkit_jax.success_examples/1"
 REACHER_SUCCESS_DISTANCE = 0.02  # m, fingertip to target
 PUSHER_SUCCESS_DISTANCE = 0.05  # m, object centre to goal centre (the object's radius, pusher.xml)
+SWIMMER_SUCCESS_ANGLE = np.pi / 6  # rad, heading to the reversed direction
 STATES_PER_EPISODE = 10  # random-policy states kept per episode (spreads them over many goals/starts)
 
 
 class ExamplesError(ValueError):
-  """A success-examples file that cannot be used here; the message names the file, the field and the fix."""
+  """A success-examples file (or a task without a success test) that cannot be used here; the message
+  names the file, the field and the fix."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -70,7 +78,24 @@ def pusher_success(observations: Any, *, threshold: float = PUSHER_SUCCESS_DISTA
   return pusher_object_distance(observations) <= threshold
 
 
-SUCCESS_TESTS: dict[str, Callable[..., np.ndarray]] = {"Reacher-v5": reacher_success, "Pusher-v5": pusher_success}
+def swimmer_reversal_angle(observations: Any) -> np.ndarray:
+  """Angle between the swimmer's heading and the reversed direction (heading ±π), radians in
+  [0, π]: Swimmer-v5 observations ``[..., 8]`` → ``[...]`` float64 (0 = turned around, π = the start
+  heading 0). The heading (``observations[..., 0]``) is not wrapped; whole turns do not count."""
+  observations = np.asarray(observations, np.float64)
+  _check_width("Swimmer-v5", observations, 8)
+  return np.pi - np.abs(np.angle(np.exp(1j * observations[..., 0])))
+
+
+def swimmer_success(observations: Any, *, threshold: float = SWIMMER_SUCCESS_ANGLE) -> np.ndarray:
+  """Swimmer-v5 success: ``[..., 8]`` → ``[...]`` bool, turned around to within ``threshold`` rad of
+  the reversed heading."""
+  return swimmer_reversal_angle(observations) <= threshold
+
+
+SUCCESS_TESTS: dict[str, Callable[..., np.ndarray]] = {
+    "Reacher-v5": reacher_success, "Pusher-v5": pusher_success, "Swimmer-v5": swimmer_success,
+}
 SUCCESS_TASKS = tuple(SUCCESS_TESTS)
 
 
@@ -101,6 +126,53 @@ def episode_successes(next_observations: Any, episode_ends: Any, env_id: str) ->
   """
   rows = np.flatnonzero(np.asarray(episode_ends, bool))
   return rows + 1, success_fn(env_id)(np.asarray(next_observations)[rows])
+
+
+class SuccessReward:
+  """The success indicator as the reward, ``r(s, a, s') = 1[s' passes the task's success test]``
+  (``--reward=success``): the sparse reward a task defined by its success test gives, the baseline
+  the example-based methods are measured against (VICE, Singh et al. 2019, Sec. 6).
+
+  A :class:`rlkit_jax.online.RewardSource`; stateless, it never changes (no relabelling).
+  """
+
+  name = "success"
+
+  def __init__(self, env_id: str):
+    self.env_id = env_id
+    self.test = success_fn(env_id)
+
+  def update(self, step: int, buffer: Any, key: Any) -> tuple[bool, dict[str, float]]:
+    del step, buffer, key
+    return False, {}
+
+  def rewards(self, observations: Any, actions: Any, next_observations: Any, terminals: Any = None) -> np.ndarray:
+    """``[S, n, O]``, ``[S, n, A]``, ``[S, n, O]``, ``[S, n]`` → ``[S, n]`` float32 in {0, 1}, from
+    the next observation only."""
+    del observations, actions, terminals
+    return self.test(next_observations).astype(np.float32)
+
+  def state(self) -> dict:
+    return {}
+
+  def restore(self, state: Any) -> None:
+    del state
+
+
+def make_success_reward(*, config: Any, **unused: Any) -> SuccessReward:
+  """``--reward=success``: :class:`SuccessReward` for ``config.env_id``.
+
+  Raises:
+    ExamplesError: the task has no success test, or ``--reward_kwargs`` were given (it has no settings).
+  """
+  if config.reward_kwargs:
+    raise ExamplesError(f"--reward=success has no settings; drop --reward_kwargs={dict(config.reward_kwargs)}")
+  if config.env_id not in SUCCESS_TESTS:
+    raise ExamplesError(
+        f"--reward=success: {config.env_id} has no success test; tasks with one: {', '.join(SUCCESS_TASKS)} "
+        "(add one to rlkit_jax/rewards/success_examples.py)"
+    )
+  return SuccessReward(config.env_id)
 
 
 def _check_width(env_id: str, observations: np.ndarray, width: int) -> None:
@@ -199,14 +271,33 @@ def _pusher_positives(env: gym.Env, count: int, rng: np.random.Generator) -> np.
   return out
 
 
-_POSITIVES = {"Reacher-v5": _reacher_positives, "Pusher-v5": _pusher_positives}
+def _swimmer_positives(env: gym.Env, count: int, rng: np.random.Generator) -> np.ndarray:
+  """Swimmer-v5 success states: random-policy states (joint angles and velocities as the random
+  policy leaves them) turned, as a rigid body, to a heading uniform within half the success angle
+  of reversed, ±π with either sign (the heading is not wrapped, so both ways round count); the
+  planar velocity (ẋ, ẏ) turns with the body."""
+  sim = env.unwrapped
+  _, qpos, qvel = _random_policy_states(env, count, rng)
+  out = np.zeros((count, env.observation_space.shape[0]), np.float32)
+  for n in range(count):
+    p, v = qpos[n].copy(), qvel[n].copy()
+    heading = rng.choice([-np.pi, np.pi]) + rng.uniform(-0.5, 0.5) * SWIMMER_SUCCESS_ANGLE
+    turn = heading - p[2]  # qpos = [x, y, heading, θ1, θ2], qvel = [ẋ, ẏ, θ̇0, θ̇1, θ̇2] (swimmer.xml)
+    p[2] = heading
+    v[:2] = np.asarray([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]]) @ v[:2]
+    sim.set_state(p, v)
+    out[n] = sim._get_obs()
+  return out
+
+
+_POSITIVES = {"Reacher-v5": _reacher_positives, "Pusher-v5": _pusher_positives, "Swimmer-v5": _swimmer_positives}
 
 
 def make_success_examples(env_id: str, *, num_positives: int, num_negatives: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
   """Success examples D+ and random-policy states D− for ``env_id``.
 
-  Positives are built by setting the simulator's state (recipes in ``_reacher_positives`` /
-  ``_pusher_positives``) and reading the task's own observation; every one is checked with the
+  Positives are built by setting the simulator's state (recipes in ``_reacher_positives``,
+  ``_pusher_positives``, ``_swimmer_positives``) and reading the task's own observation; every one is checked with the
   task's success test. Negatives are states the uniformly random policy visits (most are failures,
   not all: see the success test on them).
 
@@ -331,7 +422,8 @@ def load_examples(path: str, *, env_id: Optional[str] = None, observation_dim: O
 
 
 __all__ = [
-    "FORMAT", "PUSHER_SUCCESS_DISTANCE", "REACHER_SUCCESS_DISTANCE", "SUCCESS_TASKS", "SUCCESS_TESTS", "ExamplesError",
-    "episode_successes", "load_examples", "make_success_examples", "pusher_object_distance", "pusher_success", "reacher_fingertip_distance",
-    "reacher_success", "save_examples", "success_fn",
+    "FORMAT", "PUSHER_SUCCESS_DISTANCE", "REACHER_SUCCESS_DISTANCE", "SUCCESS_TASKS", "SUCCESS_TESTS", "SWIMMER_SUCCESS_ANGLE",
+    "ExamplesError", "SuccessReward", "episode_successes", "load_examples", "make_success_examples", "make_success_reward",
+    "pusher_object_distance", "pusher_success", "reacher_fingertip_distance", "reacher_success", "save_examples", "success_fn",
+    "swimmer_reversal_angle", "swimmer_success",
 ]
