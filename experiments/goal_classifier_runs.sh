@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rewards from success examples (issue: goal classifiers with visited negatives): (a) a classifier
 # trained once on D+ and random-policy D-, then frozen; (b) the loop that adds the states the policy
-# visits to D-; (c) SAC on the task's reward. 3 seeds per program; then the success-rate curve.
+# visits to D-; (c) SAC on the task's reward. 3 seeds per program; then the table (success rate over
+# the last 4 evaluations, where episodes ended) and the success-rate curve.
 # Re-running resumes unfinished runs. Settings via the environment:
 #   OUT (runs/vice), ENV (Reacher-v5), STEPS (30000), EVAL_EVERY (2500), EVAL_EPISODES (10),
 #   TASK_REWARD (true: the env's reward; success: the success indicator, for tasks whose own
@@ -26,5 +27,4 @@ run() {  # workdir, then train_online flags
 run "$OUT/$ENV/$TASK_REWARD" --reward="$TASK_REWARD"
 run "$OUT/$ENV/frozen" --reward=classifier --reward_kwargs="examples=$EXAMPLES,frozen=true,mixup_alpha=1"
 run "$OUT/$ENV/loop" --reward=classifier --reward_kwargs="examples=$EXAMPLES,mixup_alpha=1"
-python -c "from rlkit_jax.online import plot; plot(['$OUT/$ENV/frozen', '$OUT/$ENV/loop', '$OUT/$ENV/$TASK_REWARD'], '$PNG', \
-column='train_success', labels=['(a) classifier, frozen', '(b) classifier + visited negatives', '(c) task reward ($TASK_REWARD)'])"
+python experiments/goal_classifier_table.py --runs="$OUT/$ENV/frozen,$OUT/$ENV/loop,$OUT/$ENV/$TASK_REWARD" --png="$PNG"

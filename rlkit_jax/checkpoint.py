@@ -110,3 +110,37 @@ class Checkpointer:
     """Waits for pending saves and releases the manager."""
     self._manager.wait_until_finished()
     self._manager.close()
+
+
+def read_checkpoint(directory: str, step: Optional[int] = None) -> tuple[int, Any, dict[str, Any]]:
+  """Reads a checkpoint folder written by :class:`Checkpointer` without a template, for inspecting
+  a run (e.g. the replay an online run collected): no config check, typed keys come back as their
+  raw ``uint32`` data, arrays as NumPy/JAX arrays in the saved nesting of dicts.
+
+  Args:
+    directory: the run's checkpoint folder (``<workdir>/checkpoints``).
+    step: which step; default the newest.
+
+  Returns:
+    ``(step, state, meta)``: ``meta`` holds the saved ``config`` and ``extra``.
+
+  Raises:
+    CheckpointError: no checkpoint in ``directory``, or a step that cannot be read.
+  """
+  directory = os.path.abspath(directory)
+  if not os.path.isdir(directory):
+    raise CheckpointError(f"{directory}: no such folder; point at a run's <workdir>/checkpoints folder")
+  manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(create=False))
+  try:
+    step = manager.latest_step() if step is None else step
+    if step is None:
+      raise CheckpointError(f"{directory}: no checkpoint here; point at a run's <workdir>/checkpoints folder")
+    try:
+      restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
+    except Exception as e:  # orbax raises several types for unreadable folders
+      raise CheckpointError(
+          f"{os.path.join(directory, str(step))}: checkpoint is unreadable ({type(e).__name__}: {e}); read another step"
+      ) from e
+  finally:
+    manager.close()
+  return step, restored["state"], restored["meta"]

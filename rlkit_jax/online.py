@@ -63,7 +63,7 @@ import tqdm
 from rlkit_jax import runner
 from rlkit_jax.agents.common import agent_options
 from rlkit_jax.agents.sac import SAC
-from rlkit_jax.checkpoint import CheckpointError, Checkpointer
+from rlkit_jax.checkpoint import CheckpointError, Checkpointer, read_checkpoint
 from rlkit_jax.data.d4rl import reference_scores
 from rlkit_jax.data.dataset import DatasetError
 from rlkit_jax.data.generate import _empty_arrays, _step
@@ -885,6 +885,28 @@ def load_metrics(workdir: str, column: str = "return") -> tuple[np.ndarray, np.n
   for r in rows:
     values[steps.index(int(r["step"])), int(r["seed_index"])] = float(r[column])
   return np.asarray(steps), values
+
+
+def load_replay(workdir: str) -> ReplayView:
+  """The replay a run folder's newest checkpoint holds — every state the S seeds visited up to that
+  step, for inspecting what the policies did (e.g. where episodes ended).
+
+  Returns:
+    A :class:`ReplayView` of ``size`` = the checkpoint's step (the whole run once it finished);
+    ``env_rewards`` are the task's own, whatever the agent trained on.
+
+  Raises:
+    CheckpointError: the folder has no readable checkpoint, or one without a replay.
+  """
+  step, state, _ = read_checkpoint(os.path.join(workdir, "checkpoints"))
+  names = ("observations", "actions", "rewards", "terminals", "timeouts", "next_observations")
+  host = state.get("host", {}) if isinstance(state, Mapping) else {}
+  missing = [name for name in names if name not in host]
+  if missing:
+    raise CheckpointError(f"{workdir}: checkpoint {step} holds no replay ({', '.join(missing)} missing); is it an online run folder?")
+  host = {name: np.asarray(host[name]) for name in names}
+  host["terminals"], host["timeouts"] = host["terminals"].astype(bool), host["timeouts"].astype(bool)
+  return _view(host, step)
 
 
 def plot(

@@ -1,11 +1,14 @@
 """Goal-classifier rewards (VICE): the classifier's fit, balanced batches, the bounded D−, the frozen
 ablation, success examples of Reacher-v5, Pusher-v5 and Swimmer-v5 checked in the simulator, the
-examples file, the success indicator as a reward, and tiny online SAC runs on Reacher-v5 with resume."""
+examples file, the success indicator as a reward, and tiny online SAC runs on Reacher-v5 with resume
+and the comparison's table."""
 from __future__ import annotations
 
 import csv
 import os
 import shutil
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -27,10 +30,12 @@ from rlkit_jax.rewards.success_examples import (
     reacher_fingertip_distance,
     reacher_success,
     save_examples,
+    swimmer_heading_turned,
     swimmer_reversal_angle,
     swimmer_success,
 )
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = (8, 8)
 
 
@@ -248,6 +253,8 @@ def test_swimmer_examples_are_successes_in_the_simulator():
   positives, negatives = make_success_examples("Swimmer-v5", num_positives=20, num_negatives=200, seed=0)
   assert positives.shape == (20, 8) and negatives.shape == (200, 8)
   assert swimmer_success(positives).all() and not swimmer_success(negatives).any()  # random: never turned round
+  np.testing.assert_allclose(swimmer_heading_turned(positives), np.pi, atol=np.pi / 12)  # within half the success angle
+  assert swimmer_heading_turned(negatives).max() < np.pi - np.pi / 6
   np.testing.assert_allclose(
       swimmer_reversal_angle(np.asarray([[np.pi], [-np.pi], [0.0], [2 * np.pi], [3 * np.pi], [np.pi / 2]]) * np.eye(8)[:1]),
       [0.0, 0.0, np.pi, np.pi, 0.0, np.pi / 2], atol=1e-12,
@@ -408,10 +415,27 @@ def test_online_run_with_classifier_reward_and_resume(tmp_path, monkeypatch):
 
   # Frozen: one fit, on the examples' negatives only, never a visited state.
   monkeypatch.setitem(online.REWARD_SOURCES, "classifier", recording("frozen"))
-  frozen = train_online(_config(examples, frozen=True), str(tmp_path / "frozen"), progress=False)
+  frozen_dir = str(tmp_path / "frozen")
+  frozen = train_online(_config(examples, frozen=True), frozen_dir, progress=False)
   source = frozen.reward_source
   assert source.fits == 1 and frozen.summary["relabels"] == 1 and source.counts.tolist() == [100, 100]
   _assert_trees_equal(entries["frozen"][400]["models"], entries["frozen"][200]["models"])
   replay = frozen.replay
   expected = np.asarray(source.rewards(replay.observations, replay.actions, replay.next_observations))
   np.testing.assert_allclose(np.asarray(frozen.buffer.rewards), expected, rtol=1e-5, atol=1e-5)
+
+  # The comparison's table: success over the last evaluation, where those episodes ended.
+  out = subprocess.run(
+      [sys.executable, os.path.join(REPO, "experiments", "goal_classifier_table.py"), f"--runs={frozen_dir},{full}",
+       "--last=1", f"--png={tmp_path / 'success.png'}"],
+      capture_output=True, text=True, timeout=120,
+  )
+  assert out.returncode == 0, out.stderr
+  for name, folder, replay in (("(a) classifier, frozen", frozen_dir, frozen.replay), ("(b) classifier + visited negatives", full, run.replay)):
+    per_seed = [float(r["train_success"]) for r in _rows(folder) if r["step"] == "400"]
+    ends = replay.episode_ends & (np.arange(400) >= 200)  # Reacher's episodes ending at steps 250, 300, 350, 400
+    median = np.median(reacher_fingertip_distance(replay.next_observations[ends]))
+    assert ends.sum() == 8
+    assert f"| {name} | 200–400 | {np.mean(per_seed):.3f} ± {np.std(per_seed):.3f} | " in out.stdout
+    assert f"| {median:.3g} [" in out.stdout.split(name)[1].splitlines()[0]
+  assert os.path.getsize(tmp_path / "success.png") > 0

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rlkit_jax import online, results
-from rlkit_jax.checkpoint import CheckpointError
+from rlkit_jax.checkpoint import CheckpointError, Checkpointer
 from rlkit_jax.online import OnlineConfig, ReplayView, TrueReward, plot, run_online, train_online
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -172,6 +172,24 @@ def test_results_and_plot_read_run_folders(reference, tmp_path):
   assert curve.algo == "sac_true" and curve.scores.shape == (2, 2) and list(curve.steps) == [100, 200]
   path = plot([workdir, workdir], str(tmp_path / "compare.png"), labels=["learned", "true"])
   assert os.path.getsize(path) > 0
+
+
+def test_load_replay_reads_the_final_checkpoint(reference, tmp_path):
+  workdir, run = reference
+  replay = online.load_replay(workdir)
+  assert replay.size == NUM_STEPS and replay.terminals.dtype == replay.timeouts.dtype == bool
+  for name in ("observations", "actions", "env_rewards", "terminals", "timeouts", "next_observations"):
+    np.testing.assert_array_equal(getattr(replay, name), getattr(run.replay, name), err_msg=name)
+  with pytest.raises(CheckpointError, match="no such folder"):
+    online.load_replay(str(tmp_path))
+  not_online = Checkpointer(str(tmp_path / "checkpoints"), {"algo": "iql"})
+  not_online.save(5, {"agent": np.zeros(3)})
+  not_online.close()
+  with pytest.raises(CheckpointError, match="checkpoint 5 holds no replay.*online run folder"):
+    online.load_replay(str(tmp_path))
+  os.remove(os.path.join(tmp_path, "checkpoints", "5", "state", "manifest.ocdbt"))
+  with pytest.raises(CheckpointError, match="5: checkpoint is unreadable"):
+    online.load_replay(str(tmp_path))
 
 
 def test_bad_input_is_refused(tmp_path):

@@ -26,6 +26,7 @@ from rlkit_jax.rewards.reward_model import (
 )
 from rlkit_jax.rewards.segments import PreferenceDataError, Queries, episode_lengths, gather, sample_refs, validate_refs
 from rlkit_jax.rewards.success_examples import (
+    SUCCESS_MEASURES,
     SUCCESS_TESTS,
     ExamplesError,
     SuccessReward,
@@ -50,6 +51,7 @@ __all__ = [
     "Queries",
     "RewardEnsemble",
     "RewardModelError",
+    "SUCCESS_MEASURES",
     "SUCCESS_TESTS",
     "ScriptedTeacher",
     "SuccessReward",

@@ -93,10 +93,26 @@ def swimmer_success(observations: Any, *, threshold: float = SWIMMER_SUCCESS_ANG
   return swimmer_reversal_angle(observations) <= threshold
 
 
+def swimmer_heading_turned(observations: Any) -> np.ndarray:
+  """How far the swimmer has turned from its start heading 0, ``|θ0|`` in radians (whole turns
+  included): Swimmer-v5 observations ``[..., 8]`` → ``[...]`` float64. Success is near π (or 3π, …);
+  near 2π it has turned a full circle, back to the start heading."""
+  observations = np.asarray(observations, np.float64)
+  _check_width("Swimmer-v5", observations, 8)
+  return np.abs(observations[..., 0])
+
+
 SUCCESS_TESTS: dict[str, Callable[..., np.ndarray]] = {
     "Reacher-v5": reacher_success, "Pusher-v5": pusher_success, "Swimmer-v5": swimmer_success,
 }
 SUCCESS_TASKS = tuple(SUCCESS_TESTS)
+# What each success test looks at, as a number (name with its unit, observations [..., O] → [...]):
+# where failed episodes end, not only whether they succeeded.
+SUCCESS_MEASURES: dict[str, tuple[str, Callable[..., np.ndarray]]] = {
+    "Reacher-v5": ("fingertip–target distance (m)", reacher_fingertip_distance),
+    "Pusher-v5": ("object–goal distance (m)", pusher_object_distance),
+    "Swimmer-v5": ("heading turned (rad, whole turns counted; success within π/6 of π, 3π, …)", swimmer_heading_turned),
+}
 
 
 def success_fn(env_id: str) -> Callable[..., np.ndarray]:
@@ -130,8 +146,10 @@ def episode_successes(next_observations: Any, episode_ends: Any, env_id: str) ->
 
 class SuccessReward:
   """The success indicator as the reward, ``r(s, a, s') = 1[s' passes the task's success test]``
-  (``--reward=success``): the sparse reward a task defined by its success test gives, the baseline
-  the example-based methods are measured against (VICE, Singh et al. 2019, Sec. 6).
+  (``--reward=success``): the sparse reward a task defined by its success test gives — the binary
+  event that VICE's classifier p(e = 1 | s) estimates (Fu et al. 2018), here given exactly — and so
+  the baseline an example-based reward is measured against on tasks whose own reward is about
+  something else (Swimmer-v5 turning around).
 
   A :class:`rlkit_jax.online.RewardSource`; stateless, it never changes (no relabelling).
   """
@@ -422,8 +440,8 @@ def load_examples(path: str, *, env_id: Optional[str] = None, observation_dim: O
 
 
 __all__ = [
-    "FORMAT", "PUSHER_SUCCESS_DISTANCE", "REACHER_SUCCESS_DISTANCE", "SUCCESS_TASKS", "SUCCESS_TESTS", "SWIMMER_SUCCESS_ANGLE",
-    "ExamplesError", "SuccessReward", "episode_successes", "load_examples", "make_success_examples", "make_success_reward",
+    "FORMAT", "PUSHER_SUCCESS_DISTANCE", "REACHER_SUCCESS_DISTANCE", "SUCCESS_MEASURES", "SUCCESS_TASKS", "SUCCESS_TESTS",
+    "SWIMMER_SUCCESS_ANGLE", "ExamplesError", "SuccessReward", "episode_successes", "load_examples", "make_success_examples", "make_success_reward",
     "pusher_object_distance", "pusher_success", "reacher_fingertip_distance", "reacher_success", "save_examples", "success_fn",
-    "swimmer_reversal_angle", "swimmer_success",
+    "swimmer_heading_turned", "swimmer_reversal_angle", "swimmer_success",
 ]
