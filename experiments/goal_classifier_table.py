@@ -26,7 +26,9 @@ _PNG = flags.DEFINE_string("png", None, "Success rate against env steps, every r
 def condition(config: dict) -> str:
   """The comparison's name for a run: (a) frozen classifier, (b) the loop, (c) SAC on another reward."""
   if config["reward"] == "classifier":
-    return "(a) classifier, frozen" if config.get("reward_kwargs", {}).get("frozen") else "(b) classifier + visited negatives"
+    kwargs = config.get("reward_kwargs", {})
+    name = "(a) classifier, frozen" if kwargs.get("frozen") else "(b) classifier + visited negatives"
+    return name + (f" (features {kwargs['features']})" if "features" in kwargs else "")
   return f"(c) task reward ({config['reward']})"
 
 

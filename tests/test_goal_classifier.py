@@ -204,6 +204,32 @@ def test_frozen_fits_once_loop_refits_and_d_minus_is_bounded():
   np.testing.assert_allclose(np.asarray(source.rewards(None, None, next_obs)), np.asarray(jax.nn.softplus(logits)), rtol=1e-5, atol=1e-6)
 
 
+def test_features_restrict_what_the_classifier_sees():
+  rng = np.random.default_rng(5)
+  positives, negatives = _blobs(rng, 50, 2.0), _blobs(rng, 60, -2.0)  # [N, 2]
+  visited = np.stack([_blobs(rng, 100, -1.0), _blobs(rng, 100, 0.0)])  # [S=2, 100, 2]
+  noise = lambda a: np.concatenate([rng.normal(size=a.shape[:-1] + (1,)), a, rng.normal(size=a.shape[:-1] + (2,))], axis=-1)
+  # Observations of 5 features, the examples' two at indices 1 and 2; the rest is noise a policy could game.
+  wide = ClassifierReward(
+      num_seeds=2, observation_dim=5, positives=noise(positives), negatives=noise(negatives), key=jax.random.key(7),
+      update_every_steps=100, num_steps=50, batch_size=16, hidden_dims=TINY, features=(1, 2),
+  )
+  narrow = ClassifierReward(
+      num_seeds=2, observation_dim=2, positives=positives, negatives=negatives, key=jax.random.key(7),
+      update_every_steps=100, num_steps=50, batch_size=16, hidden_dims=TINY,
+  )
+  wide.update(100, _view(noise(visited)), jax.random.key(8))
+  narrow.update(100, _view(visited), jax.random.key(8))
+  np.testing.assert_array_equal(wide.negatives, narrow.negatives)  # D− holds the two features only
+  _assert_trees_equal(wide.state()["models"], narrow.state()["models"])
+  probe = noise(visited[:, :9])
+  np.testing.assert_allclose(np.asarray(wide.rewards(None, None, probe)), np.asarray(narrow.rewards(None, None, probe[..., 1:3])))
+  np.testing.assert_allclose(wide.success_probabilities(probe), narrow.success_probabilities(probe[..., 1:3]))
+  for bad in ((), (1, 1), (5,), (-1,)):
+    with pytest.raises(ValueError, match="features=.*distinct observation indices in \\[0, 5\\)"):
+      ClassifierReward(num_seeds=1, observation_dim=5, positives=noise(positives), key=jax.random.key(0), features=bad)
+
+
 # --------------------------------------------------------------------------------------------------
 # Success examples, checked in the simulator.
 
@@ -337,6 +363,10 @@ def test_examples_file_and_bad_input(tmp_path):
     factory(examples=empty)
   source = factory(examples=path, frozen=True, hidden_dims="8-8", example_negatives=False)
   assert not source.add_visited and source.counts.tolist() == [0, 0]
+  assert factory(examples=path, features=8).features.tolist() == [8]
+  assert factory(examples=path, features="8-9", hidden_dims=8).negatives.shape == (2, 100_000, 2)
+  with pytest.raises(ValueError, match="features='8,9': write integers joined by '-'"):
+    factory(examples=path, features="8,9")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -345,9 +345,14 @@ class ClassifierReward:
     mixup_alpha: mixup's α (0 = off); Singh et al. 2019 regularise VICE's classifier with mixup.
     gradient_penalty: weight of the input-gradient penalty (0 = off).
     normalize: standardise inputs with statistics of D+ ∪ D− taken at the first fit (then fixed).
+    features: indices into the observation of the features the classifier sees (default all O): the
+      part of the state the success examples are about, e.g. ``(0,)``, Swimmer-v5's heading. With
+      every feature, the classifier may also separate D+ from the policy's states by what the
+      examples leave free (posture, gait); examples, D− and rewards are all sliced alike.
 
   Raises:
-    ValueError: empty D+, examples whose width is not O, non-finite examples, or a bad setting.
+    ValueError: empty D+, examples whose width is not O, non-finite examples, or a bad setting
+      (``features`` empty, repeated or outside [0, O)).
   """
 
   name = "classifier"
@@ -373,9 +378,18 @@ class ClassifierReward:
       mixup_alpha: float = 0.0,
       gradient_penalty: float = 0.0,
       normalize: bool = True,
+      features: Optional[Sequence[int]] = None,
   ):
     positives = _check_examples("positives (D+)", positives, observation_dim, allow_empty=False)
     negatives = _check_examples("negatives (D−)", negatives, observation_dim, allow_empty=True)
+    if features is not None:
+      features = [int(f) for f in features]
+      if not features or len(set(features)) < len(features) or not all(0 <= f < observation_dim for f in features):
+        raise ValueError(
+            f"ClassifierReward: features={features} must be distinct observation indices in [0, {observation_dim})"
+        )
+      positives, negatives, observation_dim = positives[:, features], negatives[:, features], len(features)
+    self.features = None if features is None else np.asarray(features)
     if transform not in REWARD_TRANSFORMS:
       raise ValueError(f"ClassifierReward: transform={transform!r}; choose one of {', '.join(REWARD_TRANSFORMS)}")
     for field, value in (
@@ -455,9 +469,14 @@ class ClassifierReward:
     metrics["negatives"] = self.counts.astype(np.float64)
     return due, metrics
 
+  def _select(self, observations: Any) -> np.ndarray:
+    """The classifier's features of observations ``[..., O]`` (all of them unless ``features``)."""
+    observations = np.asarray(observations, np.float32)
+    return observations if self.features is None else observations[..., self.features]
+
   def _visited(self, buffer: Any, start: int, stop: int) -> np.ndarray:
     """The classifier's inputs of replay rows ``[start, stop)``: the visited states s', ``[S, k, O]`` float32."""
-    return np.asarray(buffer.next_observations[:, start:stop], np.float32)
+    return self._select(buffer.next_observations[:, start:stop])
 
   def _negative_rows(self, buffer: Any, visited: np.ndarray, start: int, stop: int) -> list[np.ndarray]:
     """What each seed adds to its D− for replay rows ``[start, stop)``: its visited inputs."""
@@ -480,11 +499,11 @@ class ClassifierReward:
     """``[S, n, O]``, ``[S, n, A]``, ``[S, n, O]`` → ``[S, n]`` float32: ``transform(mean_e l_e(s'))``,
     seed i's rows by seed i's ensemble."""
     del observations, actions, terminals
-    return self._input_rewards(next_observations)
+    return self._input_rewards(self._select(next_observations))
 
   def success_probabilities(self, observations: Any) -> np.ndarray:
     """``D(s) = σ(mean_e l_e(s))`` per seed: ``[S, n, O]`` → ``[S, n]`` float32 NumPy."""
-    return np.asarray(jax.nn.sigmoid(_seed_mean_logits(self.models, jnp.asarray(observations, jnp.float32))))
+    return np.asarray(jax.nn.sigmoid(_seed_mean_logits(self.models, jnp.asarray(self._select(observations)))))
 
   def state(self) -> dict[str, Any]:
     return {
@@ -510,12 +529,15 @@ _KWARGS: dict[str, type] = {
     "examples": str, "frozen": bool, "example_negatives": bool, "negatives_capacity": int, "update_every_steps": int,
     "num_steps": int, "initial_num_steps": int, "batch_size": int, "ensemble_size": int, "hidden_dims": str,
     "learning_rate": float, "transform": str, "mixup_alpha": float, "gradient_penalty": float, "normalize": bool,
+    "features": str,
 }
+_INT_LISTS = ("hidden_dims", "features")  # written "256-256" (or one number) in --reward_kwargs
 
 
 def parse_reward_kwargs(reward: str, reward_kwargs: Mapping[str, Any], types: Mapping[str, type]) -> dict[str, Any]:
   """Checks ``--reward_kwargs`` of ``--reward=<reward>`` against ``types`` (name → type) and returns
-  them as a new dict, with ``hidden_dims`` written ``"256-256"`` (or one width) parsed to a tuple.
+  them as a new dict, with ``hidden_dims`` / ``features`` written ``"256-256"`` (or one number)
+  parsed to a tuple of ints.
 
   Raises:
     ValueError: an unknown name (the valid ones are listed) or a value of the wrong type.
@@ -528,14 +550,15 @@ def parse_reward_kwargs(reward: str, reward_kwargs: Mapping[str, Any], types: Ma
     want = types[name]
     ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
     ok |= want is float and isinstance(value, int) and not isinstance(value, bool)  # 1 for 1.0
-    ok |= name == "hidden_dims" and isinstance(value, int) and not isinstance(value, bool)  # one layer: hidden_dims=64
+    ok |= name in _INT_LISTS and isinstance(value, int) and not isinstance(value, bool)  # one: hidden_dims=64
     if not ok:
       raise ValueError(f"--reward_kwargs: {name}={value!r} must be a {want.__name__}")
-  if "hidden_dims" in kwargs:
-    try:
-      kwargs["hidden_dims"] = tuple(int(h) for h in str(kwargs["hidden_dims"]).split("-"))
-    except ValueError:
-      raise ValueError(f"--reward_kwargs: hidden_dims={kwargs['hidden_dims']!r}: write widths joined by '-', e.g. 256-256")
+  for name in _INT_LISTS:
+    if name in kwargs:
+      try:
+        kwargs[name] = tuple(int(h) for h in str(kwargs[name]).split("-"))
+      except ValueError:
+        raise ValueError(f"--reward_kwargs: {name}={kwargs[name]!r}: write integers joined by '-', e.g. 256-256")
   return kwargs
 
 
@@ -546,7 +569,8 @@ def make_classifier_reward(*, config: Any, observation_dim: int, key: jax.Array,
     ``experiments/make_success_examples.py``) made for ``config.env_id``;
   - ``frozen`` (default false): the ablation "trained once and frozen" (``add_visited=False``);
   - ``example_negatives`` (default true): start D− with the file's ``negatives``;
-  - ``hidden_dims`` as ``"256-256"``; every other :class:`ClassifierReward` option by name
+  - ``hidden_dims`` as ``"256-256"``; ``features`` (observation indices the classifier sees) as
+    ``"0"`` or ``"0-3-4"``; every other :class:`ClassifierReward` option by name
     (``negatives_capacity``, ``update_every_steps``, ``num_steps``, ``initial_num_steps``,
     ``batch_size``, ``ensemble_size``, ``learning_rate``, ``transform``, ``mixup_alpha``,
     ``gradient_penalty``, ``normalize``).
