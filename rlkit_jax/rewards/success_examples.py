@@ -78,21 +78,6 @@ def pusher_success(observations: Any, *, threshold: float = PUSHER_SUCCESS_DISTA
   return pusher_object_distance(observations) <= threshold
 
 
-def swimmer_reversal_angle(observations: Any) -> np.ndarray:
-  """Angle between the swimmer's heading and the reversed direction (heading ±π), radians in
-  [0, π]: Swimmer-v5 observations ``[..., 8]`` → ``[...]`` float64 (0 = turned around, π = the start
-  heading 0). The heading (``observations[..., 0]``) is not wrapped; whole turns do not count."""
-  observations = np.asarray(observations, np.float64)
-  _check_width("Swimmer-v5", observations, 8)
-  return np.pi - np.abs(np.angle(np.exp(1j * observations[..., 0])))
-
-
-def swimmer_success(observations: Any, *, threshold: float = SWIMMER_SUCCESS_ANGLE) -> np.ndarray:
-  """Swimmer-v5 success: ``[..., 8]`` → ``[...]`` bool, turned around to within ``threshold`` rad of
-  the reversed heading."""
-  return swimmer_reversal_angle(observations) <= threshold
-
-
 def swimmer_heading_turned(observations: Any) -> np.ndarray:
   """How far the swimmer has turned from its start heading 0, ``|θ0|`` in radians (whole turns
   included): Swimmer-v5 observations ``[..., 8]`` → ``[...]`` float64. Success is near π (or 3π, …);
@@ -100,6 +85,19 @@ def swimmer_heading_turned(observations: Any) -> np.ndarray:
   observations = np.asarray(observations, np.float64)
   _check_width("Swimmer-v5", observations, 8)
   return np.abs(observations[..., 0])
+
+
+def swimmer_reversal_angle(observations: Any) -> np.ndarray:
+  """Angle between the swimmer's heading and the reversed direction (heading ±π), radians in
+  [0, π]: Swimmer-v5 observations ``[..., 8]`` → ``[...]`` float64 (0 = turned around, π = the start
+  heading 0). The heading (``observations[..., 0]``) is not wrapped; whole turns do not count."""
+  return np.pi - np.abs(np.angle(np.exp(1j * swimmer_heading_turned(observations))))
+
+
+def swimmer_success(observations: Any, *, threshold: float = SWIMMER_SUCCESS_ANGLE) -> np.ndarray:
+  """Swimmer-v5 success: ``[..., 8]`` → ``[...]`` bool, turned around to within ``threshold`` rad of
+  the reversed heading."""
+  return swimmer_reversal_angle(observations) <= threshold
 
 
 SUCCESS_TESTS: dict[str, Callable[..., np.ndarray]] = {
