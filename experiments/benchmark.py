@@ -13,13 +13,14 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags
+from absl import flags
 
+import cli
 from rlkit_jax import runner
 from rlkit_jax.agents import IQL
 from rlkit_jax.data.transitions import Transitions
 
-_SEEDS = flags.DEFINE_list("seeds", ["1", "4", "16"], "Seed counts to measure.")
+_SEEDS = cli.define_integer_list("seeds", [1, 4, 16], "Seed counts to measure.")
 _UPDATES = flags.DEFINE_integer("updates", 200, "Updates per timed call (one lax.scan).")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed calls per setting (the best is kept).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Minibatch size per seed.")
@@ -75,7 +76,7 @@ def main(argv):
   create = functools.partial(IQL.create, observation_dim=_OBS_DIM, action_dim=_ACT_DIM, hidden_dims=(_HIDDEN.value,) * 2)
   train = runner.make_train_chunk(batch_size=_BATCH_SIZE.value, num_updates=_UPDATES.value)
   results = []
-  for num_seeds in [int(s) for s in _SEEDS.value]:
+  for num_seeds in _SEEDS.value:
     state, data = runner.place(runner.init_run_state(create, seed=0, num_seeds=num_seeds), dataset)
     state, _ = train(state, data)  # compile
     jax.block_until_ready(state)
@@ -116,4 +117,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

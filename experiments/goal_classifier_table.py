@@ -14,7 +14,7 @@ import os
 import numpy as np
 from absl import app, flags, logging
 
-from rlkit_jax.checkpoint import CheckpointError
+import cli
 from rlkit_jax.online import load_metrics, load_replay, plot
 from rlkit_jax.rewards.success_examples import SUCCESS_MEASURES
 
@@ -56,10 +56,7 @@ def main(argv):
     last = min(_LAST.value, len(steps))
     since = int(steps[-last - 1]) if len(steps) > last else 0
     per_seed = np.nanmean(success[-last:], axis=0)
-    try:
-      replay = load_replay(workdir)
-    except CheckpointError as e:
-      raise app.UsageError(str(e)) from None
+    replay = load_replay(workdir)
     ends = replay.episode_ends
     ends[:, :since] = False
     values = measure(replay.next_observations[ends])
@@ -74,4 +71,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -11,12 +11,14 @@ import json
 import os
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
-from rlkit_jax.data import DatasetError, load
+import cli
+from rlkit_jax.data import load
 from rlkit_jax.online import load_metrics, plot
 
 _DEMOS = flags.DEFINE_string("demos", None, "The demonstrations file both methods learned from.", required=True)
+_ENV_ID = cli.define_env_id("Gymnasium task of a --demos file that names none.")
 _ONLINE = flags.DEFINE_list("online", [], "Online run folders (train_online.py --workdir).")
 _BC = flags.DEFINE_string("bc", None, "Behaviour-cloning run folder (train_offline.py --algo=bc --workdir).")
 _LAST = flags.DEFINE_integer("last", 3, "Average each seed's last that many evaluations (evaluation returns are noisy).")
@@ -33,10 +35,7 @@ def _final(workdir: str, column: str) -> tuple[str, np.ndarray]:
 
 def main(argv):
   del argv
-  try:
-    demo_returns = load(_DEMOS.value).episode_returns()
-  except DatasetError as e:
-    raise app.UsageError(str(e)) from None
+  demo_returns = load(_DEMOS.value, env_id=_ENV_ID.value).episode_returns()
   expert = float(demo_returns.mean())
   rows = [("demonstrator", f"{len(demo_returns)} trajectories", demo_returns)]
   labels = []
@@ -66,4 +65,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

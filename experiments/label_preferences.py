@@ -22,8 +22,10 @@ import os
 from typing import Any, Callable
 
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
+import cli
+from rlkit_jax.errors import UsageError
 from rlkit_jax.rewards.labellers import TEACHERS, ModelLabeller, make_teacher
 from rlkit_jax.rewards.preference_data import load_preferences, pairs, save_preferences
 from rlkit_jax.rewards.segments import PreferenceDataError, episode_lengths, gather, sample_refs
@@ -31,6 +33,7 @@ from rlkit_jax.rewards.segments import PreferenceDataError, episode_lengths, gat
 DEFAULT_DATASET = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rlkit_jax", "assets", "hopper-medium-replay-v5.hdf5")
 
 _DATASET = flags.DEFINE_string("dataset", DEFAULT_DATASET, "Dataset name or file (rlkit_jax.data.load) the segments come from.")
+_ENV_ID = cli.define_env_id()
 _NUM_QUERIES = flags.DEFINE_integer("num_queries", 20, "Pairs in the plan (drawn from --seed).")
 _SEGMENT_LENGTH = flags.DEFINE_integer("segment_length", 50, "Steps per segment.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seeds the plan of pairs (and a stochastic teacher).")
@@ -102,7 +105,7 @@ def make_labeller(
   Teachers judge with B-Pref's threshold scale ``T · mean reward`` of the whole dataset.
 
   Raises:
-    ValueError: an unknown ``kind``, or ``"model"`` without ``reward_model``.
+    UsageError: an unknown ``kind``, or ``"model"`` without ``reward_model``.
   """
   if kind == "terminal":
     from rlkit_jax.rewards.terminal import TerminalLabeller
@@ -111,14 +114,14 @@ def make_labeller(
     return TerminalLabeller(video_dir=video_dir, person=person, input_fn=input_fn, print_fn=print_fn, **extra)
   if kind == "model":
     if not reward_model:
-      raise ValueError("--labeller=model needs --reward_model=PATH (a reward model saved by the reward learner)")
+      raise UsageError("--labeller=model needs --reward_model=PATH (a reward model saved by the reward learner)")
     from rlkit_jax.rewards.reward_model import load_reward_model  # imported here: optional until it is needed
 
     model = load_reward_model(reward_model)
     return ModelLabeller(model.segment_scores, name=f"model:{reward_model}")
   if kind in TEACHERS:
     return make_teacher(kind, seed=seed).for_rewards(np.asarray(dataset.transitions.rewards), segment_length)
-  raise ValueError(f"unknown --labeller={kind!r}; choose terminal, model or one of {sorted(TEACHERS)}")
+  raise UsageError(f"unknown --labeller={kind!r}; choose terminal, model or one of {sorted(TEACHERS)}")
 
 
 def label(
@@ -183,6 +186,7 @@ def label(
 def run(
     *,
     dataset: str = DEFAULT_DATASET,
+    env_id: str | None = None,
     num_queries: int = 20,
     segment_length: int = 50,
     seed: int = 0,
@@ -199,7 +203,7 @@ def run(
   """The script with its flags as arguments (``loaded``: the already loaded ``dataset``, for tests)."""
   from rlkit_jax.data import load
 
-  data = loaded if loaded is not None else load(dataset)
+  data = loaded if loaded is not None else load(dataset, env_id=env_id)
   video_dir = video_dir or os.path.splitext(out)[0] + "_videos"
   chosen = make_labeller(
       labeller, dataset=data, segment_length=segment_length, seed=seed, video_dir=video_dir, person=name,
@@ -217,7 +221,8 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # PyOpenGL logs its optional modules at INFO
   try:
     run(
-        dataset=_DATASET.value, num_queries=_NUM_QUERIES.value, segment_length=_SEGMENT_LENGTH.value, seed=_SEED.value,
+        dataset=_DATASET.value, env_id=_ENV_ID.value, num_queries=_NUM_QUERIES.value,
+        segment_length=_SEGMENT_LENGTH.value, seed=_SEED.value,
         out=_OUT.value, video_dir=_VIDEO_DIR.value, labeller=_LABELLER.value, name=_NAME.value,
         reward_model=_REWARD_MODEL.value,
     )
@@ -226,4 +231,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -19,6 +19,7 @@ import os
 
 from absl import app, flags
 
+import cli
 from rlkit_jax import data as data_lib
 from rlkit_jax.offline import DEFAULT_DATASET
 from rlkit_jax.rewards import (
@@ -33,6 +34,7 @@ from rlkit_jax.rewards.learning import RewardLearningConfig, create_model, evalu
 
 _DATASET = flags.DEFINE_string("dataset", DEFAULT_DATASET, "Dataset name or HDF5 path whose segments are compared.")
 _DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "Extra folder holding generated datasets.")
+_ENV_ID = cli.define_env_id()
 _NUM_QUERIES = flags.DEFINE_integer("num_queries", 500, "Pairs the teacher labels.")
 _TEACHER = flags.DEFINE_enum("teacher", "oracle", list(TEACHERS), "B-Pref scripted teacher (Lee et al. 2021).")
 _PREFERENCES = flags.DEFINE_string("preferences", None, "Train on this preference file instead of asking --teacher.")
@@ -40,7 +42,7 @@ _SELECTION = flags.DEFINE_enum("selection", "uniform", list(QUERY_SELECTIONS), "
 _NUM_ROUNDS = flags.DEFINE_integer("num_rounds", 1, "Labelling rounds (the first is uniform).")
 _SEGMENT_LENGTH = flags.DEFINE_integer("segment_length", 50, "Steps per segment.")
 _ENSEMBLE_SIZE = flags.DEFINE_integer("ensemble_size", 3, "Reward models in the ensemble.")
-_HIDDEN_DIMS = flags.DEFINE_list("hidden_dims", ["256", "256", "256"], "Reward network widths.")
+_HIDDEN_DIMS = cli.define_integer_list("hidden_dims", [256, 256, 256], "Reward network widths.")
 _NUM_EPOCHS = flags.DEFINE_integer("num_epochs", 50, "Passes over the labelled pairs (at least 200 steps).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Pairs per member and step.")
 _USE_ACTIONS = flags.DEFINE_bool("use_actions", True, "Learn r(s, a); --nouse_actions learns r(s).")
@@ -52,13 +54,13 @@ def main(argv):
   del argv
   if _NUM_ROUNDS.value < 1 or _NUM_ROUNDS.value > _NUM_QUERIES.value:
     raise app.UsageError(f"--num_rounds must be in [1, --num_queries={_NUM_QUERIES.value}], got {_NUM_ROUNDS.value}")
-  dataset = data_lib.load(_DATASET.value, dataset_dir=_DATASET_DIR.value)
+  dataset = data_lib.load(_DATASET.value, dataset_dir=_DATASET_DIR.value, env_id=_ENV_ID.value)
   if data_lib.is_discrete(dataset):
     raise app.UsageError(f"--dataset={_DATASET.value}: reward models here take continuous actions; this dataset's are discrete")
   config = RewardLearningConfig(
       num_queries=_NUM_QUERIES.value, segment_length=_SEGMENT_LENGTH.value, selection=_SELECTION.value,
       num_rounds=_NUM_ROUNDS.value, ensemble_size=_ENSEMBLE_SIZE.value,
-      hidden_dims=tuple(int(h) for h in _HIDDEN_DIMS.value), batch_size=_BATCH_SIZE.value,
+      hidden_dims=tuple(_HIDDEN_DIMS.value), batch_size=_BATCH_SIZE.value,
       num_epochs=_NUM_EPOCHS.value, use_actions=_USE_ACTIONS.value, seed=_SEED.value,
   )
   source = os.path.basename(_PREFERENCES.value).removesuffix(".json") if _PREFERENCES.value else _TEACHER.value
@@ -91,4 +93,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

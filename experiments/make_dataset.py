@@ -15,8 +15,9 @@ import json
 import shlex
 import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 
+import cli
 from rlkit_jax.data import generate
 
 _ENV = flags.DEFINE_string("env", "Hopper-v5", "gymnasium task id (MuJoCo Box tasks: SAC; Discrete tasks: DQN).")
@@ -31,6 +32,11 @@ _START_STEPS = flags.DEFINE_integer("start_steps", 5_000, "Initial uniformly ran
 _EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Steps between evaluations (snapshots) [2_000].")
 _BEHAVIOR_EPSILON = flags.DEFINE_float("behavior_epsilon", 0.1, "Discrete tasks: ε of the medium/expert behaviour policies.")
 _KINDS = flags.DEFINE_list("kinds", list(generate.DATASET_KINDS), "Which datasets to write.")
+cli.task_flag("env")
+flags.register_validator(
+    "kinds", lambda kinds: set(kinds) <= set(generate.DATASET_KINDS),
+    f"unknown dataset kind; choose from {','.join(generate.DATASET_KINDS)}",
+)
 
 # The discrete recipe's defaults for flags left unset (a few minutes per task on one CPU core).
 _DISCRETE_DEFAULTS = {"num_steps": 50_000, "num_transitions": 50_000, "start_steps": 1_000, "eval_every": 2_000}
@@ -84,4 +90,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

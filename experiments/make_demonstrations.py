@@ -17,21 +17,23 @@ import sys
 import numpy as np
 from absl import app, flags
 
+import cli
 from rlkit_jax.data import DatasetError, load, take_episodes, write_d4rl_hdf5
 
 _DATASET = flags.DEFINE_string("dataset", "hopper-expert-v5", "Source dataset: a generated/D4RL name or an HDF5 path.")
 _DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "Extra folder holding generated datasets.")
+_ENV_ID = cli.define_env_id()
 _NUM_DEMOS = flags.DEFINE_integer("num_demos", 10, "Trajectories to keep (the source's first N).")
 _OUT = flags.DEFINE_string("out", None, "Output .hdf5 (default runs/gail/<dataset>-<N>demos.hdf5).")
 
 
 def main(argv):
   del argv
+  source = load(_DATASET.value, dataset_dir=_DATASET_DIR.value, env_id=_ENV_ID.value)
   try:
-    source = load(_DATASET.value, dataset_dir=_DATASET_DIR.value)
     demos = take_episodes(source, _NUM_DEMOS.value)
   except DatasetError as e:
-    raise app.UsageError(str(e)) from None
+    raise app.UsageError(f"--num_demos={_NUM_DEMOS.value}: {e}") from None
   t = demos.transitions
   terminals = np.asarray(t.terminals) > 0
   returns = demos.episode_returns()
@@ -54,4 +56,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from absl import app, flags
 
+import cli
 from rlkit_jax.rewards.success_examples import SUCCESS_TASKS, make_success_examples, save_examples, success_fn
 
 _ENV = flags.DEFINE_enum("env", "Reacher-v5", list(SUCCESS_TASKS), "Task with a success test and a recipe for success states.")
@@ -43,4 +44,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

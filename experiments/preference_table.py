@@ -15,6 +15,7 @@ import re
 
 from absl import app, flags
 
+import cli
 from rlkit_jax import results
 
 _RUNS = flags.DEFINE_string("runs", "runs/pref", "Folder with one <task>-mr subfolder per dataset.")
@@ -32,6 +33,8 @@ def _label(name: str) -> str | None:
 
 def main(argv):
   del argv
+  if not os.path.isdir(_RUNS.value):
+    raise app.UsageError(f"--runs={_RUNS.value}: no such folder; give the folder experiments/preference_offline_runs.sh wrote")
   curves, reward_rows, share_rows = [], [], []
   for task in sorted(os.listdir(_RUNS.value)):
     folder = os.path.join(_RUNS.value, task)
@@ -75,4 +78,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

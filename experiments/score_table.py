@@ -10,6 +10,7 @@ import os
 
 from absl import app, flags
 
+import cli
 from rlkit_jax import results
 from rlkit_jax.offline import ALGOS
 
@@ -39,4 +40,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -11,9 +11,11 @@
 (Cartesian product), all trained side by side as vmapped leaves of one program.
 """
 import json
+import sys
 
 from absl import app, flags, logging
 
+import cli
 from flag_parsing import number, parse_numbers
 from rlkit_jax.agents.common import agent_options
 from rlkit_jax.data.preprocessing import REWARD_SCALINGS
@@ -31,7 +33,8 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Minibatch size per seed."
 _EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Updates between evaluations and checkpoints.")
 _EVAL_EPISODES = flags.DEFINE_integer("eval_episodes", 5, "Episodes per seed and evaluation.")
 _LOG_EVERY = flags.DEFINE_integer("log_every", 1_000, "Updates per host round-trip.")
-_HIDDEN_DIMS = flags.DEFINE_list("hidden_dims", ["256", "256"], "Hidden layer widths.")
+_ENV_ID = cli.define_env_id()
+_HIDDEN_DIMS = cli.define_integer_list("hidden_dims", [256, 256], "Hidden layer widths.")
 _REWARD_SCALING = flags.DEFINE_enum("reward_scaling", "iql_locomotion", list(REWARD_SCALINGS), "Reward preprocessing.")
 _TOP_FRACTION = flags.DEFINE_float("top_fraction", 0.1, "filtered_bc: share of trajectories (by return) kept.")
 _HPARAMS = flags.DEFINE_list(
@@ -80,12 +83,13 @@ def main(argv):
       eval_every=_EVAL_EVERY.value,
       eval_episodes=_EVAL_EPISODES.value,
       log_every=_LOG_EVERY.value,
-      hidden_dims=tuple(int(h) for h in _HIDDEN_DIMS.value),
+      hidden_dims=tuple(_HIDDEN_DIMS.value),
       reward_scaling=_REWARD_SCALING.value,
       agent_kwargs=parse_numbers(_HPARAMS.value, example="expectile=0.8,temperature=3"),
       sweep=_parse_sweep(_SWEEP.value),
       top_fraction=_TOP_FRACTION.value,
       reward_model=_REWARD_MODEL.value,
+      env_id=_ENV_ID.value,
   )
   try:
     config.validate()
@@ -98,12 +102,20 @@ def main(argv):
   data = f"(data: {summary['dataset_normalized_score']:.1f})"
   for setting in summary["settings"]:
     label = ", ".join(f"{k}={v:g}" for k, v in setting["hyperparameters"].items()) or "defaults"
+    finite = sum(x is not None for x in setting["normalized_score_per_seed"])
+    if not finite:
+      print(f"{config.algo} on {summary['dataset']} [{label}]: every seed diverged, no score")
+      continue
     print(
         f"{config.algo} on {summary['dataset']} [{label}]: normalized score {setting['normalized_score_mean']:.1f} ± "
-        f"{setting['normalized_score_std']:.1f} over {config.num_seeds} seeds {data}"
+        f"{setting['normalized_score_std']:.1f} over {finite} seeds {data}"
     )
+  for event in summary["diverged"]:
+    print(event["message"])
   print(f"results in {workdir}")
+  if any(setting["normalized_score_mean"] is None for setting in summary["settings"]):
+    sys.exit(1)  # no score for a setting: every one of its seeds diverged
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -19,17 +19,17 @@ Comparing runs (e.g. a learned reward against the true one)::
 ``OnlineConfig.reward_kwargs``.
 """
 import json
+import sys
 
 from absl import app, flags, logging
 
+import cli
 from flag_parsing import parse_numbers, parse_scalars
 from rlkit_jax.agents.common import agent_options
 from rlkit_jax.agents.sac import SAC
-from rlkit_jax.data.dataset import DatasetError
 from rlkit_jax.online import REWARD_SOURCES, OnlineConfig, check_env, run_online
 from rlkit_jax.rewards.labellers import TEACHERS
 from rlkit_jax.rewards.query_selection import QUERY_SELECTIONS
-from rlkit_jax.rewards.success_examples import ExamplesError
 
 _D = OnlineConfig()  # the flag defaults are the library's
 
@@ -48,7 +48,7 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", _D.batch_size, "SAC minibatch s
 _EVAL_EVERY = flags.DEFINE_integer("eval_every", _D.eval_every, "Env steps between evaluations (and checkpoints).")
 _EVAL_EPISODES = flags.DEFINE_integer("eval_episodes", _D.eval_episodes, "Episodes per seed and evaluation.")
 _CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", None, "Env steps between checkpoints (default --eval_every).")
-_HIDDEN_DIMS = flags.DEFINE_list("hidden_dims", [str(h) for h in _D.hidden_dims], "Hidden layer widths.")
+_HIDDEN_DIMS = cli.define_integer_list("hidden_dims", list(_D.hidden_dims), "Hidden layer widths.")
 _HPARAMS = flags.DEFINE_list(
     "hparams", [], "SAC options, name=value,... (e.g. discount=0.98,actor_lr=1e-4); --hparams=help lists them."
 )
@@ -89,10 +89,6 @@ def main(argv):
     for name, value in agent_options(SAC).items():
       print(f"  {name}={value!r}")
     return
-  try:
-    hidden_dims = tuple(int(h) for h in _HIDDEN_DIMS.value)
-  except ValueError:
-    raise app.UsageError(f"--hidden_dims={','.join(_HIDDEN_DIMS.value)}: give integers, e.g. 256,256")
   config = OnlineConfig(
       env_id=_ENV.value,
       reward=_REWARD.value,
@@ -104,7 +100,7 @@ def main(argv):
       batch_size=_BATCH_SIZE.value,
       eval_every=_EVAL_EVERY.value,
       eval_episodes=_EVAL_EPISODES.value,
-      hidden_dims=hidden_dims,
+      hidden_dims=tuple(_HIDDEN_DIMS.value),
       checkpoint_every=_CHECKPOINT_EVERY.value,
       agent_kwargs=parse_numbers(_HPARAMS.value, example="discount=0.98,actor_lr=1e-4"),
       reward_kwargs=_reward_kwargs(),
@@ -115,20 +111,26 @@ def main(argv):
   except ValueError as e:
     raise app.UsageError(str(e))
   workdir = _WORKDIR.value or f"runs/online_{config.reward}_{config.env_id}_seed{config.seed}"
-  try:
-    summary = run_online(config, workdir, resume=_RESUME.value)
-  except (DatasetError, ExamplesError) as e:  # the reward source's input files (demonstrations, success examples)
-    raise app.UsageError(str(e))
+  summary = run_online(config, workdir, resume=_RESUME.value)
   print(json.dumps(summary, indent=1))
-  score = ""
-  if summary["normalized_score_mean"] == summary["normalized_score_mean"]:  # not NaN
-    score = f", normalized score {summary['normalized_score_mean']:.1f} ± {summary['normalized_score_std']:.1f}"
-  print(
-      f"SAC[{config.reward} reward] on {config.env_id}: return {summary['return_mean']:.1f} ± "
-      f"{summary['return_std']:.1f}{score} over {config.num_seeds} seeds after {config.num_steps} env steps"
-  )
+  run = f"SAC[{config.reward} reward] on {config.env_id}"
+  kept = sum(x is not None for x in summary["return_per_seed"])
+  if kept:
+    score = ""
+    if summary["normalized_score_mean"] == summary["normalized_score_mean"]:  # not NaN
+      score = f", normalized score {summary['normalized_score_mean']:.1f} ± {summary['normalized_score_std']:.1f}"
+    print(
+        f"{run}: return {summary['return_mean']:.1f} ± {summary['return_std']:.1f}{score} over {kept} seeds after "
+        f"{config.num_steps} env steps"
+    )
+  else:
+    print(f"{run}: every seed diverged, no return")
+  for event in summary["diverged"]:
+    print(event["message"])
   print(f"results in {workdir}")
+  if not kept:
+    sys.exit(1)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -6,15 +6,64 @@ half-written step that loads as if whole.
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, Optional
 
 import jax
 import orbax.checkpoint as ocp
 
+from rlkit_jax.errors import InputError
 
-class CheckpointError(ValueError):
+_log = logging.getLogger(__name__)
+
+
+class CheckpointError(InputError):
   """A checkpoint that cannot be restored into this run; the message names the folder and the fix."""
+
+
+class _UnreadableStep(CheckpointError):
+  """One step folder that cannot be read (corrupt, truncated, of another structure)."""
+
+
+def _first_line(error: Exception) -> str:
+  text = str(error).strip()
+  return text.splitlines()[0] if text else ""
+
+
+def _manager(directory: str, options: ocp.CheckpointManagerOptions) -> ocp.CheckpointManager:
+  # Handlers named up front, so the state's metadata can be read before anything is restored.
+  handlers = {"state": ocp.StandardCheckpointHandler(), "meta": ocp.JsonCheckpointHandler()}
+  return ocp.CheckpointManager(directory, options=options, item_handlers=handlers)
+
+
+def _key_name(key: Any) -> str:
+  for attribute in ("key", "name", "idx"):  # DictKey, GetAttrKey, SequenceKey / FlattenedIndexKey
+    if hasattr(key, attribute):
+      return str(getattr(key, attribute))
+  return str(key)
+
+
+def _layout(tree: Any) -> dict[str, tuple[tuple[int, ...], str]]:
+  """Leaf path (as orbax nests it: every node a dict of names) → (shape, dtype)."""
+  leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+  return {"/".join(map(_key_name, path)): (tuple(leaf.shape), str(leaf.dtype)) for path, leaf in leaves}
+
+
+def _check_layout(manager: ocp.CheckpointManager, step: int, abstract: Any, where: str) -> None:
+  """Raises _UnreadableStep unless the saved state has exactly the leaves, shapes and dtypes of
+  ``abstract``."""
+  try:
+    saved = _layout(manager.item_metadata(step)["state"].tree)
+  except Exception as e:  # missing or damaged metadata
+    raise _UnreadableStep(f"{where}: checkpoint state metadata is unreadable ({type(e).__name__}: {_first_line(e)})") from e
+  expected = _layout(abstract)
+  if saved != expected:
+    path = next(p for p in sorted(set(saved) | set(expected)) if saved.get(p) != expected.get(p))
+    raise _UnreadableStep(
+        f"{where}: checkpoint state has another structure (leaf {path}: saved {saved.get(path)} vs this run's "
+        f"{expected.get(path)}, as (shape, dtype))"
+    )
 
 
 def _is_key(x: Any) -> bool:
@@ -42,9 +91,8 @@ class Checkpointer:
   def __init__(self, directory: str, config: dict[str, Any], *, max_to_keep: int = 2):
     self.directory = os.path.abspath(directory)
     self.config = config
-    self._manager = ocp.CheckpointManager(
-        self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
-    )
+    self._options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+    self._manager = _manager(self.directory, self._options)
 
   def latest_step(self) -> Optional[int]:
     """The newest complete step, or None if the folder has none."""
@@ -63,32 +111,70 @@ class Checkpointer:
     self._manager.wait_until_finished()
 
   def restore(self, like: Any, step: Optional[int] = None) -> tuple[int, Any, dict[str, Any]]:
-    """Restores the newest (or the given) step into the structure of ``like``.
+    """Restores the newest readable (or the given) step into the structure of ``like``.
+
+    Without ``step``, an unreadable newest step does not stop a resume: it is set aside (renamed
+    ``<step>.unreadable``, nothing is deleted), a warning names it, and the next older step is
+    tried, down to the oldest kept one. A checkpoint written by a different configuration is
+    refused at once: an older step of the same folder would be no better.
 
     Args:
       like: a pytree with the same structure, shapes and dtypes as the saved state (e.g. a
-        freshly created one); only its structure is used.
-      step: which step; default the newest.
+        freshly created one), or a function ``step -> pytree`` for state whose shapes depend on
+        the step (an online replay); only its structure is used.
+      step: which step; default the newest readable one.
 
     Returns:
       ``(step, state, extra)``.
 
     Raises:
-      CheckpointError: no checkpoint, a checkpoint from a different configuration (the differing
-        fields are named), or one that is corrupt or of another structure.
+      CheckpointError: no checkpoint; a checkpoint from a different configuration (the differing
+        fields are named); the given ``step`` unreadable, or, without ``step``, no readable step
+        left (each unreadable step is named).
     """
-    step = self.latest_step() if step is None else step
-    if step is None:
+    template = like if callable(like) else (lambda _: like)
+    if step is not None:
+      try:
+        return self._restore_step(template(step), step)
+      except _UnreadableStep as e:
+        raise CheckpointError(f"{e}; fix: restore another step, or use a fresh --workdir") from e
+    steps = sorted(self._manager.all_steps(), reverse=True)
+    if not steps:
       raise CheckpointError(f"{self.directory}: no checkpoint to resume from; run without --resume to start afresh")
+    failures = []
+    for candidate in steps:
+      try:
+        restored = self._restore_step(template(candidate), candidate)
+      except _UnreadableStep as e:
+        failures.append(str(e))
+        _log.warning("%s; resuming from an older step", e)
+        continue
+      if failures:
+        self._set_aside(steps[: len(failures)])
+      return restored
+    raise CheckpointError(
+        f"{self.directory}: no readable checkpoint (steps {', '.join(map(str, steps))} are all unreadable: "
+        f"{' | '.join(failures)}); fix: start afresh with another --workdir"
+    )
+
+  def _set_aside(self, steps: list[int]) -> None:
+    """Renames unreadable step folders to ``<step>.unreadable`` (orbax then ignores them) and
+    reopens the manager, so the run's next saves at those steps succeed."""
+    self._manager.close()
+    for bad in steps:
+      target = os.path.join(self.directory, f"{bad}.unreadable")
+      if os.path.exists(target):
+        target += f".{len(os.listdir(self.directory))}"
+      os.rename(os.path.join(self.directory, str(bad)), target)
+    self._manager = _manager(self.directory, self._options)
+
+  def _restore_step(self, like: Any, step: int) -> tuple[int, Any, dict[str, Any]]:
     where = os.path.join(self.directory, str(step))
     try:
       meta = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
     except Exception as e:  # orbax raises several types for unreadable folders
-      raise CheckpointError(
-          f"{where}: checkpoint metadata is unreadable ({type(e).__name__}: {e}); delete this step folder "
-          "to fall back to the previous one, or use a fresh --workdir"
-      ) from e
-    saved = meta.get("config", {})
+      raise _UnreadableStep(f"{where}: checkpoint metadata is unreadable ({type(e).__name__}: {_first_line(e)})") from e
+    saved = meta.get("config", {}) if isinstance(meta, dict) else {}
     differing = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
     if differing:
       details = ", ".join(f"{k}: checkpoint={saved.get(k)!r} vs run={self.config.get(k)!r}" for k in differing)
@@ -97,12 +183,12 @@ class Checkpointer:
           "or use a fresh --workdir"
       )
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _unwrap_keys(like))
+    _check_layout(self._manager, step, abstract, where)  # orbax would cast a leaf of another dtype silently
     try:
       restored = self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))["state"]
     except Exception as e:
-      raise CheckpointError(
-          f"{where}: checkpoint state is corrupt or has another structure ({type(e).__name__}: {e}); delete this "
-          "step folder to fall back to the previous one, or use a fresh --workdir"
+      raise _UnreadableStep(
+          f"{where}: checkpoint state is corrupt or has another structure ({type(e).__name__}: {_first_line(e)})"
       ) from e
     return step, _rewrap_keys(restored, like), meta.get("extra", {})
 

@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import importlib
 import json
-import math
 import os
 import time
 from typing import Any, Mapping, Optional, Sequence
@@ -24,9 +23,12 @@ import tqdm
 from rlkit_jax import data as data_lib
 from rlkit_jax import runner
 from rlkit_jax.agents.common import agent_options, numeric_hyperparameters
+from rlkit_jax.agents.hyperparameters import check_hyperparameters
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer
 from rlkit_jax.data import preprocessing
 from rlkit_jax.envs.evaluation import normalized_score
+from rlkit_jax.errors import UsageError
+from rlkit_jax.training.divergence import DivergenceLog
 
 DEFAULT_DATASET = "hopper-medium-replay-v5"
 Q_PROBE_SIZE = 4096  # dataset transitions on which the Q diagnostics are averaged
@@ -98,6 +100,8 @@ class OfflineConfig:
     reward_model: a reward model folder (:func:`rlkit_jax.rewards.save_reward_model`, e.g. from
       ``experiments/learn_reward.py``); if set, the dataset's rewards are replaced by the model's
       normalised reward before reward scaling. Evaluation still reports the task's own return.
+    env_id: the gymnasium task the dataset was collected on, for a file that names none (see
+      :func:`rlkit_jax.data.load`); None: the dataset's own.
   """
 
   algo: str = "iql"
@@ -115,20 +119,23 @@ class OfflineConfig:
   sweep: Mapping[str, Sequence[float]] = dataclasses.field(default_factory=dict)
   top_fraction: float = 0.1
   reward_model: Optional[str] = None
+  env_id: Optional[str] = None
 
   def validate(self) -> None:
     """Raises ValueError naming the flag and the valid choices, before anything is loaded or compiled."""
     if self.algo not in ALGOS:
       choices = "; ".join(f"{name}: {algo.summary}" for name, algo in ALGOS.items())
       raise ValueError(f"--algo={self.algo!r} is not a known algorithm; valid choices: {choices}")
-    options = agent_options(ALGOS[self.algo].agent_class)
+    agent_class = ALGOS[self.algo].agent_class
+    options = agent_options(agent_class)
     for name, value in self.agent_kwargs.items():
       if name not in options:
         raise ValueError(f"--hparams: {name!r} is not an option of --algo={self.algo}; valid names: {', '.join(options)}")
+      check_hyperparameters(agent_class, {name: value}, flag="--hparams")
       default = options[name]
       if not isinstance(default, float) and value != int(value):
         raise ValueError(f"--hparams: {name} takes an integer{' (0 or 1)' if isinstance(default, bool) else ''}, got {value}")
-    numeric = numeric_hyperparameters(ALGOS[self.algo].agent_class)
+    numeric = numeric_hyperparameters(agent_class)
     for name in self.sweep:
       if name not in numeric:
         static = " (it is static: set it with --hparams, one value per run)" if name in options else ""
@@ -138,8 +145,9 @@ class OfflineConfig:
     for name, values in self.sweep.items():
       if name in self.agent_kwargs:
         raise ValueError(f"--sweep: {name!r} is also fixed by --hparams; give it in one of the two")
-      if not values or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-        raise ValueError(f"--sweep: {name}={list(values)!r} needs one or more finite numbers, e.g. {name}=1,5,10")
+      if not values or not all(isinstance(v, (int, float)) for v in values):
+        raise ValueError(f"--sweep: {name}={list(values)!r} needs one or more numbers, e.g. {name}=1,5,10")
+      check_hyperparameters(agent_class, {name: list(values)}, flag="--sweep")
     for name in ("num_seeds", "num_updates", "batch_size", "eval_every", "eval_episodes", "log_every"):
       if getattr(self, name) <= 0:
         raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
@@ -191,7 +199,7 @@ def _prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[
   if discrete != algo.discrete:
     kind = "discrete" if discrete else "continuous"
     fits = sorted(name for name, a in ALGOS.items() if a.discrete == discrete)
-    raise ValueError(
+    raise UsageError(
         f"--dataset={config.dataset} ({dataset.source}) has {kind} actions but --algo={config.algo} is for "
         f"{'discrete' if algo.discrete else 'continuous'} actions; valid --algo choices for this dataset: {', '.join(fits)}"
     )
@@ -254,11 +262,20 @@ def _write_json(path: str, payload: dict[str, Any]) -> None:
 
 
 def _summarise(scores: np.ndarray) -> dict[str, Any]:
+  """Per-seed scores (None for a diverged seed, whose score is NaN) and mean/std over the others
+  (None if every seed diverged)."""
+  finite = scores[np.isfinite(scores)]
   return {
-      "normalized_score_per_seed": [float(x) for x in scores],
-      "normalized_score_mean": float(np.mean(scores)),
-      "normalized_score_std": float(np.std(scores)),
+      "normalized_score_per_seed": [float(x) if np.isfinite(x) else None for x in scores],
+      "normalized_score_mean": float(np.mean(finite)) if finite.size else None,
+      "normalized_score_std": float(np.std(finite)) if finite.size else None,
   }
+
+
+def run_label(run: int, settings: Sequence[Mapping[str, float]], num_seeds: int) -> str:
+  """``"seed 2"``, or with a sweep ``"seed 2 of expectile=0.9"``: how messages name run ``run``."""
+  setting = ", ".join(f"{k}={v:g}" for k, v in settings[run // num_seeds].items())
+  return f"seed {run % num_seeds}" + (f" of {setting}" if setting else "")
 
 
 def run_offline(
@@ -277,7 +294,12 @@ def run_offline(
     The summary also written to ``workdir/summary.json``: per setting (``settings``, H entries) the
     hyperparameters and the per-seed and mean/std normalized score of the final evaluation; without
     a sweep the same score keys also at the top level; the dataset's own average return and score,
-    wall time and updates per second.
+    wall time and updates per second. ``diverged`` lists the runs stopped by the non-finite guard
+    (:mod:`rlkit_jax.training.divergence`): setting and seed index, the update of the first
+    non-finite chunk, the non-finite metrics and a one-line ``message``. A diverged seed's score
+    is None and is left out of the mean and std (None if every seed of a setting diverged);
+    ``metrics.csv`` has no rows for it after it diverged, and its checkpointed agent is its last
+    finite one.
 
   Raises:
     ValueError: a bad setting, or a dataset whose action space does not fit ``config.algo``
@@ -286,10 +308,11 @@ def run_offline(
       foreign or corrupt.
   """
   config.validate()
-  dataset = data_lib.load(config.dataset, dataset_dir=dataset_dir)
+  dataset = data_lib.load(config.dataset, dataset_dir=dataset_dir, env_id=config.env_id)
   if dataset.env_id is None:
     raise data_lib.DatasetError(
-        f"{dataset.source}: no gymnasium task is known for this dataset, so policies cannot be evaluated"
+        f"{dataset.source}: no gymnasium task is known for this dataset, so policies cannot be evaluated; fix: "
+        "pass --env_id=<the gymnasium task it was collected on> if gymnasium has one"
     )
   data_returns = dataset.episode_returns()
   dataset, scaling = _prepare_dataset(config, dataset)
@@ -301,19 +324,21 @@ def run_offline(
 
   os.makedirs(workdir, exist_ok=True)
   checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json())
+  if checkpointer.latest_step() is not None and not resume:  # before anything compiles
+    raise CheckpointError(
+        f"{workdir}: already holds checkpoints (step {checkpointer.latest_step()}); pass --resume to continue "
+        "that run or choose another --workdir"
+    )
   state = runner.init_run_state(
       _create_fn(config, observation_dim, action_dim), seed=config.seed, num_seeds=num_seeds, settings=settings
   )
   metrics_path = os.path.join(workdir, "metrics.csv")
   elapsed_before = 0.0
+  divergence = DivergenceLog(len(settings) * num_seeds)
   if checkpointer.latest_step() is not None:
-    if not resume:
-      raise CheckpointError(
-          f"{workdir}: already holds checkpoints (step {checkpointer.latest_step()}); pass --resume to continue "
-          "that run or choose another --workdir"
-      )
     _, state, extra = checkpointer.restore(state)
     elapsed_before = float(extra.get("elapsed_s", 0.0))
+    divergence = DivergenceLog(len(settings) * num_seeds, extra.get("diverged", []))
     _truncate_rows(metrics_path, int(state.step))
   elif os.path.exists(metrics_path):
     os.remove(metrics_path)  # logs of a run that never reached its first checkpoint
@@ -341,11 +366,13 @@ def run_offline(
     train_seconds += time.time() - chunk_start
     step = int(state.step)
     bar.update(config.log_every)
+    for event in divergence.update(step, jax.device_get(state.active), jax.device_get(train_metrics)):
+      bar.write(f"warning: {event.describe(run_label(event.run, settings, num_seeds))}; it keeps its last finite state")
     if step % config.eval_every == 0 or step == config.num_updates:
       returns = runner.evaluate_agents(
           state.agents, dataset.env_id, episodes_per_seed=config.eval_episodes, seed=config.seed * 1_000_003 + step
       )
-      last_scores = score(returns).mean(axis=1)  # [R]
+      last_scores = np.where(divergence.active, score(returns).mean(axis=1), np.nan)  # [R], NaN: diverged
       logged = dict(jax.device_get(train_metrics))
       if has_q:
         logged.update(jax.device_get(runner.q_diagnostics(state.agents, probe_observations, probe_actions)))
@@ -361,18 +388,22 @@ def run_offline(
               **{k: float(v[r]) for k, v in sorted(logged.items())},
           }
           for r in range(len(last_scores))
+          if divergence.active[r]
       ]
-      _append_rows(metrics_path, rows)
-      checkpointer.save(step, state, {"elapsed_s": elapsed_before + time.time() - started})
-      by_setting = last_scores.reshape(len(settings), num_seeds).mean(axis=1)
-      bar.set_postfix(score=" ".join(f"{x:.1f}" for x in by_setting))
+      if rows:
+        _append_rows(metrics_path, rows)
+      checkpointer.save(step, state, {"elapsed_s": elapsed_before + time.time() - started, "diverged": divergence.to_json()})
+      by_setting = last_scores.reshape(len(settings), num_seeds)
+      bar.set_postfix(score=" ".join(f"{np.nanmean(x):.1f}" if np.isfinite(x).any() else "diverged" for x in by_setting))
   bar.close()
   checkpointer.close()
   wall = elapsed_before + time.time() - started
   if last_scores is None:  # resumed a finished run: report its last logged evaluation
+    last_scores = np.full(len(settings) * num_seeds, np.nan)
     with open(metrics_path, newline="") as f:
-      rows = [r for r in csv.DictReader(f) if int(r["step"]) == config.num_updates]
-    last_scores = np.asarray([float(r["normalized_score"]) for r in rows])
+      for r in csv.DictReader(f):
+        if int(r["step"]) == config.num_updates:
+          last_scores[int(r["setting_index"]) * num_seeds + int(r["seed_index"])] = float(r["normalized_score"])
   last_scores = last_scores.reshape(len(settings), num_seeds)
   updates_done = int(state.step) - start_step
   summary = {
@@ -385,6 +416,11 @@ def run_offline(
       "hyperparameters": config.hyperparameters(),
       **(_summarise(last_scores[0]) if len(settings) == 1 else {}),
       "settings": [{"hyperparameters": setting, **_summarise(scores)} for setting, scores in zip(settings, last_scores)],
+      "diverged": [
+          {**event.to_json(), "setting_index": event.run // num_seeds, "seed_index": event.run % num_seeds,
+           "message": event.describe(run_label(event.run, settings, num_seeds))}
+          for event in (divergence.get(r) for r in sorted(divergence.records))
+      ],
       "dataset_return_mean": float(data_returns.mean()),
       "dataset_normalized_score": float(score(data_returns).mean()),
       "ref_min_score": dataset.ref_min_score,

@@ -62,6 +62,7 @@ import tqdm
 
 from rlkit_jax import runner
 from rlkit_jax.agents.common import agent_options
+from rlkit_jax.agents.hyperparameters import check_hyperparameters
 from rlkit_jax.agents.sac import SAC
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer, read_checkpoint
 from rlkit_jax.data.d4rl import reference_scores
@@ -70,9 +71,10 @@ from rlkit_jax.data.generate import _empty_arrays, _step
 from rlkit_jax.data.transitions import Transitions, sample_batch
 from rlkit_jax.distributions import tanh_gaussian_sample
 from rlkit_jax.envs.evaluation import normalized_score
-from rlkit_jax.envs.make import make_env
+from rlkit_jax.envs.make import check_env_id, make_env
 from rlkit_jax.offline import _truncate_rows, _write_json
 from rlkit_jax.rewards.success_examples import SUCCESS_TESTS
+from rlkit_jax.training.divergence import DivergenceLog, guard_runs
 
 RELABEL_CHUNK = 50_000  # rows per RewardSource.rewards call when relabelling (bounds memory)
 SAC_METRICS = ("critic_loss", "q_data", "actor_loss", "entropy", "alpha")  # what SAC.update reports
@@ -322,6 +324,7 @@ class OnlineConfig:
     for name, value in self.agent_kwargs.items():
       if name not in options:
         raise ValueError(f"--hparams: {name!r} is not an option of SAC; valid names: {', '.join(options)}")
+      check_hyperparameters(SAC, {name: value}, flag="--hparams")
       if not isinstance(options[name], float) and value != int(value):
         raise ValueError(f"--hparams: {name} takes an integer, got {value}")
     try:
@@ -347,8 +350,9 @@ def check_env(env_id: str) -> tuple[int, int]:
   """Checks that SAC can run on ``env_id``; returns ``(observation_dim, action_dim)``.
 
   Raises:
-    ValueError: gymnasium does not know the id; the action space is ``Discrete`` (SAC needs a
-      continuous ``Box``); the spaces are not flat ``Box`` spaces.
+    UnknownTaskError: gymnasium does not know the id (the message lists close matches).
+    ValueError: the action space is ``Discrete`` (SAC needs a continuous ``Box``); the spaces are
+      not flat ``Box`` spaces.
   """
   env = _make_checked_env(env_id)
   try:
@@ -358,6 +362,7 @@ def check_env(env_id: str) -> tuple[int, int]:
 
 
 def _make_checked_env(env_id: str) -> gym.Env:
+  check_env_id(env_id, where="--env")
   try:
     env = make_env(env_id)
   except gym.error.Error as e:
@@ -433,11 +438,13 @@ def _insert_rows(buffer: Transitions, chunk: Transitions, start: jax.Array) -> T
 
 @functools.partial(jax.jit, static_argnames=("num_updates", "batch_size"), donate_argnums=(0, 2))
 def _update_seeds(
-    agents: SAC, buffer: Transitions, keys: jax.Array, size: jax.Array, *, num_updates: int, batch_size: int
-) -> tuple[SAC, jax.Array, dict[str, jax.Array]]:
+    agents: SAC, buffer: Transitions, keys: jax.Array, size: jax.Array, active: jax.Array, *, num_updates: int,
+    batch_size: int,
+) -> tuple[SAC, jax.Array, dict[str, jax.Array], jax.Array]:
   """``num_updates`` SAC updates of every seed on minibatches from its own first ``size`` rows:
-  ``vmap`` over seeds of a ``lax.scan``. Returns (agents, next keys ``[S]``, metrics name → ``[S]``
-  averaged over the chunk)."""
+  ``vmap`` over seeds of a ``lax.scan``, then the non-finite guard
+  (:func:`rlkit_jax.training.guard_runs`; ``active`` ``[S]`` bool). Returns (agents, next keys
+  ``[S]``, metrics name → ``[S]`` averaged over the chunk, active ``[S]``)."""
 
   def one(agent, buffer, key):
     # The key is carried and split per update (not scanned over as xs: jax_debug_key_reuse's
@@ -451,7 +458,9 @@ def _update_seeds(
     (agent, key), metrics = jax.lax.scan(body, (agent, key), None, length=num_updates)
     return agent, key, jax.tree.map(jnp.mean, metrics)
 
-  return jax.vmap(one)(agents, buffer, keys)
+  new_agents, keys, metrics = jax.vmap(one)(agents, buffer, keys)
+  new_agents, active = guard_runs(active, new_agents, agents, metrics)
+  return new_agents, keys, metrics, active
 
 
 # --------------------------------------------------------------------------------------------------
@@ -570,11 +579,14 @@ class OnlineRun:
   reward_source: RewardSource
 
 
-def _summarise(values: np.ndarray, name: str) -> dict[str, Any]:
+def _summarise(values: np.ndarray, name: str, active: np.ndarray) -> dict[str, Any]:
+  """Per seed (None for a diverged seed) and mean/std over the seeds that did not diverge (None
+  if none is left)."""
+  kept = values[active]
   return {
-      f"{name}_per_seed": [float(x) for x in values],
-      f"{name}_mean": float(np.mean(values)),
-      f"{name}_std": float(np.std(values)),
+      f"{name}_per_seed": [float(x) if ok else None for x, ok in zip(values, active)],
+      f"{name}_mean": float(np.mean(kept)) if kept.size else None,
+      f"{name}_std": float(np.std(kept)) if kept.size else None,
   }
 
 
@@ -662,16 +674,16 @@ def _train(
 
   key = jax.random.key(config.seed)
   agent_key, act_key, update_key, reward_key, source_key = jax.random.split(key, 5)
+  if reward_source is None:  # first: it reads its input files (demonstrations, examples) before anything compiles
+    reward_source = reward_factory(config.reward)(
+        config=config, env=envs[0], observation_dim=observation_dim, action_dim=action_dim, key=source_key
+    )
   agents = _create_agents(
       jax.random.split(agent_key, num_seeds), observation_dim=observation_dim, action_dim=action_dim,
       hidden_dims=tuple(int(h) for h in config.hidden_dims), options=tuple(sorted(config.sac_kwargs().items())),
   )
   act_keys = jax.random.split(act_key, num_seeds)
   update_keys = jax.random.split(update_key, num_seeds)
-  if reward_source is None:
-    reward_source = reward_factory(config.reward)(
-        config=config, env=envs[0], observation_dim=observation_dim, action_dim=action_dim, key=source_key
-    )
   relabel_chunk = max(update_every, min(RELABEL_CHUNK, num_steps) // update_every * update_every)
   host = _empty_host(num_seeds, num_steps, envs[0])
 
@@ -679,6 +691,7 @@ def _train(
   checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json())
   metrics_path = os.path.join(workdir, "metrics.csv")
   step, elapsed_before, relabels = 0, 0.0, 0
+  divergence = DivergenceLog(num_seeds)
   labels = np.zeros((num_seeds, num_steps), np.float32)  # the device buffer's rewards, on restore
   reward_metrics: dict[str, np.ndarray] = {}
   saved_step = checkpointer.latest_step()
@@ -688,9 +701,10 @@ def _train(
           f"{workdir}: already holds checkpoints (step {saved_step}); pass --resume to continue that run or choose "
           "another --workdir"
       )
-    like = _checkpoint_state(agents, act_keys, update_keys, reward_key, reward_source, host, labels, saved_step)
-    step, saved, extra = checkpointer.restore(like, saved_step)
+    like = lambda step: _checkpoint_state(agents, act_keys, update_keys, reward_key, reward_source, host, labels, step)
+    step, saved, extra = checkpointer.restore(like)
     agents, act_keys, update_keys, reward_key = saved["agents"], saved["act_keys"], saved["update_keys"], saved["reward_key"]
+    divergence = DivergenceLog(num_seeds, extra.get("diverged", []))
     if "reward_source" in saved:
       reward_source.restore(saved["reward_source"])
     for name, array in saved["host"].items():
@@ -771,10 +785,13 @@ def _train(
 
     # SAC updates.
     if step >= config.start_steps:
-      agents, update_keys, metrics = _update_seeds(
-          agents, buffer, update_keys, jnp.asarray(step), num_updates=update_every, batch_size=config.batch_size
+      agents, update_keys, metrics, active = _update_seeds(
+          agents, buffer, update_keys, jnp.asarray(step), jnp.asarray(divergence.active), num_updates=update_every,
+          batch_size=config.batch_size,
       )
       sac_metrics = {name: np.asarray(value, np.float64) for name, value in jax.device_get(metrics).items()}
+      for event in divergence.update(step, jax.device_get(active), sac_metrics):
+        bar.write(f"warning: {event.describe(f'seed {event.run}', 'env step')}; it keeps its last finite state")
 
     # Evaluation, logging, checkpoint.
     if step % config.eval_every == 0 or step == num_steps:
@@ -800,17 +817,22 @@ def _train(
               **{f"reward_{name}": float(v[i]) for name, v in sorted(reward_metrics.items())},
           }
           for i in range(num_seeds)
+          if divergence.active[i]
       ]
-      _write_rows(metrics_path, rows)
+      if rows:
+        _write_rows(metrics_path, rows)
       finished = [[] for _ in range(num_seeds)]
       successes = [[] for _ in range(num_seeds)]
-      bar.set_postfix(eval_return=f"{last_returns.mean():.1f}", alpha=f"{float(np.mean(sac_metrics['alpha'])):.3f}")
+      kept = divergence.active
+      if kept.any():
+        bar.set_postfix(eval_return=f"{last_returns[kept].mean():.1f}", alpha=f"{np.mean(sac_metrics['alpha'][kept]):.3f}")
     if step % config.checkpoint_interval == 0 or step == num_steps:
       state = _checkpoint_state(agents, act_keys, update_keys, reward_key, reward_source, host, buffer.rewards, step)
       extra = {
           "elapsed_s": elapsed_before + time.time() - started,
           "relabels": relabels,
           "reward_metrics": {k: [float(x) for x in v] for k, v in reward_metrics.items()},
+          "diverged": divergence.to_json(),
       }
       checkpointer.save(step, state, extra)
   bar.close()
@@ -818,8 +840,10 @@ def _train(
   wall = elapsed_before + time.time() - started
   if last_returns is None:  # resumed a finished run: report its last logged evaluation
     with open(metrics_path, newline="") as f:
-      rows = sorted((r for r in csv.DictReader(f) if int(r["step"]) == num_steps), key=lambda r: int(r["seed_index"]))
-    last_returns = np.asarray([float(r["return"]) for r in rows])
+      last_returns = np.full(num_seeds, np.nan)
+      for r in csv.DictReader(f):
+        if int(r["step"]) == num_steps:
+          last_returns[int(r["seed_index"])] = float(r["return"])
   scores = normalized_score(last_returns, ref_min, ref_max)
   steps_done = step - start_step
   run_seconds = time.time() - started
@@ -830,9 +854,13 @@ def _train(
       "reward": reward_source.name,
       "num_seeds": num_seeds,
       "num_steps": num_steps,
-      **_summarise(last_returns, "return"),
-      **_summarise(scores, "normalized_score"),
-      "settings": [{"hyperparameters": {}, **_summarise(scores, "normalized_score")}],
+      **_summarise(last_returns, "return", divergence.active),
+      **_summarise(scores, "normalized_score", divergence.active),
+      "settings": [{"hyperparameters": {}, **_summarise(scores, "normalized_score", divergence.active)}],
+      "diverged": [
+          {**event.to_json(), "seed_index": event.run, "message": event.describe(f"seed {event.run}", "env step")}
+          for event in (divergence.get(i) for i in sorted(divergence.records))
+      ],
       "dataset_normalized_score": float("nan"),
       "ref_min_score": ref_min,
       "ref_max_score": ref_max,

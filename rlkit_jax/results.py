@@ -15,6 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
+from rlkit_jax.errors import InputError
+
 
 @dataclasses.dataclass(frozen=True)
 class Curve:
@@ -54,7 +56,7 @@ class Curve:
     return float(self.scores[index].mean()), float(self.scores[index].std()), int(self.steps[index])
 
 
-class ResultsError(ValueError):
+class ResultsError(InputError):
   """A run folder that cannot be read; the message names the file and the fix."""
 
 

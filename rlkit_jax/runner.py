@@ -21,6 +21,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from rlkit_jax.data.transitions import Transitions, sample_batch
 from rlkit_jax.envs.evaluation import evaluate
+from rlkit_jax.training.divergence import guard_runs
 
 
 @flax.struct.dataclass
@@ -31,11 +32,14 @@ class RunState:
     agents: an agent pytree whose every leaf has a leading run axis ``[R, ...]``.
     data_keys: typed PRNG keys for minibatch sampling, ``[R]``.
     step: updates done so far, ``[]`` int32.
+    active: ``[R]`` bool, False for a run that diverged (:mod:`rlkit_jax.training.divergence`):
+      its agent stays at its last finite state.
   """
 
   agents: Any
   data_keys: jax.Array
   step: jax.Array
+  active: jax.Array
 
 
 def sweep_settings(sweep: Mapping[str, Sequence[float]] | None) -> list[dict[str, float]]:
@@ -90,7 +94,9 @@ def init_run_state(
     return create_fn(agent_key, **hparams), data_key
 
   agents, data_keys = jax.jit(jax.vmap(init_one))(run_keys, hparams)
-  return RunState(agents=agents, data_keys=data_keys, step=jnp.zeros((), jnp.int32))
+  return RunState(
+      agents=agents, data_keys=data_keys, step=jnp.zeros((), jnp.int32), active=jnp.ones(len(run_keys), bool)
+  )
 
 
 def make_train_chunk(*, batch_size: int, num_updates: int) -> Callable[[RunState, Transitions], tuple[RunState, dict]]:
@@ -103,7 +109,10 @@ def make_train_chunk(*, batch_size: int, num_updates: int) -> Callable[[RunState
   Returns:
     ``train(state, dataset) -> (state, metrics)``; ``state`` is donated; ``metrics`` maps names
     to ``[R]`` arrays averaged over the chunk. The dataset is a device-resident
-    :class:`Transitions` shared by every run.
+    :class:`Transitions` shared by every run. The non-finite guard
+    (:func:`rlkit_jax.training.guard_runs`) runs after the chunk: a run whose metrics or
+    parameters are not finite keeps its agent from before the chunk and is marked
+    inactive in ``state.active``; the other runs are unaffected.
   """
 
   def one_seed(agent, key, dataset):
@@ -119,7 +128,8 @@ def make_train_chunk(*, batch_size: int, num_updates: int) -> Callable[[RunState
   @functools.partial(jax.jit, donate_argnums=(0,))
   def train(state: RunState, dataset: Transitions):
     agents, keys, metrics = jax.vmap(one_seed, in_axes=(0, 0, None))(state.agents, state.data_keys, dataset)
-    return RunState(agents=agents, data_keys=keys, step=state.step + num_updates), metrics
+    (agents, keys), active = guard_runs(state.active, (agents, keys), (state.agents, state.data_keys), metrics)
+    return RunState(agents=agents, data_keys=keys, step=state.step + num_updates, active=active), metrics
 
   return train
 
@@ -140,6 +150,7 @@ def place(state: RunState, dataset: Transitions) -> tuple[RunState, Transitions]
         agents=jax.device_put(state.agents, by_run),
         data_keys=jax.device_put(state.data_keys, by_run),
         step=jax.device_put(state.step, replicated),
+        active=jax.device_put(state.active, by_run),
     )
     return state, jax.device_put(dataset, replicated)
   return state, jax.device_put(dataset)

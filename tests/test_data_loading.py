@@ -5,12 +5,14 @@ import pathlib
 import urllib.error
 import urllib.request
 
+import gymnasium as gym
 import h5py
 import numpy as np
 import pytest
 
 from rlkit_jax import data
 from rlkit_jax.data import d4rl, loading
+from rlkit_jax.envs import UnknownTaskError
 
 OBS_DIM, ACT_DIM = 11, 3  # Hopper-v5.
 # (length, how it ends): the D4RL layout marks the last step of every episode.
@@ -177,14 +179,18 @@ def test_actions_at_the_bounds_are_accepted(tmp_path):
   assert len(data.load(_write(tmp_path / "edge.hdf5", arrays))) == len(arrays["rewards"])
 
 
-def test_unknown_task_needs_env_id(tmp_path):
+def test_unknown_task_needs_env_id(tmp_path, monkeypatch):
   path = _write(tmp_path / "mystery.hdf5", _episodes(), attrs={})
-  with pytest.raises(data.DatasetError, match="mystery.hdf5.*env_id"):
+  with pytest.raises(data.DatasetError, match=r"mystery.hdf5.*env_id.*--env_id=Hopper-v5.*load\(path, env_id="):
     data.load(path)
   assert data.load(path, env_id="Hopper-v5").env_id == "Hopper-v5"
-  # A task gymnasium cannot make: actions checked against [-1, 1], no reference scores.
+  # A task gymnasium knows but cannot make: actions checked against [-1, 1], no reference scores.
+  monkeypatch.setitem(gym.registry, "NoSuchTask-v0", gym.envs.registration.EnvSpec("NoSuchTask-v0", "no_such_module:Env"))
   dataset = data.load(path, env_id="NoSuchTask-v0")
   assert dataset.env_id == "NoSuchTask-v0" and np.isnan(dataset.ref_min_score)
+  # One it does not know is refused, with close matches.
+  with pytest.raises(UnknownTaskError, match="env_id='Hoper-v5': gymnasium knows no such task.*'Hopper-v5'"):
+    data.load(path, env_id="Hoper-v5")
 
 
 @pytest.mark.parametrize("how", ["not_hdf5", "truncated"])
@@ -314,7 +320,7 @@ def test_loads_a_dataset_from_the_real_generator(tmp_path):
 
 
 def test_minari_missing_or_converted():
-  minari = pytest.importorskip("minari")
+  import minari  # noqa: F401  (in the test extra, so this never skips; tests/test_minari.py loads real datasets)
+
   with pytest.raises(data.DatasetError, match="minari:no/such/dataset-v0"):
     data.load("minari:no/such/dataset-v0")
-  del minari

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import gymnasium as gym
 import h5py
 import numpy as np
 import pytest
@@ -145,17 +146,21 @@ def test_bad_discrete_files_name_file_and_field(tmp_path, case):
   assert message.startswith(path) and expected in message and "fix" in message, message
 
 
-def test_discrete_file_evaluated_on_a_continuous_task_is_refused(cartpole_files):
-  with pytest.raises(data.DatasetError, match="holds discrete action indices.*Hopper-v5 has a continuous"):
+def test_discrete_file_evaluated_on_a_continuous_task_is_refused(cartpole_files, tmp_path):
+  with pytest.raises(data.DatasetError, match="env_id 'Hopper-v5' was given.*'env_id' attribute is 'CartPole-v1'"):
     data.load(cartpole_files["random"], env_id="Hopper-v5")
+  path = _write(tmp_path / "no_task.hdf5", _arrays(), {"action_space": "discrete"})  # no env_id to disagree with
+  with pytest.raises(data.DatasetError, match="holds discrete action indices.*Hopper-v5 has a continuous"):
+    data.load(path, env_id="Hopper-v5")
 
 
-def test_column_actions_and_unknown_task(tmp_path):
+def test_column_actions_and_unknown_task(tmp_path, monkeypatch):
+  monkeypatch.setitem(gym.registry, "NoSuchTask-v0", gym.envs.registration.EnvSpec("NoSuchTask-v0", "no_such_module:Env"))
   arrays = _arrays()
   path = _write(tmp_path / "column.hdf5", {**arrays, "actions": arrays["actions"][:, None]}, CARTPOLE)
   dataset = data.load(path)
   assert dataset.transitions.actions.shape == (12,) and dataset.transitions.actions.dtype == np.int32
-  # A task gymnasium cannot make: the attributes decide (num_actions bounds the indices).
+  # A task gymnasium knows but cannot make: the attributes decide (num_actions bounds the indices).
   path = _write(tmp_path / "unknown.hdf5", arrays, {"env_id": "NoSuchTask-v0", "action_space": "discrete", "num_actions": 3})
   dataset = data.load(path)
   assert loading.is_discrete(dataset) and loading.action_dim(dataset) == 3

@@ -51,3 +51,20 @@ def test_make_dataset_script(tmp_path):
   )
   assert out.returncode == 0, out.stderr[-2000:]
   assert sorted(os.listdir(tmp_path)) == ["walker2d-medium-replay-v5.hdf5", "walker2d-random-v5.hdf5"]
+
+
+def test_generation_stops_with_a_one_line_error_when_sac_diverges(monkeypatch):
+  from rlkit_jax.agents import SAC
+  from rlkit_jax.errors import DivergenceError
+
+  class OverflowingSAC(SAC):  # a critic step size of 1e38 overflows the critic in its first chunk
+    @classmethod
+    def create(cls, *args, **kwargs):
+      return SAC.create(*args, critic_lr=1e38, **kwargs)
+
+  monkeypatch.setattr(generate, "SAC", OverflowingSAC)
+  with pytest.raises(DivergenceError, match=r"SAC diverged at env step 50: .*critic_loss is (nan|inf).*generation stops"):
+    generate.train_sac(
+        "Hopper-v5", seed=0, num_steps=200, start_steps=50, update_every=50, batch_size=8, eval_every=100,
+        eval_episodes=1, hidden_dims=(8,), progress=False,
+    )

@@ -469,3 +469,14 @@ def test_online_run_with_classifier_reward_and_resume(tmp_path, monkeypatch):
     assert f"| {name} | 200–400 | {np.mean(per_seed):.3f} ± {np.std(per_seed):.3f} | " in out.stdout
     assert f"| {median:.3g} [" in out.stdout.split(name)[1].splitlines()[0]
   assert os.path.getsize(tmp_path / "success.png") > 0
+
+
+def test_fit_guard_counts_and_keeps_diverged_members():
+  rng = np.random.default_rng(0)
+  positives, negatives = _blobs(rng, 50, 2.0), _blobs(rng, 50, -2.0)
+  model = ClassifierEnsemble.create(jax.random.key(0), 2, ensemble_size=2, hidden_dims=TINY, learning_rate=1e38)
+  fitted, metrics = fit(
+      model, jnp.asarray(positives), jnp.asarray(negatives), jnp.asarray(50, jnp.int32), num_steps=5, batch_size=8
+  )
+  assert float(metrics["classifier_diverged_members"]) == 2.0  # a step of 1e38 overflows every member
+  jax.tree.map(np.testing.assert_array_equal, jax.device_get(fitted.state.params), jax.device_get(model.state.params))

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from rlkit_jax.data import load
+from rlkit_jax.errors import UsageError
 from rlkit_jax.rewards.preference_data import load_preferences
 from rlkit_jax.rewards.render import RenderError, render_segment, states_from_observations, write_side_by_side
 from rlkit_jax.rewards.segments import PreferenceDataError, Queries
@@ -25,6 +26,8 @@ SCRIPT = os.path.join(REPO, "experiments", "label_preferences.py")
 
 @pytest.fixture(scope="module")
 def script():
+  if os.path.dirname(SCRIPT) not in sys.path:
+    sys.path.append(os.path.dirname(SCRIPT))  # its shared experiments/cli.py
   spec = importlib.util.spec_from_file_location("label_preferences_under_test", SCRIPT)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
@@ -254,7 +257,7 @@ def test_script_model_labeller(tmp_path, hopper, script, monkeypatch):
   fake.load_reward_model = lambda path: loaded.append(path) or FakeEnsemble()
   monkeypatch.setitem(sys.modules, "rlkit_jax.rewards.reward_model", fake)
   out = str(tmp_path / "model.json")
-  with pytest.raises(ValueError, match="--reward_model"):
+  with pytest.raises(UsageError, match="--reward_model"):
     script.run(loaded=hopper, out=out, labeller="model", num_queries=4)
   common = dict(loaded=hopper, dataset="hopper", num_queries=10, segment_length=15, seed=2, print_fn=lambda *a: None)
   script.run(**common, out=out, labeller="model", reward_model="runs/rm")
@@ -267,5 +270,5 @@ def test_script_model_labeller(tmp_path, hopper, script, monkeypatch):
 
 
 def test_script_rejects_unknown_labeller(hopper, script, tmp_path):
-  with pytest.raises(ValueError, match="oracle"):
+  with pytest.raises(UsageError, match="oracle"):
     script.run(loaded=hopper, out=str(tmp_path / "x.json"), labeller="nobody")

@@ -251,3 +251,13 @@ def test_preference_reward_resumes_its_state(online, tmp_path):
   assert not np.array_equal(resumed.reward_source.observations[:, 28:], source.observations[:, 28:])  # a new replay
   rows = _rows(killed)
   assert [float(r["reward_queries"]) for r in rows] == [28, 28, 40, 40] and resumed.summary["relabels"] == 3
+
+
+def test_learning_refuses_a_reward_model_whose_every_member_diverged(hopper):
+  from rlkit_jax.errors import DivergenceError
+  from rlkit_jax.rewards.learning import RewardLearningConfig, learn_reward
+
+  config = RewardLearningConfig(num_queries=20, segment_length=20, ensemble_size=2, hidden_dims=(8,), learning_rate=1e38)
+  teacher = make_teacher("oracle", seed=0).for_rewards(hopper.transitions.rewards, config.segment_length)
+  with pytest.raises(DivergenceError, match=r"all 2 members diverged while fitting 20 pairs \(reward_loss is nan\)"):
+    learn_reward(hopper, config, teacher)

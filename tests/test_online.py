@@ -220,4 +220,4 @@ def test_script_refuses_unknown_reward(tmp_path):
       [sys.executable, os.path.join(REPO, "experiments", "train_online.py"), "--reward=nope", f"--workdir={tmp_path}"],
       capture_output=True, text=True, timeout=120,
   )
-  assert out.returncode != 0 and "valid choices: classifier, gail, preferences, success, true" in out.stderr
+  assert out.returncode == 2 and "valid choices: classifier, gail, preferences, success, true" in out.stderr

@@ -344,3 +344,21 @@ def test_load_errors_on_missing_or_damaged_models(saved, tmp_path):
     load_reward_model(damaged("scrambled", scramble))
   with pytest.raises(RewardModelError, match="mixed/params: the saved parameters do not have the shapes reward_model.json describes"):
     load_reward_model(damaged("mixed", write_meta(json.dumps({**meta, "hidden_dims": [h * 2 for h in meta["hidden_dims"]]}))))
+
+
+def test_fit_guard_keeps_a_diverged_member_at_its_parameters_before_the_fit():
+  queries = _queries(np.random.default_rng(0), 64)
+  data = preference_arrays(queries, _oracle_pairs(queries))
+  model = _model()
+  # Member 1 is driven to overflow on purpose: weights of 1e30 give inf rewards, NaN gradients.
+  params = jax.tree.map(lambda p: p.at[1].multiply(1e30), model.state.params)
+  model = model.replace(state=model.state.replace(params=params))
+  fitted, metrics = fit(model, data, **SMALL)
+  assert float(metrics["diverged_members"]) == 1.0
+  for before, after in zip(jax.tree.leaves(model.state.params), jax.tree.leaves(fitted.state.params)):
+    np.testing.assert_array_equal(np.asarray(after)[1], np.asarray(before)[1])  # kept
+    assert np.all(np.isfinite(np.asarray(after)))
+  assert any(not np.array_equal(np.asarray(a)[0], np.asarray(b)[0])
+             for a, b in zip(jax.tree.leaves(model.state.params), jax.tree.leaves(fitted.state.params)))  # trained
+  _, healthy = fit(_model(), data, **SMALL)
+  assert float(healthy["diverged_members"]) == 0.0

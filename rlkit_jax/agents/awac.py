@@ -15,6 +15,7 @@ from rlkit_jax import objectives
 from rlkit_jax.agents.common import advantage_weighted_actor_step, train_state_and_target, train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.networks import Ensemble, GaussianPolicy, QFunction
+from rlkit_jax.agents.hyperparameters import NON_NEGATIVE, POSITIVE, checked_create
 
 
 @functools.lru_cache(maxsize=None)
@@ -61,6 +62,7 @@ class AWAC(flax.struct.PyTreeNode):
   """
 
   action_space = "continuous"
+  hyperparameter_ranges = {"temperature": NON_NEGATIVE, "max_weight": POSITIVE}
   needs_returns_to_go = False
 
   actor: TrainState
@@ -73,6 +75,7 @@ class AWAC(flax.struct.PyTreeNode):
   tau: jax.Array  # Polyak step, [] float32
 
   @classmethod
+  @checked_create
   def create(
       cls,
       key: jax.Array,

@@ -15,6 +15,7 @@ from rlkit_jax import objectives
 from rlkit_jax.agents.common import advantage_weighted_actor_step, train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.networks import GaussianPolicy, ValueFunction
+from rlkit_jax.agents.hyperparameters import NON_NEGATIVE, POSITIVE, checked_create
 
 _ADVANTAGE_EPS = 1e-5  # added to the advantages' standard deviation, as in the AWR reference code
 
@@ -65,6 +66,7 @@ class AWR(flax.struct.PyTreeNode):
   """
 
   action_space = "continuous"
+  hyperparameter_ranges = {"temperature": NON_NEGATIVE, "max_weight": POSITIVE}
   needs_returns_to_go = True
 
   actor: TrainState
@@ -76,6 +78,7 @@ class AWR(flax.struct.PyTreeNode):
   normalize_advantages: bool = flax.struct.field(pytree_node=False, default=True)
 
   @classmethod
+  @checked_create
   def create(
       cls,
       key: jax.Array,

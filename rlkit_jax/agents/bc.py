@@ -15,6 +15,7 @@ from rlkit_jax.agents.common import train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import diag_gaussian_log_prob
 from rlkit_jax.networks import GaussianPolicy
+from rlkit_jax.agents.hyperparameters import checked_create
 
 
 @functools.lru_cache(maxsize=None)
@@ -39,6 +40,7 @@ class BC(flax.struct.PyTreeNode):
   key: jax.Array
 
   @classmethod
+  @checked_create
   def create(
       cls,
       key: jax.Array,

@@ -17,6 +17,7 @@ from rlkit_jax.agents.common import train_state_and_target, train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import diag_gaussian_log_prob, tanh_gaussian_sample, tanh_log_det_jacobian
 from rlkit_jax.networks import Ensemble, QFunction, TanhGaussianPolicy
+from rlkit_jax.agents.hyperparameters import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, checked_create
 
 # exp(log α′) is clipped into [0, 1e6] before use, as in the reference code and CORL.
 _MAX_CQL_ALPHA_MULTIPLIER = 1e6
@@ -109,8 +110,13 @@ class CQL(flax.struct.PyTreeNode):
   bc_steps: int = flax.struct.field(pytree_node=False, default=0)
 
   action_space = "continuous"
+  hyperparameter_ranges = {
+      "init_temperature": POSITIVE, "cql_alpha": NON_NEGATIVE, "cql_temperature": POSITIVE,
+      "target_action_gap": NON_NEGATIVE, "num_sampled_actions": AT_LEAST_ONE, "bc_steps": NON_NEGATIVE,
+  }
 
   @classmethod
+  @checked_create
   def create(
       cls,
       key: jax.Array,

@@ -26,6 +26,7 @@ from rlkit_jax import objectives
 from rlkit_jax.agents.common import train_state_and_target
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.networks import DiscreteQFunction
+from rlkit_jax.agents.hyperparameters import NON_NEGATIVE, checked_create
 
 
 @functools.lru_cache(maxsize=None)
@@ -83,6 +84,7 @@ class DQN(flax.struct.PyTreeNode):
   """
 
   action_space = "discrete"
+  hyperparameter_ranges = {"cql_alpha": NON_NEGATIVE}
 
   critic: TrainState
   target_critic_params: Any
@@ -94,6 +96,7 @@ class DQN(flax.struct.PyTreeNode):
   huber: bool = flax.struct.field(pytree_node=False, default=True)
 
   @classmethod
+  @checked_create
   def create(
       cls,
       key: jax.Array,

@@ -16,6 +16,7 @@ from rlkit_jax.agents.common import train_state_and_target, train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import diag_gaussian_log_prob
 from rlkit_jax.networks import Ensemble, GaussianPolicy, QFunction, ValueFunction
+from rlkit_jax.agents.hyperparameters import NON_NEGATIVE, OPEN_UNIT, POSITIVE, checked_create
 
 
 @functools.lru_cache(maxsize=None)
@@ -39,6 +40,7 @@ class IQL(flax.struct.PyTreeNode):
   """
 
   action_space = "continuous"  # class attribute, not a field
+  hyperparameter_ranges = {"expectile": OPEN_UNIT, "temperature": NON_NEGATIVE, "max_weight": POSITIVE}
 
   actor: TrainState
   critic: TrainState
@@ -52,6 +54,7 @@ class IQL(flax.struct.PyTreeNode):
   max_weight: jax.Array  # clip of exp(βA), [] float32
 
   @classmethod
+  @checked_create
   def create(
       cls,
       key: jax.Array,

@@ -16,6 +16,7 @@ from rlkit_jax.agents.common import train_state_and_target, train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import tanh_gaussian_sample
 from rlkit_jax.networks import Ensemble, QFunction, TanhGaussianPolicy
+from rlkit_jax.agents.hyperparameters import POSITIVE, checked_create
 
 
 
@@ -44,6 +45,7 @@ class SAC(flax.struct.PyTreeNode):
   """
 
   action_space = "continuous"  # class attribute, not a field
+  hyperparameter_ranges = {"init_temperature": POSITIVE}
 
   actor: TrainState
   critic: TrainState
@@ -55,6 +57,7 @@ class SAC(flax.struct.PyTreeNode):
   target_entropy: jax.Array  # [] float32, nats
 
   @classmethod
+  @checked_create
   def create(
       cls,
       key: jax.Array,

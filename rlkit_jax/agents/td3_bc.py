@@ -15,6 +15,7 @@ from rlkit_jax import objectives
 from rlkit_jax.agents.common import train_state_and_target
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.networks import DeterministicPolicy, Ensemble, QFunction
+from rlkit_jax.agents.hyperparameters import AT_LEAST_ONE, NON_NEGATIVE, checked_create
 
 
 @functools.lru_cache(maxsize=None)
@@ -57,6 +58,9 @@ class TD3BC(flax.struct.PyTreeNode):
   """
 
   action_space = "continuous"
+  hyperparameter_ranges = {
+      "alpha": NON_NEGATIVE, "policy_noise": NON_NEGATIVE, "noise_clip": NON_NEGATIVE, "policy_delay": AT_LEAST_ONE,
+  }
   needs_returns_to_go = False
 
   actor: TrainState
@@ -73,6 +77,7 @@ class TD3BC(flax.struct.PyTreeNode):
   policy_delay: int = flax.struct.field(pytree_node=False, default=2)
 
   @classmethod
+  @checked_create
   def create(
       cls,
       key: jax.Array,

@@ -229,14 +229,23 @@ def _read_hdf5(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
       arrays = {}
       for key in (*REQUIRED_KEYS, "timeouts", "next_observations"):
         if key in f:
-          if not isinstance(f[key], h5py.Dataset):
+          try:
+            node = f[key]
+          except KeyError as e:  # a soft or external link to nothing
+            raise DatasetError(
+                f"{path}: field '{key}' is a link to an object that does not exist ({e}); fix: store '{key}' "
+                "as a dataset in the file itself"
+            ) from e
+          if not isinstance(node, h5py.Dataset):
             raise DatasetError(f"{path}: field '{key}' is an HDF5 group, not an array; fix: store '{key}' as a dataset")
-          arrays[key] = f[key][()]
+          arrays[key] = node[()]
       attrs = {key: _attr_value(value) for key, value in f.attrs.items()}
-  except OSError as e:
+  except DatasetError:
+    raise
+  except (OSError, RuntimeError, KeyError, ValueError, TypeError, MemoryError) as e:  # h5py on damaged bytes
     raise DatasetError(
-        f"{path}: not a readable HDF5 file ({e}); it is probably truncated by an interrupted download or "
-        "copy, or not HDF5 at all; fix: delete it and download or generate it again"
+        f"{path}: not a readable HDF5 file ({type(e).__name__}: {e}); it is probably truncated by an interrupted "
+        "download or copy, damaged, or not HDF5 at all; fix: delete it and download or generate it again"
     ) from e
   return arrays, attrs
 
@@ -375,8 +384,12 @@ def _validate(
           f"{source}: field '{key}' has shape {value.shape} (rank {value.ndim}); expected rank {rank} "
           f"({'[N, width]' if rank == 2 else '[N]'}); fix: reshape '{key}' when writing the file"
       )
-    if not (np.issubdtype(value.dtype, np.number) or value.dtype == bool):
-      raise DatasetError(f"{source}: field '{key}' has non-numeric dtype {value.dtype}; fix: store numbers")
+    flag = key in ("terminals", "timeouts")
+    if not (np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating) or (flag and value.dtype == bool)):
+      raise DatasetError(
+          f"{source}: field '{key}' has dtype {value.dtype}, not real numbers; "
+          f"fix: store {'booleans or 0/1' if flag else 'floats'}"
+      )
     out[key] = value
   lengths = {key: len(value) for key, value in out.items()}
   odd = [key for key, n in lengths.items() if n != lengths["observations"]]
@@ -394,14 +407,16 @@ def _validate(
     )
   for key in ("observations", "actions", "rewards", "next_observations"):
     if key in out and not (key == "actions" and num_actions is not None):
-      bad = ~np.isfinite(out[key]) if np.issubdtype(out[key].dtype, np.floating) else None
-      if bad is not None and bad.any():
+      with np.errstate(over="ignore"):  # beyond float32's range becomes inf, refused below
+        value = out[key].astype(np.float32)
+      bad = ~np.isfinite(value)
+      if bad.any():
         rows = np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))
         raise DatasetError(
-            f"{source}: field '{key}' has {bad.sum()} NaN/inf values in {rows.size} rows (first row {rows[0]}); "
-            "fix: regenerate the dataset or drop those transitions"
+            f"{source}: field '{key}' has {bad.sum()} NaN/inf values (or beyond float32's ±3.4e38) in {rows.size} "
+            f"rows (first row {rows[0]}); fix: regenerate the dataset or drop those transitions"
         )
-      out[key] = out[key].astype(np.float32)
+      out[key] = value
   for key in ("terminals", "timeouts"):
     if key in out:
       flags = out[key]
@@ -523,7 +538,7 @@ def dataset_from_arrays(
   Args:
     arrays: ``observations [N, O]``, ``actions [N, A]`` (a discrete task: integer indices ``[N]``
       in ``[0, n)``), ``rewards [N]``, ``terminals [N]`` (bool or 0/1), optional ``timeouts [N]``
-      and ``next_observations [N, O]``; any numeric dtype.
+      and ``next_observations [N, O]``; integer or float dtypes (booleans only in the flags).
     source: the file (or ``d4rl:<name>`` / ``minari:<id>``) named in error messages.
     name, env_id, ref_min_score, ref_max_score, attrs: stored in the :class:`Dataset`; ``env_id``
       (None where there is no gymnasium task) also fixes the expected widths, action bounds and
@@ -532,18 +547,66 @@ def dataset_from_arrays(
     max_episode_steps: see :func:`qlearning_arrays`.
 
   Raises:
-    DatasetError: a missing field, wrong rank, non-numeric dtype, mismatched lengths, NaN/inf,
-      flags other than 0/1, a width different from the task's, actions outside the task's
+    DatasetError: a missing field, wrong rank, a dtype that is not integer or float (strings,
+      complex, booleans outside the flags), mismatched lengths, NaN/inf (also from values beyond
+      float32's range), flags other than 0/1, a width different from the task's, actions outside the task's
       bounds (±1e-4; [-1, 1] when the task is unknown), discrete indices outside ``[0, n)`` or
-      not integers, a discrete file on a continuous task or vice versa, or no transitions left.
+      not integers, a discrete file on a continuous task or vice versa, no transitions left, or a
+      reference score that is not a number.
   """
+  scores = []
+  for key, value in (("ref_min_score", ref_min_score), ("ref_max_score", ref_max_score)):
+    try:
+      scores.append(float(value))
+    except (TypeError, ValueError, OverflowError):
+      raise DatasetError(
+          f"{source}: field '{key}' (file attribute) is {value!r}, not a number; fix: store a number, or drop "
+          "both ref_min_score and ref_max_score to use the task family's D4RL scores"
+      ) from None
   checked = _validate(arrays, source, env_id, attrs)
   transitions, episode_ends = qlearning_arrays(checked, max_episode_steps=max_episode_steps)
   if len(transitions) == 0:
     raise DatasetError(f"{source}: field 'rewards' leaves 0 transitions after dropping time-outs; fix: add transitions")
-  return Dataset(
-      transitions, episode_ends, name, env_id, float(ref_min_score), float(ref_max_score), source, dict(attrs or {})
-  )
+  return Dataset(transitions, episode_ends, name, env_id, *scores, source, dict(attrs or {}))
+
+
+TASK_ATTRIBUTES = ("env_id", "env")  # file attributes naming the task ("env": files of other tools)
+
+
+def _task(path: str, attrs: Mapping[str, Any], env_id: str | None, spec: DatasetSpec | None) -> str | None:
+  """The file's task: ``env_id`` (checked against the file's attribute), the attribute, or the registry's."""
+  from rlkit_jax.envs.make import check_env_id, env_id_suggestions, known_env_id
+
+  named = [(key, str(attrs[key])) for key in TASK_ATTRIBUTES if attrs.get(key)]
+  if len({value for _, value in named}) > 1:
+    raise DatasetError(
+        f"{path}: file attributes 'env_id' ({named[0][1]!r}) and 'env' ({named[1][1]!r}) disagree; fix: keep the "
+        "one naming the task the data was collected on (e.g. rewrite it with rlkit_jax.data.write_d4rl_hdf5)"
+    )
+  key, stored = named[0] if named else (None, None)
+  if env_id is not None:
+    check_env_id(env_id)
+    if stored is not None and stored != env_id and known_env_id(stored):
+      raise DatasetError(
+          f"{path}: env_id {env_id!r} was given (--env_id, or load(path, env_id=...)) but the file's '{key}' "
+          f"attribute is {stored!r}; fix: drop --env_id to use the file's task, or give --env_id={stored}"
+      )
+    return env_id
+  if stored is not None:
+    if not known_env_id(stored):
+      raise DatasetError(
+          f"{path}: field '{key}' (file attribute) is {stored!r}, a task gymnasium does not know "
+          f"({env_id_suggestions(stored)}); fix: pass the task it was collected on with --env_id=... (the "
+          "experiments/ drivers) or load(path, env_id=...), or correct the attribute"
+      )
+    return stored
+  if spec is None:
+    raise DatasetError(
+        f"{path}: field 'env_id' (file attribute) is missing and the file name matches no registered dataset; "
+        "fix: pass the task it was collected on, e.g. --env_id=Hopper-v5 (the experiments/ drivers) or "
+        "load(path, env_id='Hopper-v5')"
+    )
+  return spec.env_id
 
 
 def read_d4rl_hdf5(
@@ -555,15 +618,17 @@ def read_d4rl_hdf5(
 ) -> Dataset:
   """Reads and validates a D4RL-layout HDF5 file (D4RL's own or one the toolkit generated).
 
-  The task is, in order: the ``env_id`` argument, the file's ``env_id`` attribute, the registry
-  entry of ``name``, the registry entry of the file name (``hopper-medium-v5.hdf5`` or a D4RL URL
-  basename). Reference scores come from the registry, the task's D4RL family, or the file's
+  The task is, in order: the ``env_id`` argument, the file's ``env_id`` attribute (or ``env``, as
+  other tools write it), the registry entry of ``name``, the registry entry of the file name
+  (``hopper-medium-v5.hdf5`` or a D4RL URL basename). An ``env_id`` argument must agree with the
+  file's attribute where that names a task gymnasium knows (one it does not know is overridden).
+  Reference scores come from the registry, the task's D4RL family, or the file's
   ``ref_min_score``/``ref_max_score`` attributes (NaN if none of these exists).
 
   Args:
     path: the ``.hdf5`` file.
     name: the dataset's name; defaults to the registry name matching the file, else its stem.
-    env_id: gymnasium task overriding the file's.
+    env_id: the gymnasium task, for a file that names none (or none gymnasium knows).
     max_episode_steps: time limit for files without ``timeouts``; defaults to the registry's, else 1000.
 
   Returns:
@@ -572,20 +637,16 @@ def read_d4rl_hdf5(
 
   Raises:
     DatasetError: the file is missing, not HDF5 or truncated, fails validation (see
-      :func:`dataset_from_arrays`), or its task cannot be determined.
+      :func:`dataset_from_arrays`), its task cannot be determined, its attribute names a task
+      gymnasium does not know (close matches are listed), or ``env_id`` disagrees with it.
+    UnknownTaskError: gymnasium does not know ``env_id`` (a usage error).
   """
   arrays, attrs = _read_hdf5(path)
   stem = os.path.splitext(os.path.basename(path))[0]
   spec = get_spec(name) if name else None
   spec = spec or get_spec(stem) or get_spec(os.path.basename(path))
   name = name or (spec.name if spec else stem)
-  if env_id is None:
-    env_id = attrs.get("env_id") or (spec.env_id if spec else None)
-    if env_id is None and spec is None:
-      raise DatasetError(
-          f"{path}: field 'env_id' (file attribute) is missing and the file name matches no registered dataset; "
-          "fix: pass the task it was collected on, e.g. load(path, env_id='Hopper-v5')"
-      )
+  env_id = _task(path, attrs, env_id, spec)
   if spec is not None:
     ref_min, ref_max = spec.ref_min_score, spec.ref_max_score
   elif "ref_min_score" in attrs and "ref_max_score" in attrs:

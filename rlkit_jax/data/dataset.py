@@ -8,9 +8,10 @@ import jax
 import numpy as np
 
 from rlkit_jax.data.transitions import Transitions
+from rlkit_jax.errors import InputError
 
 
-class DatasetError(ValueError):
+class DatasetError(InputError):
   """A dataset file or name that cannot be used; the message names the file, the field and the fix."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 from typing import Any, Callable, Mapping, Sequence
 
@@ -26,6 +27,8 @@ from rlkit_jax.data.hdf5 import write_d4rl_hdf5
 from rlkit_jax.data.transitions import Transitions, sample_batch
 from rlkit_jax.distributions import tanh_gaussian_sample
 from rlkit_jax.envs import evaluate, make_env
+from rlkit_jax.errors import DivergenceError
+from rlkit_jax.training.divergence import all_finite
 
 DATASET_KINDS = GENERATED_KINDS  # random, medium, medium-replay, expert, medium-expert
 
@@ -163,6 +166,9 @@ def _train_chunk(
   Returns:
     ``(agent, device_buffer, key, metrics)``; ``metrics`` are the chunk's mean update metrics as
     floats, empty when no update ran.
+
+  Raises:
+    DivergenceError: the agent's metrics or parameters went non-finite in this chunk.
   """
   start = stop - update_every
   chunk = jax.tree.map(jnp.asarray, _to_transitions(host, start, stop))
@@ -173,7 +179,14 @@ def _train_chunk(
   agent, metrics = _update_chunk(
       agent, device_buffer, jnp.asarray(stop), update_key, num_updates=update_every, batch_size=batch_size
   )
-  return agent, device_buffer, key, {k: float(v) for k, v in metrics.items()}
+  metrics = {k: float(v) for k, v in metrics.items()}
+  if not bool(all_finite((agent, metrics))):  # the non-finite guard of a single-run job
+    bad = ", ".join(f"{k} is {v}" for k, v in sorted(metrics.items()) if not math.isfinite(v)) or "parameters not finite"
+    raise DivergenceError(
+        f"{type(agent).__name__} diverged at env step {stop:,}: {bad}; generation stops here — fix: lower the "
+        "learning rates, or change the seed"
+    )
+  return agent, device_buffer, key, metrics
 
 
 def _rollout(

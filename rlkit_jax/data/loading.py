@@ -49,14 +49,15 @@ def load(name_or_path: str, *, dataset_dir: str | None = None, env_id: str | Non
     4. A D4RL name: d4rl's cache file, else the ``d4rl`` package if it imports, else a download
        (:func:`rlkit_jax.data.d4rl.load_d4rl`).
 
-  The task to evaluate on is ``env_id`` if given, else the file's ``env_id`` attribute, else the
-  registry entry of the name or file name.
+  The task to evaluate on is ``env_id`` if given, else the file's ``env_id`` (or ``env``)
+  attribute, else the registry entry of the name or file name.
 
   Args:
     name_or_path: a path, a registered name, or ``minari:<id>``.
     dataset_dir: an extra folder searched first for ``<name>.hdf5``.
-    env_id: gymnasium task overriding the dataset's (required for a file with neither an
-      ``env_id`` attribute nor a registered file name).
+    env_id: the gymnasium task (required for a file with neither a task attribute gymnasium
+      knows nor a registered file name); it must agree with a file attribute naming a known task
+      (see :func:`rlkit_jax.data.read_d4rl_hdf5`).
 
   Returns:
     A :class:`Dataset` of NumPy arrays (``transitions`` with leading axis ``N``, ``episode_ends [N]``).
@@ -64,8 +65,14 @@ def load(name_or_path: str, *, dataset_dir: str | None = None, env_id: str | Non
   Raises:
     DatasetError: unknown name (the message lists close matches and the valid forms), a
       generated dataset not found (the message says where it looked and how to generate it), a
-      missing, corrupt or invalid file, no task for a file, or an offline D4RL download.
+      missing, corrupt or invalid file, no task for a file (or one gymnasium does not know, or
+      one ``env_id`` disagrees with), or an offline D4RL download.
+    UnknownTaskError: gymnasium does not know ``env_id`` (a usage error, with close matches).
   """
+  if env_id is not None:
+    from rlkit_jax.envs.make import check_env_id
+
+    check_env_id(env_id)
   if name_or_path.startswith("minari:"):
     from rlkit_jax.data.minari import load_minari
 

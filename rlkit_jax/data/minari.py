@@ -18,11 +18,28 @@ def _env_id(dataset) -> str | None:
   return None
 
 
+def _action_bounds(dataset) -> tuple[np.ndarray, np.ndarray] | None:
+  """The recorded ``Box`` action bounds ``(low, high)`` ``[A]`` float64 where they are finite and
+  not [-1, 1] (where :func:`rlkit_jax.envs.make.make_env` rescales the task's actions), else None."""
+  import gymnasium as gym
+
+  space = getattr(dataset, "action_space", None)
+  if not isinstance(space, gym.spaces.Box):
+    return None
+  low, high = np.asarray(space.low, np.float64), np.asarray(space.high, np.float64)
+  if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))) or (np.all(low == -1.0) and np.all(high == 1.0)):
+    return None
+  return low, high
+
+
 def load_minari(dataset_id: str, *, env_id: str | None = None) -> Dataset:
   """Loads a locally stored Minari dataset (``minari.load_dataset(id, download=False)``).
 
   Each episode of ``T`` steps (``T + 1`` observations) gives ``T`` transitions: s = obs[:-1],
   s' = obs[1:], ``terminals`` = terminations; the episode's last step ends its trajectory.
+  Minari records actions in the task's own ``Box``; where its bounds are not [-1, 1] they are
+  mapped linearly onto [-1, 1], the actions agents emit (``make_env`` rescales the task the
+  same way), and the recorded bounds are kept in ``attrs['minari_action_bounds']``.
 
   Args:
     dataset_id: e.g. ``"mujoco/hopper/medium-v0"``.
@@ -50,6 +67,7 @@ def load_minari(dataset_id: str, *, env_id: str | None = None) -> Dataset:
         f"{source}: not found among the local Minari datasets ({e}); fix: run `minari download {dataset_id}` "
         "where there is network access and copy it into $MINARI_DATASETS_PATH (default ~/.minari/datasets)"
     ) from e
+  bounds = _action_bounds(dataset)
   keys = ("observations", "next_observations", "actions", "rewards", "terminals", "timeouts")
   parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
   for episode in dataset.iterate_episodes():
@@ -64,7 +82,10 @@ def load_minari(dataset_id: str, *, env_id: str | None = None) -> Dataset:
     truncations[-1] |= not terminations[-1]  # The episode's last step ends it, whatever the flags say.
     parts["observations"].append(observations[:-1])
     parts["next_observations"].append(observations[1:])
-    parts["actions"].append(np.asarray(episode.actions))
+    actions = np.asarray(episode.actions)
+    if bounds is not None:  # RescaleAction's inverse: [low, high] → [-1, 1]
+      actions = 2.0 * (actions - bounds[0]) / (bounds[1] - bounds[0]) - 1.0
+    parts["actions"].append(actions)
     parts["rewards"].append(np.asarray(episode.rewards))
     parts["terminals"].append(terminations)
     parts["timeouts"].append(truncations)
@@ -82,5 +103,5 @@ def load_minari(dataset_id: str, *, env_id: str | None = None) -> Dataset:
       ref_min, ref_max = float("nan"), float("nan")
   return dataset_from_arrays(
       arrays, source=source, name=dataset_id, env_id=env_id, ref_min_score=ref_min, ref_max_score=ref_max,
-      attrs={"minari_id": dataset_id},
+      attrs={"minari_id": dataset_id, **({"minari_action_bounds": [b.tolist() for b in bounds]} if bounds is not None else {})},
   )

@@ -1,8 +1,64 @@
-"""Creating gymnasium tasks with the action convention the agents use (continuous in [-1, 1], discrete 0..n-1)."""
+"""Creating gymnasium tasks with the action convention the agents use (continuous in [-1, 1], discrete 0..n-1),
+and checking task ids before anything is made."""
 from __future__ import annotations
+
+import difflib
+import importlib
 
 import gymnasium as gym
 import numpy as np
+
+from rlkit_jax.errors import UsageError
+
+
+class UnknownTaskError(UsageError):
+  """A task id gymnasium does not know; the message says where the id came from and its close matches."""
+
+
+def known_env_id(env_id: str) -> bool:
+  """True if gymnasium knows ``env_id`` (``module:Task-v0`` imports ``module`` first, as ``gym.make`` does).
+
+  Only the registry is consulted: a known task may still fail to be made (e.g. a missing simulator).
+  """
+  module, _, name = env_id.rpartition(":")
+  if module:
+    try:
+      importlib.import_module(module)
+    except ImportError:
+      return False
+  if name in gym.registry:
+    return True
+  try:
+    namespace, base, version = gym.envs.registration.parse_env_id(name)
+  except gym.error.Error:
+    return False
+  # A versionless id (``Hopper``) makes the newest registered version.
+  return version is None and gym.envs.registration.find_highest_version(namespace, base) is not None
+
+
+def env_id_suggestions(env_id: str) -> str:
+  """``"did you mean 'Hopper-v5', 'Hopper-v4' or 'Hopper-v3'?"``: close matches among gymnasium's ids."""
+  close = [repr(c) for c in difflib.get_close_matches(env_id.rpartition(":")[2], list(gym.registry), n=3, cutoff=0.6)]
+  if not close:
+    return "no registered id is close; gymnasium.pprint_registry() lists them"
+  return "did you mean " + (", ".join(close[:-1]) + " or " if len(close) > 1 else "") + close[-1] + "?"
+
+
+def check_env_id(env_id: str, *, where: str = "env_id") -> None:
+  """Refuses a task id gymnasium does not know, before anything is loaded or made.
+
+  Args:
+    env_id: e.g. ``"Hopper-v5"``.
+    where: what the id is, for the message (``"--env"``, ``"env_id"``, a file's attribute).
+
+  Raises:
+    UnknownTaskError: the message reads ``<where>='Hoper-v5': ...`` with close matches and the fix.
+  """
+  if not known_env_id(env_id):
+    raise UnknownTaskError(
+        f"{where}={env_id!r}: gymnasium knows no such task ({env_id_suggestions(env_id)}); fix: pass a registered "
+        "task id, e.g. 'Hopper-v5' or 'Pendulum-v1'"
+    )
 
 
 def make_env(env_id: str, **kwargs) -> gym.Env:

@@ -42,6 +42,7 @@ from rlkit_jax.agents.common import train_state
 from rlkit_jax.networks import MLP
 from rlkit_jax.objectives.classifier import REWARD_TRANSFORMS
 from rlkit_jax.rewards.success_examples import ExamplesError, load_examples
+from rlkit_jax.training.divergence import all_finite, select_runs
 
 
 @functools.lru_cache(maxsize=None)
@@ -196,7 +197,8 @@ def fit(
   Returns:
     ``(model, metrics)``: ``classifier_loss`` (nats; the regularised training loss) and
     ``classifier_accuracy`` (on the clean balanced batches, in [0, 1]), means over members and the
-    last 10% of steps.
+    last 10% of steps; ``classifier_diverged_members``, how many members went non-finite in this
+    fit (each keeps its parameters from before it, so the ensemble stays finite).
   """
   num_positives = positives.shape[0]
   members = model.ensemble_size
@@ -222,7 +224,11 @@ def fit(
 
   (state, _), metrics = jax.lax.scan(body, (model.state, steps_key), None, length=num_steps)
   tail = max(1, num_steps // 10)
-  return model.replace(state=state, key=key), jax.tree.map(lambda x: jnp.mean(x[-tail:]), metrics)
+  metrics = jax.tree.map(lambda x: jnp.mean(x[-tail:]), metrics)
+  # The non-finite guard over members: one that went non-finite keeps its parameters from before the fit.
+  finite = jax.vmap(all_finite)(state)
+  state = select_runs(finite, state, model.state)
+  return model.replace(state=state, key=key), {**metrics, "classifier_diverged_members": jnp.sum(~finite).astype(jnp.float32)}
 
 
 def reservoir_insert(

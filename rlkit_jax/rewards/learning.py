@@ -16,6 +16,7 @@ import numpy as np
 import scipy.stats
 
 from rlkit_jax.data.dataset import Dataset, episode_returns
+from rlkit_jax.errors import DivergenceError
 from rlkit_jax.rewards.labellers import Labeller, make_teacher
 from rlkit_jax.rewards.preference_data import Preferences, pairs
 from rlkit_jax.rewards.query_selection import select_queries
@@ -114,10 +115,21 @@ def learn_reward(
 def fit_preferences(
     model: RewardEnsemble, dataset: Dataset, prefs: Preferences, config: RewardLearningConfig
 ) -> tuple[RewardEnsemble, dict[str, float]]:
-  """Fits ``model`` to the labelled ``prefs`` (segments of ``dataset``) for ``config.num_steps``."""
+  """Fits ``model`` to the labelled ``prefs`` (segments of ``dataset``) for ``config.num_steps``.
+
+  Raises:
+    DivergenceError: every member of the ensemble went non-finite (members that did keep their
+      parameters from before the fit, and ``diverged_members`` counts them).
+  """
   data = preference_arrays(gather(dataset, prefs.refs), prefs)
   model, metrics = fit(model, data, num_steps=config.num_steps(len(prefs)), batch_size=config.batch_size, bootstrap=config.bootstrap)
-  return model, {k: float(v) for k, v in metrics.items()}
+  metrics = {k: float(v) for k, v in metrics.items()}
+  if metrics["diverged_members"] == model.ensemble_size:
+    raise DivergenceError(
+        f"reward model on {dataset.name}: all {model.ensemble_size} members diverged while fitting {len(prefs)} "
+        f"pairs (reward_loss is {metrics['reward_loss']}); fix: check the preference labels, or lower RewardLearningConfig.learning_rate"
+    )
+  return model, metrics
 
 
 def evaluate_reward(model: RewardEnsemble, dataset: Dataset, *, num_queries: int = 1000, segment_length: int = 50, seed: int = 1) -> dict[str, float]:

@@ -112,30 +112,40 @@ def _fail(path: str, where: str, message: str) -> PreferenceDataError:
   return PreferenceDataError(f"{path}: {where}: {message}")
 
 
+def _is_segment(segment: Any) -> bool:
+  """An ``[episode, start, length]`` triple of int64 integers, episode and start ≥ 0, length ≥ 1."""
+  return (
+      isinstance(segment, list) and len(segment) == 3
+      and all(isinstance(v, int) and not isinstance(v, bool) and v < 2**63 for v in segment)
+      and segment[0] >= 0 and segment[1] >= 0 and segment[2] >= 1
+  )
+
+
 def _parse_query(path: str, q: int, query: Any) -> tuple[list, Any, Any]:
   where = f"query {q}"
   if not isinstance(query, dict) or "segments" not in query:
     raise _fail(path, where, "each query must be an object with a 'segments' field")
   segments = query["segments"]
-  if (
-      not isinstance(segments, list) or len(segments) < 2
-      or not all(isinstance(s, list) and len(s) == 3 and all(isinstance(v, int) and not isinstance(v, bool) for v in s) for s in segments)
-  ):
-    raise _fail(path, f"{where}, field 'segments'", f"must be ≥ 2 [episode, start, length] integer triples, got {segments!r}")
+  if not isinstance(segments, list) or len(segments) < 2 or not all(_is_segment(s) for s in segments):
+    raise _fail(
+        path, f"{where}, field 'segments'",
+        f"must be ≥ 2 [episode, start, length] integer triples (episode, start ≥ 0, length ≥ 1), got {segments!r}",
+    )
   if ("label" in query) == ("ranking" in query):
     raise _fail(path, where, "give exactly one of 'label' (a pair) and 'ranking' (best first)")
   if "label" in query:
     label = query["label"]
     if len(segments) != 2:
       raise _fail(path, f"{where}, field 'label'", f"a label needs exactly 2 segments, got {len(segments)}; use 'ranking'")
-    if label is not None and (isinstance(label, bool) or not isinstance(label, (int, float)) or float(label) not in LABEL_VALUES):
+    if label is not None and (isinstance(label, bool) or not isinstance(label, (int, float)) or label not in LABEL_VALUES):
       raise _fail(
           path, f"{where}, field 'label'",
           f"{label!r} is not one of 1 (first preferred), 0 (second), 0.5 (equal) or null (skipped)",
       )
     return segments, (None if label is None else float(label)), None
   ranking = query["ranking"]
-  if not isinstance(ranking, list) or sorted(ranking) != list(range(len(segments))):
+  integers = isinstance(ranking, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in ranking)
+  if not integers or sorted(ranking) != list(range(len(segments))):
     raise _fail(path, f"{where}, field 'ranking'", f"must list the segment positions 0..{len(segments) - 1} best first, got {ranking!r}")
   return segments, None, ranking
 
@@ -152,18 +162,24 @@ def load_preferences(path: str, *, dataset: Dataset | None = None, include_skipp
     :class:`Preferences`.
 
   Raises:
-    PreferenceDataError: a missing or unreadable file, another format, no labelled query, a label
-      outside {0, 0.5, 1, null}, a ranking that is not a permutation, segments of different
-      lengths, pairs mixed with rankings, or segments outside ``dataset`` — naming the file, the
-      query and the field.
+    PreferenceDataError: a missing or unreadable file (not UTF-8 JSON, or nested too deeply),
+      another format, no labelled query, a segment that is not three integers (episode and start
+      ≥ 0, length ≥ 1), a label outside {0, 0.5, 1, null}, a ranking that is not a permutation
+      of integers, segments of different lengths, pairs mixed with rankings, or segments outside
+      ``dataset`` — naming the file, the query and the field.
   """
   if not os.path.isfile(path):
     raise PreferenceDataError(f"{path}: no such preference file; label one with experiments/learn_reward.py or experiments/label_preferences.py")
   try:
-    with open(path) as f:
+    with open(path, encoding="utf-8") as f:
       payload = json.load(f)
   except (json.JSONDecodeError, UnicodeDecodeError) as e:
     raise PreferenceDataError(f"{path}: not a JSON preference file ({e}); see rlkit_jax.rewards.preference_data for the format")
+  except RecursionError:
+    raise PreferenceDataError(
+        f"{path}: not a preference file: its JSON is nested too deeply to read; see rlkit_jax.rewards.preference_data "
+        "for the format"
+    ) from None
   if not isinstance(payload, dict) or payload.get("format") != FORMAT:
     found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
     raise PreferenceDataError(f"{path}: field 'format' is {found!r}, expected {FORMAT!r}")

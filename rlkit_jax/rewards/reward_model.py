@@ -21,15 +21,17 @@ import orbax.checkpoint as ocp
 from flax.training.train_state import TrainState
 
 from rlkit_jax import objectives
+from rlkit_jax.errors import InputError
 from rlkit_jax.agents.common import train_state
 from rlkit_jax.networks.reward import RewardFunction
 from rlkit_jax.rewards.preference_data import Preferences
 from rlkit_jax.rewards.segments import Queries
+from rlkit_jax.training.divergence import all_finite, select_runs
 
 RANKING_LOSSES = ("bradley_terry", "plackett_luce")
 
 
-class RewardModelError(ValueError):
+class RewardModelError(InputError):
   """A reward model file that cannot be used here; the message names the file, the field and the fix."""
 
 
@@ -293,7 +295,10 @@ def fit(
     bootstrap: resample per member (static).
 
   Returns:
-    ``(model, metrics)``: ``reward_loss`` and ``reward_accuracy`` averaged over the last 10% of steps.
+    ``(model, metrics)``: ``reward_loss`` and ``reward_accuracy`` averaged over the last 10% of
+    steps, and ``diverged_members``: how many members went non-finite in this fit; each of them
+    keeps its parameters from before it (:func:`rlkit_jax.training.select_runs`), so the model
+    stays finite.
   """
   capacity = data.observations.shape[0]
   members = model.ensemble_size
@@ -310,9 +315,13 @@ def fit(
     batch = PreferenceArrays(take(data.observations), take(data.actions), take(data.labels), take(data.rankings), data.count)
     return model.update(batch)
 
-  model, metrics = jax.lax.scan(step, model.replace(key=key), jax.random.split(steps_key, num_steps))
+  fitted, metrics = jax.lax.scan(step, model.replace(key=key), jax.random.split(steps_key, num_steps))
   tail = max(1, num_steps // 10)
-  return model, jax.tree.map(lambda x: jnp.mean(x[-tail:]), metrics)
+  metrics = jax.tree.map(lambda x: jnp.mean(x[-tail:]), metrics)
+  # The non-finite guard over members: one that went non-finite keeps its parameters from before the fit.
+  finite = jax.vmap(all_finite)(fitted.state)
+  fitted = fitted.replace(state=select_runs(finite, fitted.state, model.state))
+  return fitted, {**metrics, "diverged_members": jnp.sum(~finite).astype(jnp.float32)}
 
 
 def _metadata_path(path: str) -> str:

@@ -13,9 +13,10 @@ import dataclasses
 import numpy as np
 
 from rlkit_jax.data.dataset import Dataset, trajectory_bounds
+from rlkit_jax.errors import InputError
 
 
-class PreferenceDataError(ValueError):
+class PreferenceDataError(InputError):
   """Segment references or labels that do not fit their dataset; the message names the file,
   the field and the fix."""
 

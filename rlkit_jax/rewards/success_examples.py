@@ -36,6 +36,7 @@ import gymnasium as gym
 import numpy as np
 
 from rlkit_jax.envs.make import make_env
+from rlkit_jax.errors import InputError
 
 FORMAT = "rlkit_jax.success_examples/1"
 REACHER_SUCCESS_DISTANCE = 0.02  # m, fingertip to target
@@ -44,7 +45,7 @@ SWIMMER_SUCCESS_ANGLE = np.pi / 6  # rad, heading to the reversed direction
 STATES_PER_EPISODE = 10  # random-policy states kept per episode (spreads them over many goals/starts)
 
 
-class ExamplesError(ValueError):
+class ExamplesError(InputError):
   """A success-examples file (or a task without a success test) that cannot be used here; the message
   names the file, the field and the fix."""
 
@@ -399,8 +400,8 @@ def load_examples(path: str, *, env_id: Optional[str] = None, observation_dim: O
 
   Raises:
     ExamplesError: a missing or unreadable file, no or empty ``positives``, a missing or different
-      ``env_id``, examples whose width is not ``observation_dim``, or non-finite values — naming
-      the file, the field and the fix.
+      ``env_id``, examples that are not real numbers (strings, complex, booleans) or whose width
+      is not ``observation_dim``, or non-finite values — naming the file, the field and the fix.
   """
   remake = f"make them with: python experiments/make_success_examples.py --env={env_id or 'ENV'} --out={path}"
   if not os.path.isfile(path):
@@ -419,8 +420,13 @@ def load_examples(path: str, *, env_id: Optional[str] = None, observation_dim: O
     raise ExamplesError(
         f"{path}: field 'env_id' is {file_env!r} but the task is {env_id!r}; these examples were made for another task — {remake}"
     )
-  positives = np.asarray(fields["positives"], np.float32)
-  negatives = np.asarray(fields.get("negatives", np.zeros((0,) + positives.shape[1:])), np.float32)
+  for name in ("positives", "negatives"):
+    kind = fields[name].dtype if name in fields else np.dtype(np.float32)
+    if not (np.issubdtype(kind, np.integer) or np.issubdtype(kind, np.floating)):
+      raise ExamplesError(f"{path}: field '{name}' has dtype {kind}, not real numbers (float32 observations); {remake}")
+  with np.errstate(over="ignore"):  # beyond float32's range becomes inf, refused below
+    positives = np.asarray(fields["positives"], np.float32)
+    negatives = np.asarray(fields.get("negatives", np.zeros((0,) + positives.shape[1:])), np.float32)
   if positives.ndim != 2 or len(positives) == 0:
     raise ExamplesError(f"{path}: field 'positives' has shape {list(positives.shape)}; D+ needs at least one success example [P ≥ 1, O]; {remake}")
   for name, array in (("positives", positives), ("negatives", negatives)):
@@ -431,7 +437,7 @@ def load_examples(path: str, *, env_id: Optional[str] = None, observation_dim: O
           f"[N, {width}]; {remake}"
       )
     if not np.all(np.isfinite(array)):
-      raise ExamplesError(f"{path}: field '{name}' holds non-finite values; {remake}")
+      raise ExamplesError(f"{path}: field '{name}' holds non-finite values (NaN/inf, or beyond float32's ±3.4e38); {remake}")
   if len(negatives) == 0:
     negatives = np.zeros((0, positives.shape[1]), np.float32)
   return positives, negatives
