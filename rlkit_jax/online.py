@@ -701,7 +701,7 @@ def _train(
           f"{workdir}: already holds checkpoints (step {saved_step}); pass --resume to continue that run or choose "
           "another --workdir"
       )
-    like = lambda step: _checkpoint_state(agents, act_keys, update_keys, reward_key, reward_source, host, labels, step)
+    like = functools.partial(_checkpoint_state, agents, act_keys, update_keys, reward_key, reward_source, host, labels)
     step, saved, extra = checkpointer.restore(like)
     agents, act_keys, update_keys, reward_key = saved["agents"], saved["act_keys"], saved["update_keys"], saved["reward_key"]
     divergence = DivergenceLog(num_seeds, extra.get("diverged", []))

@@ -9,11 +9,9 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from rlkit_jax import runner
 from rlkit_jax.checkpoint import Checkpointer
-from rlkit_jax.data import generate, write_d4rl_hdf5
 from rlkit_jax.offline import OfflineConfig, run_offline
 from rlkit_jax.training import DivergenceLog, all_finite, guard_runs, select_runs
 
@@ -85,30 +83,16 @@ def test_guard_parameters_alone_and_typed_keys():
   assert DivergenceLog(3, log.to_json()).active.tolist() == [True, False, True]
 
 
-@pytest.fixture(scope="module")
-def hopper_file(tmp_path_factory):
-  rng = np.random.default_rng(0)
-  arrays, _ = generate.collect(
-      "Hopper-v5", lambda obs, key: rng.uniform(-1, 1, (1, 3)).astype(np.float32), num_transitions=300, seed=0
-  )
-  path = str(tmp_path_factory.mktemp("data") / "hopper-random-v5.hdf5")
-  write_d4rl_hdf5(path, arrays, {"env_id": "Hopper-v5", "seed": 0})
-  return path
-
-
-def _config(path, **overrides):
-  kwargs = dict(
-      algo="iql", dataset=path, seed=0, num_seeds=2, num_updates=10, batch_size=8, eval_every=5,
-      eval_episodes=1, log_every=5, hidden_dims=(8, 8),
-  )
-  kwargs.update(overrides)
-  return OfflineConfig(**kwargs)
+# A tiny IQL run on the shared Hopper file (``hopper_file``, tests/conftest.py): two 5-update chunks.
+TINY = dict(algo="iql", seed=0, num_seeds=2, num_updates=10, batch_size=8, eval_every=5, eval_episodes=1, log_every=5,
+            hidden_dims=(8, 8))
 
 
 def test_offline_job_reports_a_diverged_setting_and_keeps_the_others(hopper_file, tmp_path):
   # critic_lr=1e38 is a valid step size that overflows the critic within the first chunk.
-  swept = run_offline(_config(hopper_file, sweep={"critic_lr": (3e-4, 1e38)}), str(tmp_path / "swept"), progress=False)
-  alone = run_offline(_config(hopper_file), str(tmp_path / "alone"), progress=False)
+  swept = run_offline(OfflineConfig(dataset=hopper_file, sweep={"critic_lr": (3e-4, 1e38)}, **TINY), str(tmp_path / "swept"),
+                      progress=False)
+  alone = run_offline(OfflineConfig(dataset=hopper_file, **TINY), str(tmp_path / "alone"), progress=False)
   good, bad = swept["settings"]
   assert bad["normalized_score_per_seed"] == [None, None]
   assert bad["normalized_score_mean"] is None
@@ -122,7 +106,8 @@ def test_offline_job_reports_a_diverged_setting_and_keeps_the_others(hopper_file
   like = runner.init_run_state(lambda key, critic_lr: __import__("rlkit_jax").IQL.create(
       key, 11, 3, hidden_dims=(8, 8), critic_lr=critic_lr, actor_decay_steps=10), seed=0, num_seeds=2,
       settings=[{"critic_lr": 3e-4}, {"critic_lr": 1e38}])
-  checkpointer = Checkpointer(str(tmp_path / "swept" / "checkpoints"), _config(hopper_file, sweep={"critic_lr": (3e-4, 1e38)}).to_json())
+  swept_config = OfflineConfig(dataset=hopper_file, sweep={"critic_lr": (3e-4, 1e38)}, **TINY)
+  checkpointer = Checkpointer(str(tmp_path / "swept" / "checkpoints"), swept_config.to_json())
   _, restored, extra = checkpointer.restore(like)
   checkpointer.close()
   assert bool(all_finite(restored.agents))
