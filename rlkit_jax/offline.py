@@ -366,7 +366,7 @@ def run_offline(
     train_seconds += time.time() - chunk_start
     step = int(state.step)
     bar.update(config.log_every)
-    for event in divergence.update(step, jax.device_get(state.active), jax.device_get(train_metrics)):
+    for event in divergence.update(step, jax.device_get(state.active), train_metrics):  # metrics read only on divergence
       bar.write(f"warning: {event.describe(run_label(event.run, settings, num_seeds))}; it keeps its last finite state")
     if step % config.eval_every == 0 or step == config.num_updates:
       returns = runner.evaluate_agents(

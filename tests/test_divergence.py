@@ -171,3 +171,31 @@ def test_online_job_stops_the_overflowing_seed_and_trains_the_other(tmp_path):
   with open(tmp_path / "run" / "metrics.csv") as f:
     seeds = [line.split(",")[1] for line in f.read().splitlines()[1:]]
   assert seeds == ["0", "0", "0"]  # seed 1 diverged in the chunk before its first evaluation: no rows
+
+
+def test_guard_leaves_finite_runs_bit_identical():
+  """The figure in BUILD_NOTES ("the guard changes nothing on finite runs"): the same scan without the guard."""
+  from rlkit_jax.agents import IQL
+  from rlkit_jax.data.transitions import sample_batch
+
+  create = lambda key: IQL.create(key, 1, 1, hidden_dims=(8,))
+  state = runner.init_run_state(create, seed=0, num_seeds=2)
+  data = _tiny_dataset()
+
+  @jax.jit
+  def unguarded(agents, keys):
+    def one(agent, key):
+      def body(carry, _):
+        agent, key = carry
+        key, batch_key = jax.random.split(key)
+        return (agent.update(sample_batch(data, batch_key, 2))[0], key), None
+
+      return jax.lax.scan(body, (agent, key), None, length=10)[0]
+
+    return jax.vmap(one)(agents, keys)
+
+  expected, _ = unguarded(state.agents, state.data_keys)
+  fresh = runner.init_run_state(create, seed=0, num_seeds=2)  # the same start; the first one's keys are consumed
+  guarded, _ = runner.make_train_chunk(batch_size=2, num_updates=10)(fresh, data)
+  jax.tree.map(np.testing.assert_array_equal, jax.device_get(guarded.agents.critic.params), jax.device_get(expected.critic.params))
+  jax.tree.map(np.testing.assert_array_equal, jax.device_get(guarded.agents.actor.params), jax.device_get(expected.actor.params))

@@ -163,7 +163,8 @@ def test_frozen_fits_once_loop_refits_and_d_minus_is_bounded():
   assert frozen.counts.tolist() == [0, 0]
   changed, metrics = frozen.update(100, _view(replay[:, :100]), next(keys))
   assert changed and frozen.fits == 1 and frozen.counts.tolist() == [100, 100]
-  assert set(metrics) == {"classifier_loss", "classifier_accuracy", "positive_accuracy", "negatives"}
+  assert set(metrics) == {"classifier_loss", "classifier_accuracy", "positive_accuracy", "negatives", "classifier_diverged_members"}
+  assert metrics["classifier_diverged_members"].tolist() == [0, 0]  # per seed
   assert metrics["positive_accuracy"].shape == (2,) and np.all(metrics["positive_accuracy"] > 0.9)
   after_fit = _host(frozen.state())
   for step in (200, 300, 400):

@@ -148,7 +148,8 @@ def test_learns_a_known_reward_from_oracle_pairs():
   model, metrics = fit(_model(learning_rate=3e-3), preference_arrays(queries, _oracle_pairs(queries)), num_steps=300, batch_size=64)
   pearson, accuracy = _quality(model)
   assert pearson > 0.9 and accuracy > 0.85, (pearson, accuracy)
-  assert set(metrics) == {"reward_loss", "reward_accuracy"} and float(metrics["reward_accuracy"]) > 0.85
+  assert set(metrics) == {"reward_loss", "reward_accuracy", "diverged_members"} and float(metrics["reward_accuracy"]) > 0.85
+  assert float(metrics["diverged_members"]) == 0
   assert float(metrics["reward_loss"]) < 0.4
 
 

@@ -17,7 +17,7 @@ from rlkit_jax.agents.common import train_state_and_target, train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import diag_gaussian_log_prob, tanh_gaussian_sample, tanh_log_det_jacobian
 from rlkit_jax.networks import Ensemble, QFunction, TanhGaussianPolicy
-from rlkit_jax.agents.hyperparameters import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, checked_create
+from rlkit_jax.agents.hyperparameters import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, REAL, checked_create
 
 # exp(log α′) is clipped into [0, 1e6] before use, as in the reference code and CORL.
 _MAX_CQL_ALPHA_MULTIPLIER = 1e6
@@ -112,7 +112,7 @@ class CQL(flax.struct.PyTreeNode):
   action_space = "continuous"
   hyperparameter_ranges = {
       "init_temperature": POSITIVE, "cql_alpha": NON_NEGATIVE, "cql_temperature": POSITIVE,
-      "target_action_gap": NON_NEGATIVE, "num_sampled_actions": AT_LEAST_ONE, "bc_steps": NON_NEGATIVE,
+      "target_action_gap": REAL, "num_sampled_actions": AT_LEAST_ONE, "bc_steps": NON_NEGATIVE,
   }
 
   @classmethod
@@ -161,7 +161,8 @@ class CQL(flax.struct.PyTreeNode):
         ``lagrange`` it multiplies the learned α′.
       cql_temperature: T of the log-sum-exp (1.0).
       target_action_gap: the penalty level α′ aims for under ``lagrange``, in the units of
-        :func:`~rlkit_jax.objectives.cql_penalty` (no −log K; unused without ``lagrange``). 5.0
+        :func:`~rlkit_jax.objectives.cql_penalty` (no −log K; unused without ``lagrange``); any finite
+        value: a negative one asks data actions to out-score the log-sum-exp (CORL's default is −1). 5.0
         (the reference's ``lagrange_thresh`` for AntMaze; CORL's AntMaze configs use 0.8 with
         ``cql_alpha`` 5).
       num_sampled_actions: K, actions per proposal per state (10; 3K are scored in all). Static.

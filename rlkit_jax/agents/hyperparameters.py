@@ -54,6 +54,7 @@ POLYAK = Range(0.0, 1.0, low_open=True)  # Polyak τ: 1 copies the online networ
 POSITIVE = Range(0.0, math.inf, low_open=True)  # step sizes, divisors, initial temperatures
 NON_NEGATIVE = Range(0.0, math.inf)  # inverse temperatures β, penalty weights α, noise scales
 AT_LEAST_ONE = Range(1.0, math.inf)  # counts: critics, sampled actions, policy delay
+REAL = Range()  # any finite value (targets that may be negative)
 
 COMMON_RANGES: dict[str, Range] = {"discount": UNIT, "tau": POLYAK, "num_critics": AT_LEAST_ONE}
 

@@ -118,7 +118,8 @@ class DivergenceLog:
     Args:
       step: the step count at the end of the chunk.
       active: ``[R]`` bool after the chunk (from :func:`guard_runs`).
-      metrics: the chunk's metrics, name → ``[R]``.
+      metrics: the chunk's metrics, name → ``[R]`` (device arrays are copied to the host only
+        when a run diverged).
 
     Returns:
       The runs newly diverged in this chunk.
