@@ -192,8 +192,21 @@ def _create_fn(config: OfflineConfig, observation_dim: int, action_dim: int):
   )
 
 
-def _prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[data_lib.Dataset, dict[str, float]]:
-  """Checks the dataset's action space against ``--algo`` and applies the algorithm's preprocessing."""
+def prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[data_lib.Dataset, dict[str, float]]:
+  """The dataset as ``config.algo`` trains on it: checked, relabelled, filtered, scaled.
+
+  In order: the action space is checked against the algorithm, rewards are replaced by
+  ``config.reward_model``'s if one is set, filtered BC keeps its top trajectories, rewards are
+  scaled (``config.reward_scaling``), and AWR gets its Monte Carlo returns-to-go. Evaluation is
+  untouched: it always reports the task's own return.
+
+  Returns:
+    ``(prepared dataset, {"reward_scale": a, "reward_shift": b})``.
+
+  Raises:
+    UsageError: discrete data for a continuous algorithm or the reverse, naming the valid choices.
+    DatasetError, RewardModelError: as the preprocessing steps raise them.
+  """
   algo = ALGOS[config.algo]
   discrete = data_lib.is_discrete(dataset)
   if discrete != algo.discrete:
@@ -315,7 +328,7 @@ def run_offline(
         "pass --env_id=<the gymnasium task it was collected on> if gymnasium has one"
     )
   data_returns = dataset.episode_returns()
-  dataset, scaling = _prepare_dataset(config, dataset)
+  dataset, scaling = prepare_dataset(config, dataset)
   observations, actions = dataset.transitions.observations, dataset.transitions.actions
   observation_dim = observations.shape[1]
   action_dim = data_lib.action_dim(dataset)

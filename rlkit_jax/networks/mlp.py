@@ -2,22 +2,31 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 
 def default_init(scale: float = math.sqrt(2.0)) -> Callable:
   """Kernel initialiser with the statistics of the IQL reference's orthogonal(√2) init, minus the QR.
 
-  An orthogonal matrix with gain ``scale`` has entries of variance ``scale² / fan_in``; this draws
-  them i.i.d. (truncated normal) with that variance. The QR decomposition behind
+  A ``[fan_in, fan_out]`` orthogonal matrix with gain ``scale`` has orthonormal rows or columns,
+  whichever are fewer, so its entries have variance ``scale² / max(fan_in, fan_out)``: for the
+  first layer of a 256-wide network on 11 observations that is ``2 / 256``, not ``2 / 11``. This
+  draws the entries i.i.d. (truncated normal) with that variance. The QR decomposition behind
   ``nn.initializers.orthogonal`` is a LAPACK call on CPU, and several of them in one XLA CPU program
   (every layer of every network in a vmapped ``create``) can deadlock with jaxlib 0.10 (see
   BUILD_NOTES.md); this initialiser uses no LAPACK.
   """
-  return nn.initializers.variance_scaling(scale**2, "fan_in", "truncated_normal")
+
+  def init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
+    fan_in, fan_out = math.prod(shape[:-1]), shape[-1]
+    variance = scale**2 * fan_in / max(fan_in, fan_out)  # variance_scaling divides by fan_in
+    return nn.initializers.variance_scaling(variance, "fan_in", "truncated_normal")(key, shape, dtype)
+
+  return init
 
 
 class MLP(nn.Module):

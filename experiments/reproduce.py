@@ -1,0 +1,121 @@
+r"""Ours and an independent implementation on the same file, budget and evaluation.
+
+    python experiments/reproduce.py --algo=iql --dataset=hopper-medium-replay-v5 \
+        --num_updates=100000 --num_seeds=3 --workdir=~/runs/reproduce/iql_hopper-medium-replay-v5
+
+Writes ``<workdir>/ours`` (our job, every seed in one program, exactly as ``train_offline.py``
+runs it) and ``<workdir>/d3rlpy/seed<i>`` (d3rlpy 2.x, one seed at a time), each with a
+``metrics.csv``, plus ``<workdir>/settings.md``, the side-by-side table of every setting.
+Both sides train on the same prepared transitions (our loader's arrays after the algorithm's
+preprocessing, terminals and time-outs kept apart) and are evaluated by our vectorised
+evaluator with the deterministic policy, on the same episodes (reset seeds) at the same steps,
+with the same D4RL-normalised score. ``--resume`` continues a killed run on either side.
+``--side=reference --reference_seeds=1`` runs one reference seed, so seeds can share the cores
+as separate processes. ``experiments/evidence/reproduction_table.py`` builds the report.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from absl import flags, logging
+
+import cli
+from flag_parsing import parse_numbers
+from reference import d3rlpy_side
+from rlkit_jax import data as data_lib
+from rlkit_jax.envs import evaluate, normalized_score
+from rlkit_jax.offline import DEFAULT_DATASET, OfflineConfig, prepare_dataset, run_offline
+
+_ALGO = flags.DEFINE_string("algo", "iql", "Algorithm, on both sides: " + ", ".join(sorted(d3rlpy_side.ALGOS)) + ".")
+_DATASET = flags.DEFINE_string("dataset", DEFAULT_DATASET, "Dataset name or HDF5 path.")
+_DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "Extra folder holding generated datasets.")
+_ENV_ID = cli.define_env_id()
+_NUM_UPDATES = flags.DEFINE_integer("num_updates", 100_000, "Gradient updates per seed, on both sides.")
+_NUM_SEEDS = flags.DEFINE_integer("num_seeds", 3, "Seeds on each side.")
+_SEED = flags.DEFINE_integer("seed", 0, "Run seed; reference seed i is seeded with seed + i.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Minibatch size, on both sides.")
+_EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Updates between evaluations (and reference checkpoints).")
+_EVAL_EPISODES = flags.DEFINE_integer("eval_episodes", 10, "Episodes per seed and evaluation.")
+_HPARAMS = flags.DEFINE_list("hparams", [], "Our agent's options, name=value, mapped onto the reference's settings.")
+_REFERENCE = flags.DEFINE_enum("reference", "d3rlpy", ["d3rlpy"], "The independent implementation.")
+_SIDE = flags.DEFINE_enum("side", "both", ["both", "ours", "reference"], "Which side(s) to run in this process.")
+_REFERENCE_SEEDS = flags.DEFINE_list("reference_seeds", None, "Reference seed indices to run here (default: all).")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output folder (default runs/reproduce/<algo>_<dataset>).")
+_RESUME = flags.DEFINE_bool("resume", False, "Continue the runs in --workdir.")
+
+
+def _settings_table(config: OfflineConfig, rows: list[tuple[str, object, object]]) -> str:
+  h = config.hyperparameters()
+  shared = [
+      ("transitions", "our loader's arrays", "the same arrays as an MDPDataset (time-outs keep their s')"),
+      ("reward scaling", config.reward_scaling, "applied to the arrays before hand-over"),
+      ("networks", f"MLP {tuple(config.hidden_dims)}, ReLU", f"VectorEncoderFactory{list(config.hidden_dims)}, ReLU"),
+      ("batch size", config.batch_size, config.batch_size),
+      ("updates", config.num_updates, config.num_updates),
+      *[(name, value, value) for name, value in h.items() if name not in {r[0] for r in rows}
+        and name not in ("hidden_dims", "actor_decay_steps")],
+      ("evaluation", f"{config.eval_episodes} episodes/seed, deterministic, every {config.eval_every}",
+       "the same episodes through our evaluator (algo.predict)"),
+  ]
+  lines = ["| setting | ours | d3rlpy |", "|---|---|---|"]
+  lines += [f"| {name} | {ours} | {theirs} |" for name, ours, theirs in shared + list(rows)]
+  return "\n".join(lines) + "\n"
+
+
+def main(argv):
+  del argv
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
+  config = OfflineConfig(
+      algo=_ALGO.value, dataset=_DATASET.value, seed=_SEED.value, num_seeds=_NUM_SEEDS.value,
+      num_updates=_NUM_UPDATES.value, batch_size=_BATCH_SIZE.value, eval_every=_EVAL_EVERY.value,
+      eval_episodes=_EVAL_EPISODES.value, log_every=min(1_000, _EVAL_EVERY.value),
+      agent_kwargs=parse_numbers(_HPARAMS.value, example="expectile=0.8,temperature=3"), env_id=_ENV_ID.value,
+  )
+  config.validate()
+  run_reference = _SIDE.value in ("both", "reference")
+  if run_reference:  # before any training: a missing extra or algorithm is a one-line error now
+    reference_config, rows = d3rlpy_side.make_config(
+        config.algo, config.hyperparameters(), hidden_dims=config.hidden_dims, batch_size=config.batch_size,
+        num_updates=config.num_updates,
+    )
+  name = config.dataset.split("/")[-1].removesuffix(".hdf5")
+  workdir = os.path.expanduser(_WORKDIR.value or f"runs/reproduce/{config.algo}_{name}")
+  os.makedirs(workdir, exist_ok=True)
+  if _SIDE.value in ("both", "ours"):
+    summary = run_offline(config, os.path.join(workdir, "ours"), resume=_RESUME.value, dataset_dir=_DATASET_DIR.value)
+    print(f"ours: {summary['normalized_score_mean']:.1f} ± {summary['normalized_score_std']:.1f} ({summary['wall_time_s']:.0f} s)")
+  if not run_reference:
+    return
+  with open(os.path.join(workdir, "settings.md"), "w") as f:
+    f.write(_settings_table(config, rows))
+  dataset = data_lib.load(config.dataset, dataset_dir=_DATASET_DIR.value, env_id=config.env_id)
+  prepared, _ = prepare_dataset(config, dataset)
+  mdp = d3rlpy_side.to_mdp_dataset(prepared)
+  K = config.eval_episodes
+
+  def evaluate_seed(act_fn, step: int, seed_index: int):
+    # our job's episodes at this step: env copy j of all seeds × episodes is reset with base + j
+    return evaluate(act_fn, dataset.env_id, num_envs=K, seed=config.seed * 1_000_003 + step + seed_index * K)
+
+  def score(returns):
+    return normalized_score(returns, dataset.ref_min_score, dataset.ref_max_score)
+
+  seeds = [int(s) for s in _REFERENCE_SEEDS.value] if _REFERENCE_SEEDS.value else range(config.num_seeds)
+  for i in seeds:
+    folder = os.path.join(workdir, _REFERENCE.value, f"seed{i}")
+    rows_i = d3rlpy_side.train_seed(
+        reference_config, mdp, seed_index=i, run_seed=config.seed + i, num_updates=config.num_updates,
+        eval_every=config.eval_every, batch_size=config.batch_size, evaluate=evaluate_seed, score=score,
+        folder=folder, resume=_RESUME.value,
+        progress=lambda step, i=i: print(f"{_REFERENCE.value} seed {i}: {step}/{config.num_updates}", flush=True),
+    )
+    final = rows_i[-1]
+    print(f"{_REFERENCE.value} seed {i}: {final['normalized_score']:.1f} ({final['train_s']:.0f} s of training)")
+    with open(os.path.join(folder, "summary.json"), "w") as f:
+      json.dump({"normalized_score": final["normalized_score"], "train_s": final["train_s"], "step": final["step"]}, f)
+
+
+if __name__ == "__main__":
+  cli.run(main)
