@@ -15,16 +15,18 @@ as separate processes. ``experiments/evidence/reproduction_table.py`` builds the
 """
 from __future__ import annotations
 
-import json
 import os
+
+import numpy as np
 
 from absl import flags, logging
 
 import cli
 from flag_parsing import parse_numbers
-from reference import d3rlpy_side
+from reference import d3rlpy_side, jax_corl_side
 from rlkit_jax import data as data_lib
 from rlkit_jax.envs import evaluate, normalized_score
+from rlkit_jax.errors import UsageError
 from rlkit_jax.offline import DEFAULT_DATASET, OfflineConfig, prepare_dataset, run_offline
 
 _ALGO = flags.DEFINE_string("algo", "iql", "Algorithm, on both sides: " + ", ".join(sorted(d3rlpy_side.ALGOS)) + ".")
@@ -38,27 +40,28 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Minibatch size, on both s
 _EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Updates between evaluations (and reference checkpoints).")
 _EVAL_EPISODES = flags.DEFINE_integer("eval_episodes", 10, "Episodes per seed and evaluation.")
 _HPARAMS = flags.DEFINE_list("hparams", [], "Our agent's options, name=value, mapped onto the reference's settings.")
-_REFERENCE = flags.DEFINE_enum("reference", "d3rlpy", ["d3rlpy"], "The independent implementation.")
+_REFERENCE = flags.DEFINE_enum("reference", "d3rlpy", ["d3rlpy", "jax_corl"], "The independent implementation.")
+_JAX_CORL = flags.DEFINE_string("jax_corl", None, "--reference=jax_corl: path to JAX-CORL's algos/iql.py.")
 _SIDE = flags.DEFINE_enum("side", "both", ["both", "ours", "reference"], "Which side(s) to run in this process.")
 _REFERENCE_SEEDS = flags.DEFINE_list("reference_seeds", None, "Reference seed indices to run here (default: all).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder (default runs/reproduce/<algo>_<dataset>).")
 _RESUME = flags.DEFINE_bool("resume", False, "Continue the runs in --workdir.")
 
 
-def _settings_table(config: OfflineConfig, rows: list[tuple[str, object, object]]) -> str:
+def _settings_table(config: OfflineConfig, reference: str, rows: list[tuple[str, object, object]]) -> str:
   h = config.hyperparameters()
   shared = [
-      ("transitions", "our loader's arrays", "the same arrays as an MDPDataset (time-outs keep their s')"),
+      ("transitions", "our loader's arrays", "the same arrays"),
       ("reward scaling", config.reward_scaling, "applied to the arrays before hand-over"),
-      ("networks", f"MLP {tuple(config.hidden_dims)}, ReLU", f"VectorEncoderFactory{list(config.hidden_dims)}, ReLU"),
+      ("networks", f"MLP {tuple(config.hidden_dims)}, ReLU", f"MLP {tuple(config.hidden_dims)}, ReLU"),
       ("batch size", config.batch_size, config.batch_size),
       ("updates", config.num_updates, config.num_updates),
       *[(name, value, value) for name, value in h.items() if name not in {r[0] for r in rows}
         and name not in ("hidden_dims", "actor_decay_steps")],
       ("evaluation", f"{config.eval_episodes} episodes/seed, deterministic, every {config.eval_every}",
-       "the same episodes through our evaluator (algo.predict)"),
+       "the same episodes through our evaluator"),
   ]
-  lines = ["| setting | ours | d3rlpy |", "|---|---|---|"]
+  lines = [f"| setting | ours | {reference} |", "|---|---|---|"]
   lines += [f"| {name} | {ours} | {theirs} |" for name, ours, theirs in shared + list(rows)]
   return "\n".join(lines) + "\n"
 
@@ -76,10 +79,16 @@ def main(argv):
   config.validate()
   run_reference = _SIDE.value in ("both", "reference")
   if run_reference:  # before any training: a missing extra or algorithm is a one-line error now
-    reference_config, rows = d3rlpy_side.make_config(
-        config.algo, config.hyperparameters(), hidden_dims=config.hidden_dims, batch_size=config.batch_size,
-        num_updates=config.num_updates,
-    )
+    if _REFERENCE.value == "jax_corl":
+      if config.algo != "iql":
+        raise UsageError(f"--reference=jax_corl has IQL only, not --algo={config.algo}; fix: --reference=d3rlpy")
+      corl = jax_corl_side.load_jax_corl(_JAX_CORL.value)
+      rows = jax_corl_side.settings_rows(corl, config.num_updates)
+    else:
+      reference_config, rows = d3rlpy_side.make_config(
+          config.algo, config.hyperparameters(), hidden_dims=config.hidden_dims, batch_size=config.batch_size,
+          num_updates=config.num_updates,
+      )
   name = config.dataset.split("/")[-1].removesuffix(".hdf5")
   workdir = os.path.expanduser(_WORKDIR.value or f"runs/reproduce/{config.algo}_{name}")
   os.makedirs(workdir, exist_ok=True)
@@ -88,33 +97,44 @@ def main(argv):
     print(f"ours: {summary['normalized_score_mean']:.1f} ± {summary['normalized_score_std']:.1f} ({summary['wall_time_s']:.0f} s)")
   if not run_reference:
     return
-  with open(os.path.join(workdir, "settings.md"), "w") as f:
-    f.write(_settings_table(config, rows))
+  with open(os.path.join(workdir, f"settings_{_REFERENCE.value}.md"), "w") as f:
+    f.write(_settings_table(config, _REFERENCE.value, rows))
   dataset = data_lib.load(config.dataset, dataset_dir=_DATASET_DIR.value, env_id=config.env_id)
   prepared, _ = prepare_dataset(config, dataset)
-  mdp = d3rlpy_side.to_mdp_dataset(prepared)
   K = config.eval_episodes
+  fingerprint = {**config.to_json(), "reference": _REFERENCE.value}
 
-  def evaluate_seed(act_fn, step: int, seed_index: int):
+  def episodes(step: int, first_seed: int = 0, num_seeds: int = 1) -> dict:
     # our job's episodes at this step: env copy j of all seeds × episodes is reset with base + j
-    return evaluate(act_fn, dataset.env_id, num_envs=K, seed=config.seed * 1_000_003 + step + seed_index * K)
+    return {"env_id": dataset.env_id, "num_envs": num_seeds * K, "seed": config.seed * 1_000_003 + step + first_seed * K}
 
   def score(returns):
     return normalized_score(returns, dataset.ref_min_score, dataset.ref_max_score)
 
+  def report(step: int, label: str = "") -> None:
+    print(f"{_REFERENCE.value}{label}: {step}/{config.num_updates}", flush=True)
+
+  if _REFERENCE.value == "jax_corl":
+    S = config.num_seeds
+    rows = jax_corl_side.train(
+        corl, prepared, num_seeds=S, seed=config.seed, num_updates=config.num_updates, eval_every=config.eval_every,
+        batch_size=config.batch_size, score=score, folder=os.path.join(workdir, "jax_corl"), resume=_RESUME.value, fingerprint=fingerprint,
+        evaluate=lambda act_fn, step: evaluate(act_fn, **episodes(step, 0, S)).reshape(S, K), progress=report,
+    )
+    finals = [row["normalized_score"] for row in rows[-S:]]
+    print(f"jax_corl: {np.mean(finals):.1f} ± {np.std(finals):.1f} ({rows[-1]['train_s']:.0f} s of training)")
+    return
+  mdp = d3rlpy_side.to_mdp_dataset(prepared)
   seeds = [int(s) for s in _REFERENCE_SEEDS.value] if _REFERENCE_SEEDS.value else range(config.num_seeds)
   for i in seeds:
-    folder = os.path.join(workdir, _REFERENCE.value, f"seed{i}")
     rows_i = d3rlpy_side.train_seed(
         reference_config, mdp, seed_index=i, run_seed=config.seed + i, num_updates=config.num_updates,
-        eval_every=config.eval_every, batch_size=config.batch_size, evaluate=evaluate_seed, score=score,
-        folder=folder, resume=_RESUME.value,
-        progress=lambda step, i=i: print(f"{_REFERENCE.value} seed {i}: {step}/{config.num_updates}", flush=True),
+        eval_every=config.eval_every, batch_size=config.batch_size, score=score,
+        evaluate=lambda act_fn, step, i: evaluate(act_fn, **episodes(step, i)),
+        folder=os.path.join(workdir, "d3rlpy", f"seed{i}"), resume=_RESUME.value, fingerprint=fingerprint,
+        progress=lambda step, i=i: report(step, f" seed {i}"),
     )
-    final = rows_i[-1]
-    print(f"{_REFERENCE.value} seed {i}: {final['normalized_score']:.1f} ({final['train_s']:.0f} s of training)")
-    with open(os.path.join(folder, "summary.json"), "w") as f:
-      json.dump({"normalized_score": final["normalized_score"], "train_s": final["train_s"], "step": final["step"]}, f)
+    print(f"d3rlpy seed {i}: {rows_i[-1]['normalized_score']:.1f} ({rows_i[-1]['train_s']:.0f} s of training)")
 
 
 if __name__ == "__main__":

@@ -133,6 +133,16 @@ def make_config(algo: str, hyperparameters: dict[str, Any], *, hidden_dims, batc
   return ALGOS[algo](d3rlpy, hyperparameters, hidden_dims=tuple(hidden_dims), batch_size=batch_size, num_updates=num_updates)
 
 
+def check_fingerprint(saved: dict[str, Any], fingerprint: dict[str, Any], folder: str) -> None:
+  """Refuses to resume a saved reference state made with other settings, naming the first that differs."""
+  for name, value in fingerprint.items():
+    if saved.get("fingerprint", {}).get(name) != value:
+      raise UsageError(
+          f"{folder}: the saved run has {name}={saved.get('fingerprint', {}).get(name)!r}, this one {value!r}; "
+          "fix: resume with the same settings, or choose another --workdir"
+      )
+
+
 def _set_seed(torch, seed: int) -> None:
   torch.manual_seed(seed)
   np.random.seed(seed)  # d3rlpy samples minibatches with NumPy's global generator
@@ -157,7 +167,7 @@ def _write_rows(path: str, rows: list[dict[str, Any]]) -> None:
 def train_seed(
     config, mdp, *, seed_index: int, run_seed: int, num_updates: int, eval_every: int, batch_size: int,
     evaluate: Callable[[Callable[[np.ndarray], np.ndarray], int, int], np.ndarray],
-    score: Callable[[np.ndarray], np.ndarray], folder: str, resume: bool,
+    score: Callable[[np.ndarray], np.ndarray], folder: str, resume: bool, fingerprint: dict[str, Any],
     progress: Callable[[int], None] = lambda step: None,
 ) -> list[dict[str, Any]]:
   """Trains one seed of the reference in chunks of ``eval_every`` updates, evaluating and saving after each.
@@ -170,6 +180,7 @@ def train_seed(
     evaluate: ``(act_fn, step, seed_index) -> returns [K]``, our evaluator on our episodes.
     score: returns → D4RL-normalised scores.
     folder: where the model, optimiser and RNG states and ``metrics.csv`` go.
+    fingerprint: the run's settings; a saved state with other settings is refused.
     resume: continue from the saved state in ``folder``; without it an existing state is refused.
 
   Returns:
@@ -189,6 +200,7 @@ def train_seed(
     algo.load_model(model_path)
     with open(state_path, "rb") as f:
       state = pickle.load(f)
+    check_fingerprint(state, fingerprint, folder)
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     random.setstate(state["random"])
@@ -209,7 +221,7 @@ def train_seed(
     algo.save_model(model_path + ".tmp")
     with open(state_path + ".tmp", "wb") as f:
       pickle.dump({"step": step, "elapsed_s": elapsed, "torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                   "random": random.getstate()}, f)
+                   "random": random.getstate(), "fingerprint": fingerprint}, f)
     os.replace(model_path + ".tmp", model_path)  # model first: a state always has its model
     os.replace(state_path + ".tmp", state_path)
     _write_rows(metrics_path, rows)

@@ -17,10 +17,6 @@ difference left over is a difference in the update itself.
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,25 +25,12 @@ from absl import app, flags
 import rlkit_jax as rk
 from rlkit_jax.data.preprocessing import scale_rewards
 
+from jax_corl_side import load_jax_corl
+
 _JAX_CORL = flags.DEFINE_string("jax_corl", None, "Path to JAX-CORL's algos/iql.py.", required=True)
 _MATCH_POLICY = flags.DEFINE_bool("match_policy", True, "Squash JAX-CORL's policy mean with tanh, as ours does.")
 _NUM_UPDATES = flags.DEFINE_integer("num_updates", 100_000, "Run length both actors' cosine schedules decay over.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the initial weights and of the minibatch.")
-
-
-def load_jax_corl(path: str) -> types.ModuleType:
-  """Imports JAX-CORL's IQL script as a module, with d4rl, gym and wandb stubbed and no CLI flags."""
-  for name in ("d4rl", "gym", "wandb"):
-    sys.modules.setdefault(name, types.ModuleType(name))
-  sys.modules["gym"].Env = object  # used in a type annotation only
-  argv, sys.argv = sys.argv, [path]  # its OmegaConf.from_cli() reads sys.argv at import
-  try:
-    spec = importlib.util.spec_from_file_location("jax_corl_iql", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-  finally:
-    sys.argv = argv
-  return module
 
 
 def _transplant(ours, theirs):
