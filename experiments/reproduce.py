@@ -11,7 +11,7 @@ preprocessing, terminals and time-outs kept apart) and are evaluated by our vect
 evaluator with the deterministic policy, on the same episodes (reset seeds) at the same steps,
 with the same D4RL-normalised score. ``--resume`` continues a killed run on either side.
 ``--side=reference --reference_seeds=1`` runs one reference seed, so seeds can share the cores
-as separate processes. ``experiments/evidence/reproduction_table.py`` builds the report.
+as separate processes. ``experiments/reference/reproduction_table.py`` builds the report.
 """
 from __future__ import annotations
 

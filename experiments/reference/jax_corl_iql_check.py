@@ -17,6 +17,9 @@ difference left over is a difference in the update itself.
 """
 from __future__ import annotations
 
+import os
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,7 +28,8 @@ from absl import app, flags
 import rlkit_jax as rk
 from rlkit_jax.data.preprocessing import scale_rewards
 
-from jax_corl_side import load_jax_corl
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
+from reference.jax_corl_side import load_jax_corl  # noqa: E402
 
 _JAX_CORL = flags.DEFINE_string("jax_corl", None, "Path to JAX-CORL's algos/iql.py.", required=True)
 _MATCH_POLICY = flags.DEFINE_bool("match_policy", True, "Squash JAX-CORL's policy mean with tanh, as ours does.")

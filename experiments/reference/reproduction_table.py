@@ -1,0 +1,134 @@
+r"""The reproduction report: every cell of ``reproduce.py`` runs, ours next to each reference.
+
+    python experiments/reference/reproduction_table.py --runs=~/runs/reproduce --out=docs/reproduction
+
+For each cell (a ``reproduce.py`` workdir) and side: per-seed final scores, mean, IQM with a 95%
+stratified-bootstrap interval (rliable), training wall time, and a verdict per reference: *agree*
+when the two intervals overlap, *differ* otherwise. Writes ``<out>.md`` (the table, meant to be
+pasted into ``docs/reproduction.md``), ``<out>_curves.png`` (learning curves, seed mean and range)
+and ``<out>_iqm.png`` (rliable's interval-estimate plot of every cell and side). Needs the
+``[reference]`` extra (rliable, matplotlib).
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import os
+import sys
+
+import numpy as np
+from absl import flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
+import cli  # noqa: E402
+from rlkit_jax.errors import UsageError
+
+_RUNS = flags.DEFINE_string("runs", "runs/reproduce", "Folder holding reproduce.py workdirs.")
+_OUT = flags.DEFINE_string("out", "docs/reproduction", "Output path prefix (.md, _curves.png, _iqm.png).")
+_REPS = flags.DEFINE_integer("reps", 50_000, "Bootstrap resamples.")
+
+SIDES = ("ours", "d3rlpy", "jax_corl")
+
+
+def read_side(cell: str, side: str) -> dict | None:
+  """Steps ``[T]``, scores ``[T, S]`` and training seconds of one side of one cell, or None if absent."""
+  paths = sorted(glob.glob(os.path.join(cell, side, "metrics.csv")) + glob.glob(os.path.join(cell, side, "seed*", "metrics.csv")))
+  rows = []
+  for path in paths:
+    with open(path, newline="") as f:
+      rows += list(csv.DictReader(f))
+  if not rows:
+    return None
+  steps = sorted({int(r["step"]) for r in rows})
+  seeds = sorted({int(r["seed_index"]) for r in rows})
+  scores = np.full((len(steps), len(seeds)), np.nan)
+  for r in rows:
+    scores[steps.index(int(r["step"])), seeds.index(int(r["seed_index"]))] = float(r["normalized_score"])
+  complete = ~np.isnan(scores).any(axis=1)  # a reference seed still running leaves later steps open
+  if side == "ours":
+    with open(os.path.join(cell, side, "summary.json")) as f:
+      seconds = json.load(f)["wall_time_s"]
+  else:
+    seconds = sum(max(float(r["train_s"]) for r in rows if int(r["seed_index"]) == s) for s in seeds)
+  return {"steps": np.array(steps)[complete], "scores": scores[complete], "seconds": seconds, "seeds": len(seeds)}
+
+
+def iqm_intervals(finals: dict[str, np.ndarray], reps: int) -> tuple[dict, dict]:
+  """rliable's IQM point estimates and 95% stratified-bootstrap intervals, per side (scores ``[S]``)."""
+  from rliable import library as rly  # noqa: PLC0415 (reference extra)
+  from rliable import metrics  # noqa: PLC0415
+
+  score_dict = {side: np.asarray(v, np.float64)[:, None] for side, v in finals.items()}  # [runs, 1 task]
+  iqm = lambda x: np.array([metrics.aggregate_iqm(x)])
+  return rly.get_interval_estimates(score_dict, iqm, reps=reps, random_state=np.random.RandomState(0))
+
+
+def main(argv):
+  del argv
+  root = os.path.expanduser(_RUNS.value)
+  cells = sorted(d for d in glob.glob(os.path.join(root, "*")) if os.path.isdir(os.path.join(d, "ours")))
+  if not cells:
+    raise UsageError(f"--runs={root}: no reproduce.py workdir (a folder with ours/) there; fix: point --runs at reproduce.py's --workdir parent")
+  lines = [
+      "| cell | side | updates | per-seed final | mean ± std | IQM [95% CI] | train time | verdict |",
+      "|---|---|---|---|---|---|---|---|",
+  ]
+  all_points, all_intervals, curves = {}, {}, []
+  for cell in cells:
+    name = os.path.basename(cell)
+    sides = {side: data for side in SIDES if (data := read_side(cell, side)) is not None}
+    finals = {side: d["scores"][-1] for side, d in sides.items() if len(d["steps"])}
+    points, intervals = iqm_intervals(finals, _REPS.value)
+    for side, d in sides.items():
+      if side not in finals:
+        continue
+      low, high = intervals[side][:, 0]
+      verdict = ""
+      if side != "ours" and "ours" in finals:
+        ours_low, ours_high = intervals["ours"][:, 0]
+        verdict = "agree" if low <= ours_high and ours_low <= high else "**differ**"
+      lines.append(
+          f"| {name} | {side} | {d['steps'][-1]:,} | {', '.join(f'{x:.1f}' for x in finals[side])} | "
+          f"{finals[side].mean():.1f} ± {finals[side].std():.1f} | {points[side][0]:.1f} [{low:.1f}, {high:.1f}] | "
+          f"{d['seconds'] / 60:.0f} min | {verdict} |"
+      )
+      all_points[f"{name} · {side}"], all_intervals[f"{name} · {side}"] = points[side], intervals[side]
+    curves.append((name, sides))
+  os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
+  with open(_OUT.value + ".md", "w") as f:
+    f.write("\n".join(lines) + "\n")
+  _plot(curves, all_points, all_intervals)
+  print("\n".join(lines))
+  print(f"wrote {_OUT.value}.md, {_OUT.value}_curves.png, {_OUT.value}_iqm.png")
+
+
+def _plot(curves, points, intervals) -> None:
+  import matplotlib  # noqa: PLC0415
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # noqa: PLC0415
+  from rliable import plot_utils  # noqa: PLC0415
+
+  fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.2), squeeze=False)
+  for ax, (name, sides) in zip(axes[0], curves):
+    for side, d in sides.items():
+      if len(d["steps"]):
+        ax.plot(d["steps"], d["scores"].mean(axis=1), label=side)
+        ax.fill_between(d["steps"], d["scores"].min(axis=1), d["scores"].max(axis=1), alpha=0.2)
+    ax.set(title=name, xlabel="updates", ylabel="normalized score")
+    ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(_OUT.value + "_curves.png", dpi=110)
+  plt.close(fig)
+  names = list(points)
+  fig, _ = plot_utils.plot_interval_estimates(
+      {n: points[n] for n in names}, {n: intervals[n] for n in names}, metric_names=["IQM"], algorithms=names,
+      xlabel="normalized score", subfigure_width=5.0, row_height=0.45, xlabel_y_coordinate=-0.3,
+  )
+  fig.savefig(_OUT.value + "_iqm.png", dpi=110, bbox_inches="tight")
+  plt.close(fig)
+
+
+if __name__ == "__main__":
+  cli.run(main)
