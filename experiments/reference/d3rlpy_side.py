@@ -9,7 +9,9 @@ run continues with ``--resume``.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import os
 import pickle
 import random
@@ -27,7 +29,8 @@ INSTALL = 'pip install -e ".[reference]"'
 def require_d3rlpy():
   """Imports d3rlpy, or raises a one-line UsageError saying what to install."""
   try:
-    import d3rlpy  # noqa: PLC0415 (optional extra)
+    with contextlib.redirect_stderr(io.StringIO()):  # d3rlpy imports the old gym, which prints a notice
+      import d3rlpy  # noqa: PLC0415 (optional extra)
   except ImportError as error:
     raise UsageError(f"--reference=d3rlpy needs d3rlpy 2.x and PyTorch ({error}); fix: {INSTALL}") from None
   return d3rlpy
@@ -149,11 +152,12 @@ def _set_seed(torch, seed: int) -> None:
   random.seed(seed)
 
 
-def _read_rows(path: str, max_step: int) -> list[dict[str, str]]:
+def _read_rows(path: str, max_step: int) -> list[dict[str, float]]:
   if not os.path.exists(path):
     return []
   with open(path, newline="") as f:
-    return [row for row in csv.DictReader(f) if int(row["step"]) <= max_step]
+    rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+  return [{**row, "step": int(row["step"]), "seed_index": int(row["seed_index"])} for row in rows if row["step"] <= max_step]
 
 
 def _write_rows(path: str, rows: list[dict[str, Any]]) -> None:
