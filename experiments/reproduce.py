@@ -25,6 +25,7 @@ import cli
 from flag_parsing import parse_numbers
 from reference import d3rlpy_side, jax_corl_side
 from rlkit_jax import data as data_lib
+from rlkit_jax.data.preprocessing import REWARD_SCALINGS
 from rlkit_jax.envs import evaluate, normalized_score
 from rlkit_jax.errors import UsageError
 from rlkit_jax.offline import DEFAULT_DATASET, OfflineConfig, prepare_dataset, run_offline
@@ -39,6 +40,7 @@ _SEED = flags.DEFINE_integer("seed", 0, "Run seed; reference seed i is seeded wi
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Minibatch size, on both sides.")
 _EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Updates between evaluations (and reference checkpoints).")
 _EVAL_EPISODES = flags.DEFINE_integer("eval_episodes", 10, "Episodes per seed and evaluation.")
+_REWARD_SCALING = flags.DEFINE_enum("reward_scaling", "iql_locomotion", list(REWARD_SCALINGS), "Reward preprocessing, both sides.")
 _HPARAMS = flags.DEFINE_list("hparams", [], "Our agent's options, name=value, mapped onto the reference's settings.")
 _REFERENCE = flags.DEFINE_enum("reference", "d3rlpy", ["d3rlpy", "jax_corl"], "The independent implementation.")
 _JAX_CORL = flags.DEFINE_string("jax_corl", None, "--reference=jax_corl: path to JAX-CORL's algos/iql.py.")
@@ -73,7 +75,7 @@ def main(argv):
   config = OfflineConfig(
       algo=_ALGO.value, dataset=_DATASET.value, seed=_SEED.value, num_seeds=_NUM_SEEDS.value,
       num_updates=_NUM_UPDATES.value, batch_size=_BATCH_SIZE.value, eval_every=_EVAL_EVERY.value,
-      eval_episodes=_EVAL_EPISODES.value, log_every=min(1_000, _EVAL_EVERY.value),
+      eval_episodes=_EVAL_EPISODES.value, log_every=min(1_000, _EVAL_EVERY.value), reward_scaling=_REWARD_SCALING.value,
       agent_kwargs=parse_numbers(_HPARAMS.value, example="expectile=0.8,temperature=3"), env_id=_ENV_ID.value,
   )
   config.validate()

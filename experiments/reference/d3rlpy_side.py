@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import math
 import os
 import pickle
 import random
@@ -20,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from rlkit_jax.data import action_dim
 from rlkit_jax.data.dataset import Dataset, trajectory_bounds
 from rlkit_jax.errors import UsageError
 
@@ -75,7 +77,7 @@ def to_mdp_dataset(dataset: Dataset):
       terminals=arrays["terminals"],
       timeouts=arrays["timeouts"],
       action_space=d3rlpy.ActionSpace.DISCRETE if discrete else d3rlpy.ActionSpace.CONTINUOUS,
-      action_size=int(t.actions.max()) + 1 if discrete else t.actions.shape[1],
+      action_size=action_dim(dataset),
   )
 
 
@@ -100,7 +102,7 @@ def _iql(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
       ("update order", "V, actor (new V), Q (new V), target", "Q and V in one step (Q bootstraps the old V), actor (new V), target"),
       ("actor schedule", "cosine to 0 over num_updates", f"CosineAnnealingLR(T_max={num_updates})"),
       ("policy", "N(tanh μ(s), σ), state-independent log σ ∈ [-5, 2]", "same (NormalPolicy, use_std_parameter, log σ ∈ [-5, 2])"),
-      ("initialisation", "orthogonal(√2) statistics", "PyTorch default (not expressible in d3rlpy's config)"),
+      _INIT,
   ]
   return config, table
 
@@ -119,7 +121,78 @@ def _bc(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
   return config, table
 
 
-ALGOS: dict[str, Callable] = {"iql": _iql, "bc": _bc}
+_INIT = ("initialisation", "orthogonal(√2) statistics", "PyTorch default (not expressible in d3rlpy's config)")
+
+
+def _td3_bc(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
+  del num_updates
+  config = d3rlpy.algos.TD3PlusBCConfig(
+      actor_learning_rate=h["actor_lr"], critic_learning_rate=h["critic_lr"],
+      actor_encoder_factory=_encoder(d3rlpy, hidden_dims), critic_encoder_factory=_encoder(d3rlpy, hidden_dims),
+      batch_size=batch_size, gamma=h["discount"], tau=h["tau"], n_critics=h["num_critics"],
+      target_smoothing_sigma=h["policy_noise"], target_smoothing_clip=h["noise_clip"], alpha=h["alpha"],
+      update_actor_interval=h["policy_delay"],
+  )
+  return config, [("observation normalisation", "none", "none (no observation_scaler)"), _INIT]
+
+
+def _awac(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
+  del num_updates
+  config = d3rlpy.algos.AWACConfig(
+      actor_learning_rate=h["actor_lr"], critic_learning_rate=h["critic_lr"],
+      actor_encoder_factory=_encoder(d3rlpy, hidden_dims), critic_encoder_factory=_encoder(d3rlpy, hidden_dims),
+      batch_size=batch_size, gamma=h["discount"], tau=h["tau"], n_critics=h["num_critics"], lam=1.0 / h["temperature"] if h["temperature"] else math.inf,
+  )
+  return config, [
+      ("temperature", f"β = {h['temperature']:g}: weight min(exp(βA), {h['max_weight']:g})",
+       "λ = 1/β: weight B·softmax_B(A/λ) over the batch, no clip (not settable)"),
+      ("V(s) for the advantage", "min-Q of 1 sampled policy action, clipped to [-1, 1]", "min-Q of 1 sampled policy action"),
+      _INIT,
+  ]
+
+
+def _cql(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
+  del num_updates
+  lagrange = bool(h["lagrange"])
+  config = d3rlpy.algos.CQLConfig(
+      actor_learning_rate=h["actor_lr"], critic_learning_rate=h["critic_lr"], temp_learning_rate=h["temperature_lr"],
+      alpha_learning_rate=h["critic_lr"] if lagrange else 0.0,
+      actor_encoder_factory=_encoder(d3rlpy, hidden_dims), critic_encoder_factory=_encoder(d3rlpy, hidden_dims),
+      batch_size=batch_size, gamma=h["discount"], tau=h["tau"], n_critics=h["num_critics"],
+      initial_temperature=h["init_temperature"], initial_alpha=1.0, alpha_threshold=h["target_action_gap"],
+      conservative_weight=h["cql_alpha"], n_action_samples=h["num_sampled_actions"],
+      soft_q_backup=bool(h["backup_entropy"]), max_q_backup=False,
+  )
+  return config, [
+      ("cql_alpha", h["cql_alpha"], f"conservative_weight={h['cql_alpha']:g} × α, α fixed at 1 (alpha_learning_rate=0)"
+       if not lagrange else "conservative_weight × learned α"),
+      ("cql_temperature", h["cql_temperature"], "1 (not settable)"),
+      ("bc_steps", h["bc_steps"], "0 (not settable)"),
+      _INIT,
+  ]
+
+
+def _dqn(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
+  del num_updates
+  common = dict(learning_rate=h["critic_lr"], encoder_factory=_encoder(d3rlpy, hidden_dims), batch_size=batch_size,
+                gamma=h["discount"], target_update_interval=round(1.0 / h["tau"]))
+  if h["cql_alpha"] > 0:
+    config = d3rlpy.algos.DiscreteCQLConfig(alpha=h["cql_alpha"], **common)
+  elif h["double"]:
+    config = d3rlpy.algos.DoubleDQNConfig(**common)
+  else:
+    config = d3rlpy.algos.DQNConfig(**common)
+  return config, [
+      ("target network", f"Polyak τ = {h['tau']:g} every update",
+       f"hard copy every {round(1.0 / h['tau'])} updates (1/τ; d3rlpy has no Polyak target for DQN)"),
+      ("TD loss", "Huber" if h["huber"] else "squared", "Huber (d3rlpy's only choice)"),
+      ("algorithm", "Double DQN" + (f" + discrete CQL (α = {h['cql_alpha']:g})" if h["cql_alpha"] > 0 else ""),
+       type(config).__name__.removesuffix("Config")),
+      _INIT,
+  ]
+
+
+ALGOS: dict[str, Callable] = {"iql": _iql, "bc": _bc, "td3_bc": _td3_bc, "awac": _awac, "cql": _cql, "dqn": _dqn}
 
 
 def make_config(algo: str, hyperparameters: dict[str, Any], *, hidden_dims, batch_size: int, num_updates: int):
