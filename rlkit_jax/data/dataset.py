@@ -43,6 +43,48 @@ class Dataset:
   def __len__(self) -> int:
     return len(self.transitions)
 
+  @classmethod
+  def from_arrays(
+      cls,
+      observations: Any,
+      actions: Any,
+      rewards: Any,
+      terminals: Any,
+      timeouts: Any = None,
+      next_observations: Any = None,
+      *,
+      env_id: str | None = None,
+      name: str = "arrays",
+  ) -> "Dataset":
+    """A dataset from your own arrays, checked like a file; no environment and no reference scores.
+
+    Args:
+      observations: s_t, ``[N, O]``. actions: a_t, ``[N, A]`` in [-1, 1] (a discrete task: integer
+        indices ``[N]``). rewards: r_t, ``[N]``. terminals: ``[N]`` bool or 0/1, True where s_{t+1}
+        is a true termination.
+      timeouts: ``[N]`` bool or 0/1, True where the episode was cut by a time limit (its last
+        transition bootstraps); None: no time-outs.
+      next_observations: s_{t+1}, ``[N, O]``; None: rebuilt from the next row, as d4rl's
+        ``qlearning_dataset`` does (the last transition of each episode is then dropped).
+      env_id: the gymnasium task, only to check widths and bounds against it; None checks only
+        shapes, dtypes, finiteness and actions in [-1, 1].
+      name: the name used in error messages and results.
+
+    Returns:
+      A :class:`Dataset` with ``env_id`` as given and NaN reference scores (no normalised score).
+
+    Raises:
+      DatasetError: a missing field, wrong rank or dtype, mismatched lengths, NaN/inf, flags
+        other than 0/1, actions out of bounds, or no transitions left.
+    """
+    from rlkit_jax.data.d4rl import dataset_from_arrays  # d4rl.py builds on this module
+
+    arrays = {"observations": observations, "actions": actions, "rewards": rewards, "terminals": terminals}
+    arrays.update({k: v for k, v in (("timeouts", timeouts), ("next_observations", next_observations)) if v is not None})
+    return dataset_from_arrays(
+        arrays, source=name, name=name, env_id=env_id, ref_min_score=float("nan"), ref_max_score=float("nan")
+    )
+
   def episode_returns(self) -> np.ndarray:
     """Undiscounted return of every trajectory (the last one may be partial), float64 ``[T]``."""
     return episode_returns(self.transitions.rewards, self.episode_ends)
