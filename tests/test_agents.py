@@ -139,7 +139,13 @@ def test_vmapped_create_leaks_no_tracer_into_static_fields():
   """The learning rate lives in the optimiser state, so ``vmap(create)`` stores no tracer in the
   static ``TrainState.tx`` and the optimiser can be re-initialised afterwards."""
   agents = _sweep("BC")
-  agents.actor.tx.init(member(agents.actor.params, 0))  # e.g. an optimiser reset
+  fresh = agents.actor.tx.init(member(agents.actor.params, 0))  # e.g. an optimiser reset
+  leaves = jax.tree.leaves(fresh)
+  assert not any(isinstance(x, jax.core.Tracer) for x in leaves)
+  assert jax.tree.structure(fresh) == jax.tree.structure(member(agents.actor.opt_state, 0))
+  assert float(fresh[0].hyperparams["learning_rate"]) == 0.0  # the placeholder: rates live in each member's state
+  rates = np.asarray(agents.actor.opt_state[0].hyperparams["learning_rate"])
+  assert rates.shape == (len(rates),) and len(set(rates.tolist())) > 1  # the swept, per-member rates
 
 
 def test_a_second_agent_of_the_same_config_does_not_retrace(batch):

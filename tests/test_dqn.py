@@ -75,7 +75,13 @@ def test_create_update_and_interface():
   new, metrics = agent.update(_batch())
   assert {"critic_loss", "td_loss", "cql_penalty", "q_data", "q_max"} <= set(metrics)
   assert all(m.shape == () and np.isfinite(m) for m in metrics.values())
-  assert float(metrics["cql_penalty"]) >= 0.0
+  batch = _batch()  # the penalty from the critic before the step, recomputed in NumPy (float64)
+  q = np.asarray(agent.all_q_values(batch.observations), np.float64)
+  q_max = q.max(axis=1, keepdims=True)
+  logsumexp = (q_max + np.log(np.exp(q - q_max).sum(axis=1, keepdims=True)))[:, 0]
+  expected = np.mean(logsumexp - q[np.arange(B), np.asarray(batch.actions)])
+  np.testing.assert_allclose(metrics["cql_penalty"], expected, rtol=1e-5)
+  np.testing.assert_allclose(metrics["q_data"], q[np.arange(B), np.asarray(batch.actions)].mean(), rtol=1e-5)
   np.testing.assert_allclose(metrics["critic_loss"], metrics["td_loss"] + metrics["cql_penalty"], rtol=1e-5)
   assert not _leaves_equal(new.critic.params, agent.critic.params)
   assert not _leaves_equal(new.target_critic_params, agent.target_critic_params)
