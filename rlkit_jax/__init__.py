@@ -5,7 +5,9 @@ immutable pytrees (``rk.IQL.create(...)``), datasets load with ``rk.data.load(..
 ``rk.runner`` trains many seeds as one compiled program; ``rk.rewards`` learns rewards from
 preferences (``rk.bradley_terry_loss`` and friends are the objectives).
 """
-from rlkit_jax import data, distributions, envs, networks, objectives, results, rewards, runner
+import importlib
+
+from rlkit_jax import data, distributions, networks, objectives
 from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, IQL, SAC, TD3BC
 from rlkit_jax.objectives import (
     advantage_weighted_loss,
@@ -38,6 +40,18 @@ from rlkit_jax.objectives import (
 )
 
 __version__ = "0.1.0"
+
+# Imported on first use (``rk.envs``, ``rk.rewards``...): they bring gymnasium, orbax, scipy and
+# matplotlib, which a user of the objectives and agents alone does not need.
+_LAZY_MODULES = ("checkpoint", "envs", "offline", "online", "results", "rewards", "runner", "training")
+
+
+def __getattr__(name: str):
+  if name in _LAZY_MODULES:
+    module = importlib.import_module(f"rlkit_jax.{name}")
+    globals()[name] = module
+    return module
+  raise AttributeError(f"module 'rlkit_jax' has no attribute {name!r}")
 
 __all__ = [
     "AWAC",

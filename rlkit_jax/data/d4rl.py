@@ -29,7 +29,6 @@ import urllib.error
 import urllib.request
 from typing import Any, Callable, Mapping
 
-import h5py
 import numpy as np
 
 from rlkit_jax.data.dataset import Dataset, DatasetError
@@ -215,6 +214,8 @@ def _attr_value(value: Any) -> Any:
 
 def _read_hdf5(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
   """The D4RL keys present in ``path`` and its file attributes."""
+  import h5py  # imported where used: importing rlkit_jax stays light
+
   if not os.path.isfile(path):
     raise DatasetError(f"{path}: no such file; check the path, or load a dataset by name (see rlkit_jax.data.load)")
   try:

@@ -5,7 +5,6 @@ import json
 import os
 from typing import Any, Mapping
 
-import h5py
 import numpy as np
 
 D4RL_KEYS = ("observations", "actions", "rewards", "terminals", "timeouts", "next_observations")
@@ -38,6 +37,8 @@ def write_d4rl_hdf5(path: str, arrays: Mapping[str, np.ndarray], attrs: Mapping[
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   tmp = f"{path}.tmp-{os.getpid()}"
   try:
+    import h5py  # imported where used: importing rlkit_jax stays light
+
     with h5py.File(tmp, "w") as f:
       for key, value in arrays.items():
         f.create_dataset(key, data=np.asarray(value), compression="gzip", compression_opts=4, shuffle=True)

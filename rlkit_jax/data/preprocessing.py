@@ -8,7 +8,6 @@ import numbers
 
 import jax
 import numpy as np
-import scipy.signal
 
 from rlkit_jax.data.dataset import Dataset, DatasetError, trajectory_bounds
 
@@ -92,6 +91,8 @@ def discounted_returns_to_go(rewards: np.ndarray, episode_ends: np.ndarray, *, d
     )
   if not 0.0 <= discount <= 1.0:
     raise ValueError(f"discounted_returns_to_go: 'discount' must be in [0, 1], got {discount}")
+  import scipy.signal  # imported where used: importing rlkit_jax stays light
+
   out = np.zeros_like(rewards)
   starts, stops = trajectory_bounds(episode_ends)
   for start, stop in zip(starts, stops):
