@@ -212,7 +212,7 @@ def test_online_gail_run_and_imitation_table(tmp_path, hopper_demos):
 
   png = str(tmp_path / "curve.png")
   out = subprocess.run(
-      [sys.executable, os.path.join(REPO, "experiments", "imitation_table.py"), f"--demos={hopper_demos}",
+      [sys.executable, os.path.join(REPO, "experiments", "evidence", "imitation_table.py"), f"--demos={hopper_demos}",
        f"--online={workdir}", f"--png={png}"],
       capture_output=True, text=True, timeout=120,
   )

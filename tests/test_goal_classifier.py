@@ -457,7 +457,7 @@ def test_online_run_with_classifier_reward_and_resume(tmp_path, monkeypatch):
 
   # The comparison's table: success over the last evaluation, where those episodes ended.
   out = subprocess.run(
-      [sys.executable, os.path.join(REPO, "experiments", "goal_classifier_table.py"), f"--runs={frozen_dir},{full}",
+      [sys.executable, os.path.join(REPO, "experiments", "evidence", "goal_classifier_table.py"), f"--runs={frozen_dir},{full}",
        "--last=1", f"--png={tmp_path / 'success.png'}"],
       capture_output=True, text=True, timeout=120,
   )

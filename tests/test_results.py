@@ -80,7 +80,7 @@ def test_unfinished_run_is_named(tmp_path):
 def test_script_writes_table_and_plots(runs, tmp_path):
   out = str(tmp_path / "docs" / "table")
   proc = subprocess.run(
-      [sys.executable, os.path.join(REPO, "experiments", "score_table.py"), f"--runs={runs}", f"--out={out}"],
+      [sys.executable, os.path.join(REPO, "experiments", "evidence", "score_table.py"), f"--runs={runs}", f"--out={out}"],
       capture_output=True, text=True, timeout=120,
   )
   assert proc.returncode == 0, proc.stderr[-2000:]

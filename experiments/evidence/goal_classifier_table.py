@@ -3,18 +3,20 @@ SAC on the task's reward): the success rate of training episodes over the last e
 where those episodes ended on the task's success measure (read from each run's replay); prints a
 Markdown table and writes the success-rate PNG.
 
-  python experiments/goal_classifier_table.py --png=docs/goal_classifier_Reacher-v5.png \
+  python experiments/evidence/goal_classifier_table.py --png=docs/goal_classifier_Reacher-v5.png \
       --runs=runs/vice/Reacher-v5/frozen,runs/vice/Reacher-v5/loop,runs/vice/Reacher-v5/true
 """
 from __future__ import annotations
 
 import json
 import os
+import sys
 
 import numpy as np
 from absl import app, flags, logging
 
-import cli
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
+import cli  # noqa: E402
 from rlkit_jax.online import load_metrics, load_replay, plot
 from rlkit_jax.rewards.success_examples import SUCCESS_MEASURES
 

@@ -20,7 +20,7 @@ PNG=${PNG:-docs/goal_classifier_${ENV}.png}
 EXAMPLES="$OUT/success_$ENV.npz"
 [ -f "$EXAMPLES" ] || python experiments/make_success_examples.py --env="$ENV" --num_positives=1000 \
   --num_negatives=5000 --seed=0 --out="$EXAMPLES"
-source experiments/resumable_online.sh
+source experiments/evidence/resumable_online.sh
 run() {  # workdir, then train_online flags
   local workdir=$1; shift
   run_online "$workdir" --env="$ENV" --num_seeds=3 --num_steps="$STEPS" --start_steps=2000 --update_every=500 \
@@ -29,4 +29,4 @@ run() {  # workdir, then train_online flags
 run "$OUT/$ENV/$TASK_REWARD" --reward="$TASK_REWARD"
 run "$OUT/$ENV/frozen" --reward=classifier --reward_kwargs="examples=$EXAMPLES,frozen=true,mixup_alpha=1$CLASSIFIER_KWARGS"
 run "$OUT/$ENV/loop" --reward=classifier --reward_kwargs="examples=$EXAMPLES,mixup_alpha=1$CLASSIFIER_KWARGS"
-python experiments/goal_classifier_table.py --runs="$OUT/$ENV/frozen,$OUT/$ENV/loop,$OUT/$ENV/$TASK_REWARD" --png="$PNG"
+python experiments/evidence/goal_classifier_table.py --runs="$OUT/$ENV/frozen,$OUT/$ENV/loop,$OUT/$ENV/$TASK_REWARD" --png="$PNG"

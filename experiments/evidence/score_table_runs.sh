@@ -2,7 +2,7 @@
 # Trains every (task, dataset, algorithm) cell of the score table, 3 seeds each in one program.
 # Re-running skips finished cells and resumes interrupted ones; settings via the environment:
 #   OUT (runs/table), DATASET_DIR (datasets), UPDATES (10000), ALGOS, TASKS, KINDS.
-# Then: python experiments/score_table.py --runs=runs/table --out=docs/score_table
+# Then: python experiments/evidence/score_table.py --runs=runs/table --out=docs/score_table
 set -euo pipefail
 OUT=${OUT:-runs/table}
 DATASET_DIR=${DATASET_DIR:-datasets}

@@ -7,7 +7,7 @@ set -euo pipefail
 OUT=${OUT:-runs/pref/online}
 STEPS=${STEPS:-60000}
 PNG=${PNG:-docs/preference_online.png}
-source experiments/resumable_online.sh
+source experiments/evidence/resumable_online.sh
 run() {  # workdir, then train_online flags
   local workdir=$1; shift
   run_online "$workdir" --env=Hopper-v5 --num_seeds=3 --num_steps="$STEPS" --eval_every=5000 "$@"

@@ -19,7 +19,7 @@ GAIL_KWARGS=${GAIL_KWARGS:+,$GAIL_KWARGS}
 PNG=${PNG:-docs/gail_${ENV}.png}
 DEMOS="$OUT/$DATASET-${NUM_DEMOS}demos.hdf5"
 [ -f "$DEMOS" ] || python experiments/make_demonstrations.py --dataset="$DATASET" --num_demos="$NUM_DEMOS" --out="$DEMOS"
-source experiments/resumable_online.sh
+source experiments/evidence/resumable_online.sh
 run() {  # workdir, then train_online flags
   local workdir=$1; shift
   run_online "$workdir" --env="$ENV" --num_seeds=3 --num_steps="$STEPS" --start_steps=5000 --eval_every=10000 \
@@ -37,4 +37,4 @@ if [ ! -f "$OUT/$ENV/bc/summary.json" ]; then
   python experiments/train_offline.py --algo=bc --dataset="$DEMOS" --num_seeds=3 --num_updates="$BC_UPDATES" \
     --eval_every=5000 --eval_episodes=10 --workdir="$OUT/$ENV/bc" $resume | tail -n 2
 fi
-python experiments/imitation_table.py --demos="$DEMOS" --online="$RUNS" --bc="$OUT/$ENV/bc" --png="$PNG"
+python experiments/evidence/imitation_table.py --demos="$DEMOS" --online="$RUNS" --bc="$OUT/$ENV/bc" --png="$PNG"

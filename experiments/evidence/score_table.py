@@ -1,16 +1,18 @@
 """Builds a score table (markdown) and learning-curve PNGs from finished run folders.
 
-  python experiments/score_table.py --runs=runs/table --out=docs/score_table
+  python experiments/evidence/score_table.py --runs=runs/table --out=docs/score_table
 
 Writes ``<out>.md`` (normalized score, mean ± std over seeds at the final evaluation, best
 evaluation in parentheses, one row per dataset), ``<out>_curves.png`` (score curves per dataset)
 and ``<out>_q.png`` (mean Q on policy actions, the offline model-selection signal).
 """
 import os
+import sys
 
 from absl import app, flags
 
-import cli
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
+import cli  # noqa: E402
 from rlkit_jax import results
 from rlkit_jax.offline import ALGOS
 

@@ -12,4 +12,4 @@ for dataset in ${DATASETS:-cartpole-medium-v1 cartpole-medium-replay-v1 acrobot-
     --num_seeds=3 --num_updates=20000 --eval_every=5000 --log_every=1000 --eval_episodes=10 --reward_scaling=none \
     --workdir="$OUT/$dataset" $resume | tail -n 3
 done
-python experiments/score_table.py --runs="$OUT" --out=docs/discrete_cql
+python experiments/evidence/score_table.py --runs="$OUT" --out=docs/discrete_cql

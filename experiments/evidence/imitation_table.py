@@ -2,18 +2,20 @@
 (``train_online.py --reward=gail``) and behaviour cloning (``train_offline.py --algo=bc``) on the
 same demonstrations file; prints a Markdown table and writes the learning-curve PNG.
 
-  python experiments/imitation_table.py --demos=runs/gail/hopper-expert-v5-10demos.hdf5 \
+  python experiments/evidence/imitation_table.py --demos=runs/gail/hopper-expert-v5-10demos.hdf5 \
       --online=runs/gail/Hopper-v5/gail --bc=runs/gail/Hopper-v5/bc --png=docs/gail_Hopper-v5.png
 """
 from __future__ import annotations
 
 import json
 import os
+import sys
 
 import numpy as np
 from absl import flags
 
-import cli
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
+import cli  # noqa: E402
 from rlkit_jax.data import load
 from rlkit_jax.online import load_metrics, plot
 

@@ -1,6 +1,6 @@
-"""Table and learning curves of offline preference-based RL (experiments/preference_offline_runs.sh).
+"""Table and learning curves of offline preference-based RL (experiments/evidence/preference_offline_runs.sh).
 
-  python experiments/preference_table.py --runs=runs/pref --out=docs/preference_offline
+  python experiments/evidence/preference_table.py --runs=runs/pref --out=docs/preference_offline
 
 For each ``<task>-mr`` folder under --runs: BC and IQL on the true reward, IQL on rewards learned
 from 100 / 500 / 2000 oracle pairs (``iql_q<N>``, with the reward model in ``reward_q<N>``). Writes
@@ -11,11 +11,13 @@ IQL as a share of true-reward IQL; the reward models' held-out accuracy and corr
 import dataclasses
 import json
 import os
+import sys
 import re
 
 from absl import app, flags
 
-import cli
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
+import cli  # noqa: E402
 from rlkit_jax import results
 
 _RUNS = flags.DEFINE_string("runs", "runs/pref", "Folder with one <task>-mr subfolder per dataset.")
@@ -34,7 +36,7 @@ def _label(name: str) -> str | None:
 def main(argv):
   del argv
   if not os.path.isdir(_RUNS.value):
-    raise app.UsageError(f"--runs={_RUNS.value}: no such folder; give the folder experiments/preference_offline_runs.sh wrote")
+    raise app.UsageError(f"--runs={_RUNS.value}: no such folder; give the folder experiments/evidence/preference_offline_runs.sh wrote")
   curves, reward_rows, share_rows = [], [], []
   for task in sorted(os.listdir(_RUNS.value)):
     folder = os.path.join(_RUNS.value, task)

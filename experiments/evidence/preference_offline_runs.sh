@@ -3,7 +3,7 @@
 # pairs, then IQL on each learned reward, IQL on the true reward and BC, 3 seeds per program.
 # Re-running skips finished steps and resumes interrupted runs; settings via the environment:
 #   OUT (runs/pref), DATASET_DIR (datasets), UPDATES (30000), TASKS, QUERIES.
-# Then: python experiments/preference_table.py --runs=$OUT
+# Then: python experiments/evidence/preference_table.py --runs=$OUT
 set -euo pipefail
 OUT=${OUT:-runs/pref}
 DATASET_DIR=${DATASET_DIR:-datasets}
