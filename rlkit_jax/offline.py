@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
-import importlib
 import json
 import os
 import time
@@ -22,6 +21,7 @@ import tqdm
 
 from rlkit_jax import data as data_lib
 from rlkit_jax import runner
+from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, IQL, TD3BC
 from rlkit_jax.agents.common import agent_options, numeric_hyperparameters
 from rlkit_jax.agents.hyperparameters import check_hyperparameters
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer
@@ -39,20 +39,15 @@ class Algorithm:
   """One ``--algo`` choice: the agent class that trains and what the data goes through first.
 
   Attributes:
-    agent: ``"module:Class"`` of the agent (imported on first use).
+    agent_class: the agent (``create`` and a pure ``update``).
     summary: one line for ``--help`` and error messages.
     filter_trajectories: train on the top ``OfflineConfig.top_fraction`` of trajectories by
       return (filtered BC).
   """
 
-  agent: str
+  agent_class: type
   summary: str
   filter_trajectories: bool = False
-
-  @property
-  def agent_class(self) -> type:
-    module, name = self.agent.split(":")
-    return getattr(importlib.import_module(module), name)
 
   @property
   def discrete(self) -> bool:
@@ -60,18 +55,14 @@ class Algorithm:
 
 
 ALGOS: dict[str, Algorithm] = {
-    "awac": Algorithm("rlkit_jax.agents.awac:AWAC", "AWAC: TD critic with a' ~ π, advantage-weighted actor (Nair et al. 2020)"),
-    "awr": Algorithm("rlkit_jax.agents.awr:AWR", "AWR: Monte Carlo value, advantage-weighted actor (Peng et al. 2019)"),
-    "bc": Algorithm("rlkit_jax.agents.bc:BC", "behaviour cloning (maximum likelihood)"),
-    "cql": Algorithm("rlkit_jax.agents.cql:CQL", "CQL(H) on SAC, continuous actions (Kumar et al. 2020)"),
-    "dqn": Algorithm(
-        "rlkit_jax.agents.dqn:DQN", "Double DQN, plus the discrete CQL(H) penalty when cql_alpha > 0 (discrete actions)"
-    ),
-    "filtered_bc": Algorithm(
-        "rlkit_jax.agents.bc:BC", "BC on the top --top_fraction of trajectories by return", filter_trajectories=True
-    ),
-    "iql": Algorithm("rlkit_jax.agents.iql:IQL", "Implicit Q-learning (Kostrikov et al. 2021)"),
-    "td3_bc": Algorithm("rlkit_jax.agents.td3_bc:TD3BC", "TD3+BC (Fujimoto & Gu 2021)"),
+    "awac": Algorithm(AWAC, "AWAC: TD critic with a' ~ π, advantage-weighted actor (Nair et al. 2020)"),
+    "awr": Algorithm(AWR, "AWR: Monte Carlo value, advantage-weighted actor (Peng et al. 2019)"),
+    "bc": Algorithm(BC, "behaviour cloning (maximum likelihood)"),
+    "cql": Algorithm(CQL, "CQL(H) on SAC, continuous actions (Kumar et al. 2020)"),
+    "dqn": Algorithm(DQN, "Double DQN, plus the discrete CQL(H) penalty when cql_alpha > 0 (discrete actions)"),
+    "filtered_bc": Algorithm(BC, "BC on the top --top_fraction of trajectories by return", filter_trajectories=True),
+    "iql": Algorithm(IQL, "Implicit Q-learning (Kostrikov et al. 2021)"),
+    "td3_bc": Algorithm(TD3BC, "TD3+BC (Fujimoto & Gu 2021)"),
 }
 
 
