@@ -22,7 +22,7 @@ The loop (one SAC update per environment step, as Haarnoja et al. 2018 and
 ``metrics.csv``, one row per evaluation and seed: ``step`` (env steps per seed), ``seed_index``,
 ``return`` / ``return_std`` (mean / std over ``eval_episodes`` of the deterministic policy's return
 on the task's own reward), ``normalized_score`` (D4RL, ``100 · (return − random) / (expert −
-random)`` with :func:`rlkit_jax.data.d4rl.reference_scores`; NaN for tasks without reference
+random)`` with :func:`rlkit_jax.data.registry.reference_scores`; NaN for tasks without reference
 returns, e.g. Pendulum-v1), ``train_return`` (mean task return of the training episodes that ended
 since the previous evaluation — since the resume after one; NaN if none) and ``train_episodes``,
 ``train_success`` (share of those episodes whose last observation passes the task's success test,
@@ -65,7 +65,7 @@ from rlkit_jax.agents.common import agent_options
 from rlkit_jax.agents.hyperparameters import check_hyperparameters
 from rlkit_jax.agents.sac import SAC
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer, read_checkpoint
-from rlkit_jax.data.d4rl import reference_scores
+from rlkit_jax.data.registry import reference_scores
 from rlkit_jax.data.dataset import DatasetError
 from rlkit_jax.data.generate import _empty_arrays, _step
 from rlkit_jax.data.transitions import Transitions, sample_batch

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rlkit_jax import data
-from rlkit_jax.data import d4rl, generate_discrete, loading
+from rlkit_jax.data import generate_discrete, loading, registry
 from rlkit_jax.envs import evaluate, is_discrete_env, make_env
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,7 +52,7 @@ def test_generated_files_load_as_discrete(cartpole_files):
     assert actions.dtype == np.int32 and actions.shape == (len(dataset),)
     assert set(np.unique(actions)) <= {0, 1}
     assert loading.is_discrete(dataset) and loading.action_dim(dataset) == 2
-    assert (dataset.ref_min_score, dataset.ref_max_score) == d4rl.DISCRETE_REF_SCORES["cartpole"]
+    assert (dataset.ref_min_score, dataset.ref_max_score) == registry.DISCRETE_REF_SCORES["cartpole"]
   random_actions = data.load(cartpole_files["random"]).transitions.actions
   assert 0.3 < random_actions.mean() < 0.7  # uniform random actions
   # Loaded by registered name from a dataset folder too.
@@ -61,7 +61,7 @@ def test_generated_files_load_as_discrete(cartpole_files):
 
 
 def test_registry_and_reference_scores():
-  assert len(d4rl.DISCRETE_NAMES) == 2 * 5
+  assert len(registry.DISCRETE_NAMES) == 2 * 5
   spec = data.get_spec("acrobot-medium-replay-v1")
   assert spec.env_id == "Acrobot-v1" and spec.action_space == "discrete" and spec.url is None
   assert data.reference_scores("CartPole-v1") == (22.197, 500.0)

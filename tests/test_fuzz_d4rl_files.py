@@ -23,13 +23,13 @@ import pytest
 
 from fuzz_testing import foreign_bytes, fuzz, loaded, overwritten, refused, refused_or_loaded, truncated, write_bytes
 from rlkit_jax import data
-from rlkit_jax.data import d4rl
+from rlkit_jax.data import d4rl, registry
 from rlkit_jax.rewards.gail import DemonstrationsError, load_demonstrations
 
 OBS, ACT = 11, 3  # Hopper-v5
 KEYS = ("observations", "actions", "rewards", "terminals", "timeouts", "next_observations")
 REQUIRED, FLAGS = KEYS[:4], ("terminals", "timeouts")
-HOPPER_SCORES = d4rl.REF_SCORES["hopper"]
+HOPPER_SCORES = registry.REF_SCORES["hopper"]
 
 
 @dataclasses.dataclass

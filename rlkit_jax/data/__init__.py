@@ -3,7 +3,8 @@
 ``rlkit_jax.data.load("hopper-medium-replay-v5")`` → :class:`Dataset`; generation (SAC + the D4RL
 recipe) lives in :mod:`rlkit_jax.data.generate`, imported on demand.
 """
-from rlkit_jax.data.d4rl import (
+from rlkit_jax.data.d4rl import download_d4rl, load_d4rl, read_d4rl_hdf5
+from rlkit_jax.data.registry import (
     D4RL_NAMES,
     DISCRETE_NAMES,
     GENERATED_NAMES,
@@ -11,14 +12,10 @@ from rlkit_jax.data.d4rl import (
     DatasetSpec,
     d4rl_cache_path,
     d4rl_dataset_dir,
-    dataset_from_arrays,
-    download_d4rl,
     get_spec,
-    load_d4rl,
-    qlearning_arrays,
-    read_d4rl_hdf5,
     reference_scores,
 )
+from rlkit_jax.data.validation import dataset_from_arrays, qlearning_arrays
 from rlkit_jax.data.dataset import Dataset, DatasetError, take_episodes
 from rlkit_jax.data.hdf5 import D4RL_KEYS, write_d4rl_hdf5
 from rlkit_jax.data.loading import action_dim, dataset_dirs, is_discrete, load

@@ -77,7 +77,7 @@ class Dataset:
       DatasetError: a missing field, wrong rank or dtype, mismatched lengths, NaN/inf, flags
         other than 0/1, actions out of bounds, or no transitions left.
     """
-    from rlkit_jax.data.d4rl import dataset_from_arrays  # d4rl.py builds on this module
+    from rlkit_jax.data.validation import dataset_from_arrays  # validation.py builds on this module
 
     arrays = {"observations": observations, "actions": actions, "rewards": rewards, "terminals": terminals}
     arrays.update({k: v for k, v in (("timeouts", timeouts), ("next_observations", next_observations)) if v is not None})

@@ -21,7 +21,7 @@ import numpy as np
 import tqdm
 
 from rlkit_jax.agents.sac import SAC
-from rlkit_jax.data.d4rl import GENERATED_KINDS
+from rlkit_jax.data.registry import GENERATED_KINDS
 from rlkit_jax.data.dataset import episode_returns
 from rlkit_jax.data.hdf5 import write_d4rl_hdf5
 from rlkit_jax.data.transitions import Transitions, sample_batch

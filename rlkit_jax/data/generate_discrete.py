@@ -33,7 +33,7 @@ import numpy as np
 import tqdm
 
 from rlkit_jax.agents.dqn import DQN, epsilon_greedy
-from rlkit_jax.data.d4rl import GENERATED_KINDS
+from rlkit_jax.data.registry import GENERATED_KINDS
 from rlkit_jax.data.generate import _empty_arrays, _rollout, _step, _to_transitions, _train_chunk, write_dataset_kinds
 from rlkit_jax.envs import evaluate, make_env
 

@@ -7,8 +7,9 @@ import os
 
 import numpy as np
 
-from rlkit_jax.data import d4rl
-from rlkit_jax.data.d4rl import reference_scores  # noqa: F401  (re-exported)
+from rlkit_jax.data import d4rl, registry
+from rlkit_jax.data.registry import reference_scores  # noqa: F401  (re-exported)
+from rlkit_jax.data.validation import task_spaces
 from rlkit_jax.data.dataset import Dataset, DatasetError
 from rlkit_jax.data.transitions import Transitions
 
@@ -16,7 +17,7 @@ HDF5_SUFFIXES = (".hdf5", ".h5")
 ASSETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 _FORMS = (
     "valid forms: a path to a .hdf5/.h5 file; a generated name <task>-<kind>-v5 (e.g. 'hopper-medium-replay-v5', "
-    f"kinds: {', '.join(d4rl.GENERATED_KINDS)}) or a discrete one (e.g. 'cartpole-medium-replay-v1', "
+    f"kinds: {', '.join(registry.GENERATED_KINDS)}) or a discrete one (e.g. 'cartpole-medium-replay-v1', "
     "'acrobot-expert-v1') found in a dataset folder; a D4RL name "
     "(e.g. 'hopper-medium-replay-v2', 'antmaze-umaze-v2'); 'minari:<dataset id>'"
 )
@@ -89,7 +90,7 @@ def load(name_or_path: str, *, dataset_dir: str | None = None, env_id: str | Non
     if found is None:
       raise DatasetError(f"{path}: no such file (also searched {dirs}); fix: check the path")
     return d4rl.read_d4rl_hdf5(found, env_id=env_id)
-  spec = d4rl.get_spec(name_or_path)
+  spec = registry.get_spec(name_or_path)
   filenames = [name_or_path + s for s in HDF5_SUFFIXES] + ([spec.filename] if spec and spec.filename else [])
   found = _find(filenames, dirs)
   if found is not None:
@@ -104,7 +105,7 @@ def load(name_or_path: str, *, dataset_dir: str | None = None, env_id: str | Non
         f"  python experiments/make_dataset.py --env={spec.env_id} --kinds={kind} --out_dir=datasets\n"
         "or pass dataset_dir= / set $RLKIT_JAX_DATASET_DIR to the folder holding it"
     )
-  close = difflib.get_close_matches(name_or_path.lower(), list(d4rl.REGISTRY), n=3, cutoff=0.6)
+  close = difflib.get_close_matches(name_or_path.lower(), list(registry.REGISTRY), n=3, cutoff=0.6)
   hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
   raise DatasetError(f"{name_or_path}: unknown dataset (no such file or registered name); {hint}{_FORMS}")
 
@@ -128,7 +129,7 @@ def action_dim(dataset: Dataset) -> int:
   actions = dataset.transitions.actions
   if not is_discrete(dataset):
     return int(actions.shape[1])
-  spaces = d4rl.task_spaces(dataset.env_id) if dataset.env_id else None
+  spaces = task_spaces(dataset.env_id) if dataset.env_id else None
   if spaces is not None and spaces.num_actions is not None:
     return spaces.num_actions
   if "num_actions" in dataset.attrs:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlkit_jax.data.d4rl import dataset_from_arrays, reference_scores
+from rlkit_jax.data.registry import reference_scores
+from rlkit_jax.data.validation import dataset_from_arrays
 from rlkit_jax.data.dataset import Dataset, DatasetError
 
 
