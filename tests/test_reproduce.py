@@ -120,7 +120,7 @@ def test_tiny_reproduction_trains_both_sides_resumes_and_refuses_other_settings(
   assert "| objective |" in (tmp_path / "settings_d3rlpy.md").read_text()
 
 
-def _write_cell(root, name: str, ours: list[float], reference: list[float]) -> None:
+def _write_cell(root, name: str, ours: list[float], reference: list[float], reference_steps=(10, 20)) -> None:
   cell = root / name
   (cell / "ours").mkdir(parents=True)
   with open(cell / "ours" / "summary.json", "w") as f:
@@ -137,13 +137,14 @@ def _write_cell(root, name: str, ours: list[float], reference: list[float]) -> N
       writer = csv.DictWriter(f, fieldnames=["step", "setting_index", "seed_index", "normalized_score", "train_s"])
       writer.writeheader()
       writer.writerows([{"step": step, "setting_index": 0, "seed_index": i, "normalized_score": s * step / 20,
-                         "train_s": 30.0 * step / 10} for step in (10, 20)])
+                         "train_s": 30.0 * step / 10} for step in reference_steps])
 
 
 def test_report_gives_rliable_intervals_and_verdicts(tmp_path):
   pytest.importorskip("rliable")
   _write_cell(tmp_path / "runs", "a_agree", ours=[50.0, 52.0, 54.0], reference=[51.0, 53.0, 55.0])
   _write_cell(tmp_path / "runs", "b_differ", ours=[20.0, 21.0, 22.0], reference=[60.0, 61.0, 62.0])
+  _write_cell(tmp_path / "runs", "c_running", ours=[20.0, 21.0, 22.0], reference=[60.0, 61.0, 62.0], reference_steps=(10,))
   out = tmp_path / "report"
   result = _run(os.path.join(EXPERIMENTS, "reference", "reproduction_table.py"), f"--runs={tmp_path / 'runs'}",
                 f"--out={out}", "--reps=500")
@@ -151,6 +152,7 @@ def test_report_gives_rliable_intervals_and_verdicts(tmp_path):
   rows = {tuple(c.strip() for c in line.split("|")[1:3]): line for line in (tmp_path / "report.md").read_text().splitlines()[2:]}
   assert rows[("a_agree", "d3rlpy")].rstrip(" |").endswith("agree")
   assert "**differ**" in rows[("b_differ", "d3rlpy")]
+  assert "pending" in rows[("c_running", "d3rlpy")] and "| 10 |" in rows[("c_running", "d3rlpy")]
   assert "50.0, 52.0, 54.0" in rows[("a_agree", "ours")] and "52.0 ± 1.6" in rows[("a_agree", "ours")]
   assert "3 min" in rows[("a_agree", "d3rlpy")]  # 3 seeds × 60 s of training, summed
   assert os.path.getsize(f"{out}_curves.png") > 0 and os.path.getsize(f"{out}_iqm.png") > 0

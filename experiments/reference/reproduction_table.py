@@ -88,6 +88,8 @@ def main(argv):
       if side != "ours" and "ours" in finals:
         ours_low, ours_high = intervals["ours"][:, 0]
         verdict = "agree" if low <= ours_high and ours_low <= high else "**differ**"
+        if d["steps"][-1] < sides["ours"]["steps"][-1] or d["seeds"] < sides["ours"]["seeds"]:
+          verdict = "pending (not every seed at ours' budget)"
       lines.append(
           f"| {name} | {side} | {d['steps'][-1]:,} | {', '.join(f'{x:.1f}' for x in finals[side])} | "
           f"{finals[side].mean():.1f} ± {finals[side].std():.1f} | {points[side][0]:.1f} [{low:.1f}, {high:.1f}] | "
