@@ -61,7 +61,8 @@ def test_driver_refuses_what_a_reference_cannot_do_in_one_line(tmp_path):
       (["--algo=cql", "--reference=jax_corl"], {}, "--reference=jax_corl has IQL only"),
       (["--reference=jax_corl"], {}, "--reference=jax_corl needs --jax_corl="),
       (["--algo=iql"], {"PYTHONPATH": str(fake)}, 'pip install -e ".[reference]"'),
-      (["--algo=dqn", "--side=reference"], {}, None),  # checked with or without d3rlpy: see below
+      (["--algo=dqn", "--side=reference"], {}, None),  # the shipped data is continuous: see below
+      (["--algo=bc", "--side=reference", "--reference_seeds=1"], {"PYTHONPATH": str(fake)}, 'pip install -e ".[reference]"'),
   ]
   for flags, env, message in cases:
     result = _run(os.path.join(EXPERIMENTS, "reproduce.py"), *flags, f"--workdir={tmp_path / 'w'}", env=env)
@@ -69,8 +70,8 @@ def test_driver_refuses_what_a_reference_cannot_do_in_one_line(tmp_path):
     assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("reproduce.py: "), result.stderr[-2000:]
     if message:
       assert message in lines[0]
-    else:  # dqn: no d3rlpy counterpart here, or no d3rlpy at all
-      assert "no d3rlpy counterpart" in lines[0] or "[reference]" in lines[0]
+    else:  # discrete DQN on continuous data: refused by our check, or for want of d3rlpy
+      assert "continuous actions but --algo=dqn is for discrete actions" in lines[0] or "[reference]" in lines[0]
   assert not os.path.exists(tmp_path / "w" / "ours")  # refused before anything trained
 
 

@@ -247,6 +247,26 @@ class CQL(flax.struct.PyTreeNode):
     key, actor_key, next_key, cql_key = jax.random.split(self.key, 4)
     alpha = jnp.exp(self.log_alpha.apply_fn({"params": self.log_alpha.params}))
     penalty_weight = self.penalty_weight()
+    critic_grads, critic_info = self._critic_gradients(batch, alpha, penalty_weight, next_key, cql_key)
+    actor_grads, log_probs, actor_info = self._actor_gradients(batch, alpha, actor_key)
+    log_alpha = self._temperature_step(log_probs)
+    log_cql_alpha = self._lagrange_step(critic_info["cql_penalty"]) if self.lagrange else self.log_cql_alpha  # static
+    critic = self.critic.apply_gradients(grads=critic_grads)
+    actor = self.actor.apply_gradients(grads=actor_grads)
+    target = optax.incremental_update(critic.params, self.target_critic_params, self.tau)
+    agent = self.replace(
+        actor=actor,
+        critic=critic,
+        target_critic_params=target,
+        log_alpha=log_alpha,
+        log_cql_alpha=log_cql_alpha,
+        key=key,
+    )
+    return agent, {**critic_info, **actor_info, "alpha": alpha, "cql_alpha": penalty_weight}
+
+
+  def _critic_gradients(self, batch: Transitions, alpha, penalty_weight, next_key, cql_key):
+    """Gradients of ``Σ_e (TD_e + α′ · penalty_e)`` for the critics, and their metrics."""
     actor_params = jax.lax.stop_gradient(self.actor.params)
     means, log_stds = self.actor.apply_fn({"params": actor_params}, batch.observations)
     next_means, next_log_stds = self.actor.apply_fn({"params": actor_params}, batch.next_observations)
@@ -284,7 +304,11 @@ class CQL(flax.struct.PyTreeNode):
       }
       return loss, info
 
-    critic_grads, critic_info = jax.grad(critic_loss_fn, has_aux=True)(self.critic.params)
+    return jax.grad(critic_loss_fn, has_aux=True)(self.critic.params)
+
+  def _actor_gradients(self, batch: Transitions, alpha, actor_key):
+    """Gradients of SAC's actor loss against the current critics (BC warm start for ``bc_steps``),
+    the sampled actions' log π, and the actor's metrics."""
 
     def actor_loss_fn(params):
       means, log_stds = self.actor.apply_fn({"params": params}, batch.observations)
@@ -297,32 +321,23 @@ class CQL(flax.struct.PyTreeNode):
         loss = jnp.where(self.actor.step < self.bc_steps, bc_loss, loss)
       return loss, (log_probs, {"actor_loss": loss, "entropy": -jnp.mean(log_probs)})
 
-    actor_grads, (log_probs, actor_info) = jax.grad(actor_loss_fn, has_aux=True)(self.actor.params)
+    grads, (log_probs, info) = jax.grad(actor_loss_fn, has_aux=True)(self.actor.params)
+    return grads, log_probs, info
+
+  def _temperature_step(self, log_probs):
+    """One step of SAC's entropy temperature towards ``target_entropy``."""
 
     def alpha_loss_fn(params):
-      loss = objectives.sac_temperature_loss(params["log_value"], log_probs, target_entropy=self.target_entropy)
-      return jnp.mean(loss)
+      return jnp.mean(objectives.sac_temperature_loss(params["log_value"], log_probs, target_entropy=self.target_entropy))
 
-    log_alpha = self.log_alpha.apply_gradients(grads=jax.grad(alpha_loss_fn)(self.log_alpha.params))
-    log_cql_alpha = self.log_cql_alpha
-    if self.lagrange:  # static
-      gap = jax.lax.stop_gradient(critic_info["cql_penalty"]) - self.target_action_gap
+    return self.log_alpha.apply_gradients(grads=jax.grad(alpha_loss_fn)(self.log_alpha.params))
 
-      def cql_alpha_loss_fn(params):
-        multiplier = jnp.clip(jnp.exp(params["log_value"]), 0.0, _MAX_CQL_ALPHA_MULTIPLIER)
-        return -multiplier * self.cql_alpha * gap
+  def _lagrange_step(self, cql_penalty):
+    """One step of the Lagrange multiplier of α′: it grows while the penalty exceeds ``target_action_gap``."""
+    gap = jax.lax.stop_gradient(cql_penalty) - self.target_action_gap
 
-      log_cql_alpha = log_cql_alpha.apply_gradients(grads=jax.grad(cql_alpha_loss_fn)(log_cql_alpha.params))
+    def cql_alpha_loss_fn(params):
+      multiplier = jnp.clip(jnp.exp(params["log_value"]), 0.0, _MAX_CQL_ALPHA_MULTIPLIER)
+      return -multiplier * self.cql_alpha * gap
 
-    critic = self.critic.apply_gradients(grads=critic_grads)
-    actor = self.actor.apply_gradients(grads=actor_grads)
-    target = optax.incremental_update(critic.params, self.target_critic_params, self.tau)
-    agent = self.replace(
-        actor=actor,
-        critic=critic,
-        target_critic_params=target,
-        log_alpha=log_alpha,
-        log_cql_alpha=log_cql_alpha,
-        key=key,
-    )
-    return agent, {**critic_info, **actor_info, "alpha": alpha, "cql_alpha": penalty_weight}
+    return self.log_cql_alpha.apply_gradients(grads=jax.grad(cql_alpha_loss_fn)(self.log_cql_alpha.params))
