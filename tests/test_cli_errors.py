@@ -67,7 +67,7 @@ def _one_line(result: subprocess.CompletedProcess, script: str, status: int) -> 
   """The single stderr line of a refused run (with its exit status checked)."""
   lines = [line for line in result.stderr.splitlines() if line.strip()]
   assert result.returncode == status, result.stderr[-3000:]
-  assert len(lines) == 1 and lines[0].startswith(f"{script}: "), result.stderr[-3000:]
+  assert len(lines) == 1 and lines[0].startswith(f"{os.path.basename(script)}: "), result.stderr[-3000:]
   return lines[0]
 
 
@@ -103,7 +103,7 @@ CASES = {
     ),
     "app_usage_error": ("learn_reward.py", ["--num_rounds=0", "--out={tmp}/reward"], 2, ["--num_rounds must be in"]),
     "unknown_labeller": ("label_preferences.py", ["--labeller=nobody", "--out={tmp}/p.json"], 2, ["--labeller='nobody'"]),
-    "required_flag": ("imitation_table.py", [], 2, ["--demos"]),
+    "required_flag": ("evidence/imitation_table.py", [], 2, ["--demos"]),
     "integer_list": ("benchmark.py", ["--seeds=1,x"], 2, ["--seeds=1,x", "'x' is not an integer"]),
 }
 
