@@ -34,10 +34,13 @@ SIDES = ("ours", "d3rlpy", "jax_corl")
 def read_side(cell: str, side: str) -> dict | None:
   """Steps ``[T]``, scores ``[T, S]`` and training seconds of one side of one cell, or None if absent."""
   paths = sorted(glob.glob(os.path.join(cell, side, "metrics.csv")) + glob.glob(os.path.join(cell, side, "seed*", "metrics.csv")))
-  rows = []
-  for path in paths:
+  rows, seconds = [], 0.0
+  for path in paths:  # one file per program: seeds in one program share its time, programs add up
     with open(path, newline="") as f:
-      rows += list(csv.DictReader(f))
+      file_rows = list(csv.DictReader(f))
+    rows += file_rows
+    if side != "ours" and file_rows:
+      seconds += max(float(r["train_s"]) for r in file_rows)
   if not rows:
     return None
   steps = sorted({int(r["step"]) for r in rows})
@@ -49,8 +52,6 @@ def read_side(cell: str, side: str) -> dict | None:
   if side == "ours":
     with open(os.path.join(cell, side, "summary.json")) as f:
       seconds = json.load(f)["wall_time_s"]
-  else:
-    seconds = sum(max(float(r["train_s"]) for r in rows if int(r["seed_index"]) == s) for s in seeds)
   return {"steps": np.array(steps)[complete], "scores": scores[complete], "seconds": seconds, "seeds": len(seeds)}
 
 
