@@ -233,7 +233,8 @@ def _read_rows(path: str, max_step: int) -> list[dict[str, float]]:
   return [{**row, "step": int(row["step"]), "seed_index": int(row["seed_index"])} for row in rows if row["step"] <= max_step]
 
 
-def _write_rows(path: str, rows: list[dict[str, Any]]) -> None:
+def write_rows(path: str, rows: list[dict[str, Any]]) -> None:
+  """Writes metric rows as ``path`` (CSV) atomically: a kill never leaves half a file."""
   with open(path + ".tmp", "w", newline="") as f:
     writer = csv.DictWriter(f, fieldnames=list(rows[0]))
     writer.writeheader()
@@ -301,6 +302,6 @@ def train_seed(
                    "random": random.getstate(), "fingerprint": fingerprint}, f)
     os.replace(model_path + ".tmp", model_path)  # model first: a state always has its model
     os.replace(state_path + ".tmp", state_path)
-    _write_rows(metrics_path, rows)
+    write_rows(metrics_path, rows)
     progress(step)
   return rows

@@ -9,7 +9,6 @@ evaluation, so ``--resume`` continues a killed run.
 """
 from __future__ import annotations
 
-import csv
 import importlib.util
 import os
 import pickle
@@ -25,7 +24,7 @@ import numpy as np
 from rlkit_jax.data.dataset import Dataset
 from rlkit_jax.errors import UsageError
 
-from reference.d3rlpy_side import check_fingerprint
+from reference.d3rlpy_side import check_fingerprint, write_rows
 
 
 def load_jax_corl(path: str | None) -> types.ModuleType:
@@ -136,9 +135,6 @@ def train(
       pickle.dump({"leaves": [np.asarray(x) for x in jax.tree.leaves(states)], "keys": np.asarray(update_keys),
                    "step": step, "elapsed_s": elapsed, "rows": rows, "fingerprint": fingerprint}, f)
     os.replace(state_path + ".tmp", state_path)
-    with open(metrics_path, "w", newline="") as f:
-      writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-      writer.writeheader()
-      writer.writerows(rows)
+    write_rows(metrics_path, rows)
     progress(step)
   return rows
