@@ -16,7 +16,7 @@ import numpy as np
 from absl import flags
 
 import cli
-from rlkit_jax import runner
+from rlkit_jax.training import core
 from rlkit_jax.agents import IQL
 from rlkit_jax.data.transitions import Transitions
 
@@ -74,10 +74,10 @@ def main(argv):
   peak = matmul_peak(_MATMUL.value, _REPEATS.value + 2)
   flops = iql_update_flops(_BATCH_SIZE.value, _HIDDEN.value)
   create = functools.partial(IQL.create, observation_dim=_OBS_DIM, action_dim=_ACT_DIM, hidden_dims=(_HIDDEN.value,) * 2)
-  train = runner.make_train_chunk(batch_size=_BATCH_SIZE.value, num_updates=_UPDATES.value)
+  train = core.make_train_chunk(batch_size=_BATCH_SIZE.value, num_updates=_UPDATES.value)
   results = []
   for num_seeds in _SEEDS.value:
-    state, data = runner.place(runner.init_run_state(create, seed=0, num_seeds=num_seeds), dataset)
+    state, data = core.place(core.init_run_state(create, seed=0, num_seeds=num_seeds), dataset)
     state, _ = train(state, data)  # compile
     jax.block_until_ready(state)
     holder = [state]

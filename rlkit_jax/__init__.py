@@ -2,7 +2,7 @@
 
 ``import rlkit_jax as rk``: objectives are pure functions (``rk.expectile_loss``), agents are
 immutable pytrees (``rk.IQL.create(...)``), datasets load with ``rk.data.load(...)``, and
-``rk.runner`` trains many seeds as one compiled program; ``rk.rewards`` learns rewards from
+``rk.training`` trains many seeds as one compiled program; ``rk.rewards`` learns rewards from
 preferences (``rk.bradley_terry_loss`` and friends are the objectives).
 """
 import importlib
@@ -43,7 +43,7 @@ __version__ = "0.1.0"
 
 # Imported on first use (``rk.envs``, ``rk.rewards``...): they bring gymnasium, orbax, scipy and
 # matplotlib, which a user of the objectives and agents alone does not need.
-_LAZY_MODULES = ("checkpoint", "envs", "offline", "online", "results", "rewards", "runner", "training")
+_LAZY_MODULES = ("checkpoint", "envs", "offline", "online", "results", "rewards", "training")
 
 
 def __getattr__(name: str):
@@ -89,7 +89,6 @@ __all__ = [
     "ranking_to_pairs",
     "results",
     "rewards",
-    "runner",
     "sac_actor_loss",
     "sac_temperature_loss",
     "segment_return",

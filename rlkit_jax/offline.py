@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
-import json
 import os
 import time
 from typing import Any, Mapping, Optional, Sequence
@@ -20,7 +19,7 @@ import numpy as np
 import tqdm
 
 from rlkit_jax import data as data_lib
-from rlkit_jax import runner
+from rlkit_jax.training import core, evaluation, run_folder
 from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, IQL, TD3BC
 from rlkit_jax.agents.common import agent_options, numeric_hyperparameters
 from rlkit_jax.agents.hyperparameters import check_hyperparameters
@@ -153,8 +152,8 @@ class OfflineConfig:
 
   @property
   def settings(self) -> list[dict[str, float]]:
-    """The H sweep settings, in run order (see :func:`rlkit_jax.runner.sweep_settings`)."""
-    return runner.sweep_settings(self.sweep)
+    """The H sweep settings, in run order (see :func:`rlkit_jax.training.core.sweep_settings`)."""
+    return core.sweep_settings(self.sweep)
 
   def hyperparameters(self) -> dict[str, float | int | bool]:
     """The agent's options as this run sets them (defaults, then ``agent_kwargs`` cast to each
@@ -233,53 +232,10 @@ def relabel_with_reward_model(dataset: data_lib.Dataset, path: str) -> data_lib.
   return dataclasses.replace(dataset, transitions=transitions.replace(rewards=relabelled))
 
 
-def _append_rows(path: str, rows: list[dict[str, Any]]) -> None:
-  new = not os.path.exists(path)
-  with open(path, "a", newline="") as f:
-    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-    if new:
-      writer.writeheader()
-    writer.writerows(rows)
-
-
-def _truncate_rows(path: str, max_step: int) -> None:
-  """Drops rows logged after ``max_step`` (a run killed between logging and checkpointing)."""
-  if not os.path.exists(path):
-    return
-  with open(path, newline="") as f:
-    rows = list(csv.DictReader(f))
-  kept = [r for r in rows if int(r["step"]) <= max_step]
-  if len(kept) != len(rows):
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="") as f:
-      writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-      writer.writeheader()
-      writer.writerows(kept)
-    os.replace(tmp, path)
-
-
-def _write_json(path: str, payload: dict[str, Any]) -> None:
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(payload, f, indent=1)
-  os.replace(tmp, path)
-
-
-def _summarise(scores: np.ndarray) -> dict[str, Any]:
-  """Per-seed scores (None for a diverged seed, whose score is NaN) and mean/std over the others
-  (None if every seed diverged)."""
-  finite = scores[np.isfinite(scores)]
-  return {
-      "normalized_score_per_seed": [float(x) if np.isfinite(x) else None for x in scores],
-      "normalized_score_mean": float(np.mean(finite)) if finite.size else None,
-      "normalized_score_std": float(np.std(finite)) if finite.size else None,
-  }
-
-
 def run_label(run: int, settings: Sequence[Mapping[str, float]], num_seeds: int) -> str:
   """``"seed 2"``, or with a sweep ``"seed 2 of expectile=0.9"``: how messages name run ``run``."""
-  setting = ", ".join(f"{k}={v:g}" for k, v in settings[run // num_seeds].items())
-  return f"seed {run % num_seeds}" + (f" of {setting}" if setting else "")
+  setting = ", ".join(f"{k}={v:g}" for k, v in settings[core.setting_and_seed(run, num_seeds)[0]].items())
+  return f"seed {core.setting_and_seed(run, num_seeds)[1]}" + (f" of {setting}" if setting else "")
 
 
 def run_offline(
@@ -333,7 +289,7 @@ def run_offline(
         f"{workdir}: already holds checkpoints (step {checkpointer.latest_step()}); pass --resume to continue "
         "that run or choose another --workdir"
     )
-  state = runner.init_run_state(
+  state = core.init_run_state(
       _create_fn(config, observation_dim, action_dim), seed=config.seed, num_seeds=num_seeds, settings=settings
   )
   metrics_path = os.path.join(workdir, "metrics.csv")
@@ -343,16 +299,16 @@ def run_offline(
     _, state, extra = checkpointer.restore(state)
     elapsed_before = float(extra.get("elapsed_s", 0.0))
     divergence = DivergenceLog(len(settings) * num_seeds, extra.get("diverged", []))
-    _truncate_rows(metrics_path, int(state.step))
+    run_folder.truncate_rows(metrics_path, int(state.step))
   elif os.path.exists(metrics_path):
     os.remove(metrics_path)  # logs of a run that never reached its first checkpoint
-  _write_json(
+  run_folder.write_json(
       os.path.join(workdir, "config.json"),
       {**config.to_json(), **scaling, "dataset_source": dataset.source, "hyperparameters": config.hyperparameters()},
   )
 
-  state, device_data = runner.place(state, dataset.transitions)
-  train_chunk = runner.make_train_chunk(batch_size=config.batch_size, num_updates=config.log_every)
+  state, device_data = core.place(state, dataset.transitions)
+  train_chunk = core.make_train_chunk(batch_size=config.batch_size, num_updates=config.log_every)
   has_q = hasattr(ALGOS[config.algo].agent_class, "q_values")
   if has_q:  # a fixed probe set for the offline model-selection signals
     probe = np.random.default_rng(config.seed).permutation(len(dataset))[:Q_PROBE_SIZE]
@@ -373,19 +329,18 @@ def run_offline(
     for event in divergence.update(step, jax.device_get(state.active), train_metrics):  # metrics read only on divergence
       bar.write(f"warning: {event.describe(run_label(event.run, settings, num_seeds))}; it keeps its last finite state")
     if step % config.eval_every == 0 or step == config.num_updates:
-      returns = runner.evaluate_agents(
+      returns = evaluation.evaluate_agents(
           state.agents, dataset.env_id, episodes_per_seed=config.eval_episodes, seed=config.seed * 1_000_003 + step
       )
       last_scores = np.where(divergence.active, score(returns).mean(axis=1), np.nan)  # [R], NaN: diverged
       logged = dict(jax.device_get(train_metrics))
       if has_q:
-        logged.update(jax.device_get(runner.q_diagnostics(state.agents, probe_observations, probe_actions)))
+        logged.update(jax.device_get(evaluation.q_diagnostics(state.agents, probe_observations, probe_actions)))
       rows = [
           {
               "step": step,
-              "setting_index": r // num_seeds,
-              "seed_index": r % num_seeds,
-              **settings[r // num_seeds],
+              **dict(zip(("setting_index", "seed_index"), core.setting_and_seed(r, num_seeds))),
+              **settings[core.setting_and_seed(r, num_seeds)[0]],
               "normalized_score": float(last_scores[r]),
               "return_mean": float(returns[r].mean()),
               "return_std": float(returns[r].std()),
@@ -395,7 +350,7 @@ def run_offline(
           if divergence.active[r]
       ]
       if rows:
-        _append_rows(metrics_path, rows)
+        run_folder.append_rows(metrics_path, rows)
       checkpointer.save(step, state, {"elapsed_s": elapsed_before + time.time() - started, "diverged": divergence.to_json()})
       by_setting = last_scores.reshape(len(settings), num_seeds)
       bar.set_postfix(score=" ".join(f"{np.nanmean(x):.1f}" if np.isfinite(x).any() else "diverged" for x in by_setting))
@@ -418,10 +373,10 @@ def run_offline(
       "num_seeds": num_seeds,
       "num_updates": config.num_updates,
       "hyperparameters": config.hyperparameters(),
-      **(_summarise(last_scores[0]) if len(settings) == 1 else {}),
-      "settings": [{"hyperparameters": setting, **_summarise(scores)} for setting, scores in zip(settings, last_scores)],
+      **(run_folder.summarise(last_scores[0], "normalized_score") if len(settings) == 1 else {}),
+      "settings": [{"hyperparameters": setting, **run_folder.summarise(scores, "normalized_score")} for setting, scores in zip(settings, last_scores)],
       "diverged": [
-          {**event.to_json(), "setting_index": event.run // num_seeds, "seed_index": event.run % num_seeds,
+          {**event.to_json(), **dict(zip(("setting_index", "seed_index"), core.setting_and_seed(event.run, num_seeds))),
            "message": event.describe(run_label(event.run, settings, num_seeds))}
           for event in (divergence.get(r) for r in sorted(divergence.records))
       ],
@@ -434,5 +389,5 @@ def run_offline(
       "run_updates_per_s": updates_done * last_scores.size / train_seconds if train_seconds else None,
       **scaling,
   }
-  _write_json(os.path.join(workdir, "summary.json"), summary)
+  run_folder.write_json(os.path.join(workdir, "summary.json"), summary)
   return summary

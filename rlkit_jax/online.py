@@ -60,7 +60,7 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
-from rlkit_jax import runner
+from rlkit_jax.training import core, evaluation, run_folder
 from rlkit_jax.agents.common import agent_options
 from rlkit_jax.agents.hyperparameters import check_hyperparameters
 from rlkit_jax.agents.sac import SAC
@@ -68,13 +68,12 @@ from rlkit_jax.checkpoint import CheckpointError, Checkpointer, read_checkpoint
 from rlkit_jax.data.registry import reference_scores
 from rlkit_jax.data.dataset import DatasetError
 from rlkit_jax.data.generate import _empty_arrays, _step
-from rlkit_jax.data.transitions import Transitions, sample_batch
+from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import tanh_gaussian_sample
 from rlkit_jax.envs.evaluation import normalized_score
 from rlkit_jax.envs.make import check_env_id, make_env
-from rlkit_jax.offline import _truncate_rows, _write_json
 from rlkit_jax.rewards.success_examples import SUCCESS_TESTS
-from rlkit_jax.training.divergence import DivergenceLog, guard_runs
+from rlkit_jax.training.divergence import DivergenceLog
 
 RELABEL_CHUNK = 50_000  # rows per RewardSource.rewards call when relabelling (bounds memory)
 SAC_METRICS = ("critic_loss", "q_data", "actor_loss", "entropy", "alpha")  # what SAC.update reports
@@ -394,25 +393,6 @@ def _env_seed(seed: int, index: int, step: int) -> int:
 # Jitted pieces (module level, so runs of one configuration share compilations).
 
 
-@functools.partial(jax.jit, static_argnames=("observation_dim", "action_dim", "hidden_dims", "options"))
-def _create_agents(
-    keys: jax.Array, *, observation_dim: int, action_dim: int, hidden_dims: tuple[int, ...], options: tuple[tuple[str, Any], ...]
-) -> SAC:
-  """``jax.vmap(SAC.create)`` over keys ``[S]``: agents whose every leaf is ``[S, ...]``.
-
-  Weakly typed leaves (the optimisers' ``step`` counters) are made strong, as a checkpoint restores
-  them, so a resumed run reuses the compiled programs of a fresh one.
-  """
-  create = functools.partial(
-      SAC.create, observation_dim=observation_dim, action_dim=action_dim, hidden_dims=hidden_dims, **dict(options)
-  )
-
-  def strong(x):
-    return x if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else jax.lax.convert_element_type(x, x.dtype)
-
-  return jax.tree.map(strong, jax.vmap(create)(keys))
-
-
 @functools.partial(jax.jit, static_argnames=("explore",))
 def _act(actor: Any, observations: jax.Array, keys: jax.Array, *, explore: bool) -> tuple[jax.Array, jax.Array]:
   """Every seed's exploration action: actors ``[S]``, observations ``[S, O]``, keys ``[S]`` →
@@ -434,33 +414,6 @@ def _act(actor: Any, observations: jax.Array, keys: jax.Array, *, explore: bool)
 def _insert_rows(buffer: Transitions, chunk: Transitions, start: jax.Array) -> Transitions:
   """Writes ``chunk`` (leaves ``[S, k, ...]``) into rows ``[start, start + k)`` of ``buffer`` (``[S, N, ...]``)."""
   return jax.tree.map(lambda b, c: jax.lax.dynamic_update_slice_in_dim(b, c, start, 1), buffer, chunk)
-
-
-@functools.partial(jax.jit, static_argnames=("num_updates", "batch_size"), donate_argnums=(0, 2))
-def _update_seeds(
-    agents: SAC, buffer: Transitions, keys: jax.Array, size: jax.Array, active: jax.Array, *, num_updates: int,
-    batch_size: int,
-) -> tuple[SAC, jax.Array, dict[str, jax.Array], jax.Array]:
-  """``num_updates`` SAC updates of every seed on minibatches from its own first ``size`` rows:
-  ``vmap`` over seeds of a ``lax.scan``, then the non-finite guard
-  (:func:`rlkit_jax.training.guard_runs`; ``active`` ``[S]`` bool). Returns (agents, next keys
-  ``[S]``, metrics name → ``[S]`` averaged over the chunk, active ``[S]``)."""
-
-  def one(agent, buffer, key):
-    # The key is carried and split per update (not scanned over as xs: jax_debug_key_reuse's
-    # checker rejects keys as scan xs under vmap).
-    def body(carry, _):
-      agent, key = carry
-      key, batch_key = jax.random.split(key)
-      agent, metrics = agent.update(sample_batch(buffer, batch_key, batch_size, size=size))
-      return (agent, key), metrics
-
-    (agent, key), metrics = jax.lax.scan(body, (agent, key), None, length=num_updates)
-    return agent, key, jax.tree.map(jnp.mean, metrics)
-
-  new_agents, keys, metrics = jax.vmap(one)(agents, buffer, keys)
-  new_agents, active = guard_runs(active, new_agents, agents, metrics)
-  return new_agents, keys, metrics, active
 
 
 # --------------------------------------------------------------------------------------------------
@@ -521,31 +474,6 @@ def _relabel_all(source: RewardSource, host: Mapping[str, np.ndarray], size: int
   return out
 
 
-def _write_rows(path: str, rows: list[dict[str, Any]]) -> None:
-  """Appends rows to a CSV; when they bring new columns the file is rewritten with the union of
-  columns (missing values "nan"), so a reward source may start reporting a metric late."""
-  fields = list(dict.fromkeys(k for r in rows for k in r))
-  old_rows: list[dict[str, Any]] = []
-  header: list[str] = []
-  if os.path.exists(path):
-    with open(path, newline="") as f:
-      reader = csv.DictReader(f)
-      header = list(reader.fieldnames or [])
-      if not set(fields) <= set(header):
-        old_rows = list(reader)
-  if header and set(fields) <= set(header):
-    with open(path, "a", newline="") as f:
-      csv.DictWriter(f, fieldnames=header, restval="nan").writerows(rows)
-    return
-  header = list(dict.fromkeys(header + fields))
-  tmp = path + ".tmp"
-  with open(tmp, "w", newline="") as f:
-    writer = csv.DictWriter(f, fieldnames=header, restval="nan")
-    writer.writeheader()
-    writer.writerows(old_rows + rows)
-  os.replace(tmp, path)
-
-
 def _per_seed(value: Any, num_seeds: int, name: str) -> np.ndarray:
   array = np.asarray(jax.device_get(value), dtype=np.float64)
   if array.ndim == 0:
@@ -577,17 +505,6 @@ class OnlineRun:
   buffer: Transitions
   replay: ReplayView
   reward_source: RewardSource
-
-
-def _summarise(values: np.ndarray, name: str, active: np.ndarray) -> dict[str, Any]:
-  """Per seed (None for a diverged seed) and mean/std over the seeds that did not diverge (None
-  if none is left)."""
-  kept = values[active]
-  return {
-      f"{name}_per_seed": [float(x) if ok else None for x, ok in zip(values, active)],
-      f"{name}_mean": float(np.mean(kept)) if kept.size else None,
-      f"{name}_std": float(np.std(kept)) if kept.size else None,
-  }
 
 
 def run_online(
@@ -678,10 +595,11 @@ def _train(
     reward_source = reward_factory(config.reward)(
         config=config, env=envs[0], observation_dim=observation_dim, action_dim=action_dim, key=source_key
     )
-  agents = _create_agents(
-      jax.random.split(agent_key, num_seeds), observation_dim=observation_dim, action_dim=action_dim,
-      hidden_dims=tuple(int(h) for h in config.hidden_dims), options=tuple(sorted(config.sac_kwargs().items())),
+  create = functools.partial(
+      SAC.create, observation_dim=observation_dim, action_dim=action_dim,
+      hidden_dims=tuple(int(h) for h in config.hidden_dims), **config.sac_kwargs(),
   )
+  agents = core.create_runs(create, jax.random.split(agent_key, num_seeds))
   act_keys = jax.random.split(act_key, num_seeds)
   update_keys = jax.random.split(update_key, num_seeds)
   relabel_chunk = max(update_every, min(RELABEL_CHUNK, num_steps) // update_every * update_every)
@@ -715,13 +633,13 @@ def _train(
     elapsed_before = float(extra.get("elapsed_s", 0.0))
     relabels = int(extra.get("relabels", 0))
     reward_metrics = {k: np.asarray(v, np.float64) for k, v in extra.get("reward_metrics", {}).items()}
-    _truncate_rows(metrics_path, step)
+    run_folder.truncate_rows(metrics_path, step)
   elif os.path.exists(metrics_path):
     os.remove(metrics_path)  # logs of a run that never reached its first checkpoint
   # Committed to one device either way (restored arrays are), so a resumed run in the same process
   # reuses the compiled programs.
   agents, act_keys, update_keys = jax.device_put((agents, act_keys, update_keys), jax.devices()[0])
-  _write_json(
+  run_folder.write_json(
       os.path.join(workdir, "config.json"),
       {**config.to_json(), "reward_source": reward_source.name, "sac_hyperparameters": {**agent_options(SAC), **config.sac_kwargs()}},
   )
@@ -785,9 +703,9 @@ def _train(
 
     # SAC updates.
     if step >= config.start_steps:
-      agents, update_keys, metrics, active = _update_seeds(
-          agents, buffer, update_keys, jnp.asarray(step), jnp.asarray(divergence.active), num_updates=update_every,
-          batch_size=config.batch_size,
+      agents, update_keys, metrics, active = core.update_runs(
+          agents, update_keys, jnp.asarray(divergence.active), buffer, jnp.asarray(step), batch_size=config.batch_size,
+          num_updates=update_every, data_per_run=True,
       )
       sac_metrics = {name: np.asarray(value, np.float64) for name, value in jax.device_get(metrics).items()}
       for event in divergence.update(step, jax.device_get(active), sac_metrics):
@@ -796,7 +714,7 @@ def _train(
     # Evaluation, logging, checkpoint.
     if step % config.eval_every == 0 or step == num_steps:
       eval_start = time.time()
-      returns = runner.evaluate_agents(
+      returns = evaluation.evaluate_agents(
           agents, config.env_id, episodes_per_seed=config.eval_episodes, seed=config.seed * 1_000_003 + step
       )
       eval_seconds += time.time() - eval_start
@@ -820,7 +738,7 @@ def _train(
           if divergence.active[i]
       ]
       if rows:
-        _write_rows(metrics_path, rows)
+        run_folder.append_rows(metrics_path, rows)
       finished = [[] for _ in range(num_seeds)]
       successes = [[] for _ in range(num_seeds)]
       kept = divergence.active
@@ -854,9 +772,9 @@ def _train(
       "reward": reward_source.name,
       "num_seeds": num_seeds,
       "num_steps": num_steps,
-      **_summarise(last_returns, "return", divergence.active),
-      **_summarise(scores, "normalized_score", divergence.active),
-      "settings": [{"hyperparameters": {}, **_summarise(scores, "normalized_score", divergence.active)}],
+      **run_folder.summarise(last_returns, "return", divergence.active),
+      **run_folder.summarise(scores, "normalized_score", divergence.active),
+      "settings": [{"hyperparameters": {}, **run_folder.summarise(scores, "normalized_score", divergence.active)}],
       "diverged": [
           {**event.to_json(), "seed_index": event.run, "message": event.describe(f"seed {event.run}", "env step")}
           for event in (divergence.get(i) for i in sorted(divergence.records))
@@ -870,7 +788,7 @@ def _train(
       "env_steps_per_s": steps_done / run_seconds if steps_done else None,
       "env_steps_per_s_excluding_eval": steps_done / (run_seconds - eval_seconds) if steps_done else None,
   }
-  _write_json(os.path.join(workdir, "summary.json"), summary)
+  run_folder.write_json(os.path.join(workdir, "summary.json"), summary)
   return OnlineRun(summary=summary, agents=agents, buffer=buffer, replay=_view(host, step), reward_source=reward_source)
 
 

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rlkit_jax import runner
+from rlkit_jax.training import core
 from rlkit_jax.checkpoint import Checkpointer
 from rlkit_jax.offline import OfflineConfig, run_offline
 from rlkit_jax.training import DivergenceLog, all_finite, guard_runs, select_runs
@@ -44,8 +44,8 @@ def _tiny_dataset():
 
 
 def test_guard_freezes_the_overflowing_run_at_its_last_finite_state():
-  state = runner.init_run_state(Overflowing.create, seed=0, num_seeds=1, settings=[{"growth": 10.0}, {"growth": 1.0}])
-  train = runner.make_train_chunk(batch_size=2, num_updates=10)
+  state = core.init_run_state(Overflowing.create, seed=0, num_seeds=1, settings=[{"growth": 10.0}, {"growth": 1.0}])
+  train = core.make_train_chunk(batch_size=2, num_updates=10)
   log = DivergenceLog(2)
   weights, events = [], []
   data = _tiny_dataset()
@@ -103,7 +103,7 @@ def test_offline_job_reports_a_diverged_setting_and_keeps_the_others(hopper_file
   with open(tmp_path / "swept" / "summary.json") as f:
     assert json.load(f)["diverged"] == swept["diverged"]
   # The checkpoint holds the diverged runs' last finite agents (their initial ones here) and the record.
-  like = runner.init_run_state(lambda key, critic_lr: __import__("rlkit_jax").IQL.create(
+  like = core.init_run_state(lambda key, critic_lr: __import__("rlkit_jax").IQL.create(
       key, 11, 3, hidden_dims=(8, 8), critic_lr=critic_lr, actor_decay_steps=10), seed=0, num_seeds=2,
       settings=[{"critic_lr": 3e-4}, {"critic_lr": 1e38}])
   swept_config = OfflineConfig(dataset=hopper_file, sweep={"critic_lr": (3e-4, 1e38)}, **TINY)
@@ -179,7 +179,7 @@ def test_guard_leaves_finite_runs_bit_identical():
   from rlkit_jax.data.transitions import sample_batch
 
   create = lambda key: IQL.create(key, 1, 1, hidden_dims=(8,))
-  state = runner.init_run_state(create, seed=0, num_seeds=2)
+  state = core.init_run_state(create, seed=0, num_seeds=2)
   data = _tiny_dataset()
 
   @jax.jit
@@ -195,7 +195,7 @@ def test_guard_leaves_finite_runs_bit_identical():
     return jax.vmap(one)(agents, keys)
 
   expected, _ = unguarded(state.agents, state.data_keys)
-  fresh = runner.init_run_state(create, seed=0, num_seeds=2)  # the same start; the first one's keys are consumed
-  guarded, _ = runner.make_train_chunk(batch_size=2, num_updates=10)(fresh, data)
+  fresh = core.init_run_state(create, seed=0, num_seeds=2)  # the same start; the first one's keys are consumed
+  guarded, _ = core.make_train_chunk(batch_size=2, num_updates=10)(fresh, data)
   jax.tree.map(np.testing.assert_array_equal, jax.device_get(guarded.agents.critic.params), jax.device_get(expected.critic.params))
   jax.tree.map(np.testing.assert_array_equal, jax.device_get(guarded.agents.actor.params), jax.device_get(expected.actor.params))

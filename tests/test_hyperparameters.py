@@ -8,7 +8,7 @@ import sys
 import jax
 import pytest
 
-from rlkit_jax import runner
+from rlkit_jax.training import core
 from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, IQL, SAC, TD3BC
 from rlkit_jax.agents.common import agent_options
 from rlkit_jax.agents.hyperparameters import OPEN_UNIT, POLYAK, POSITIVE, Range, check_hyperparameters, range_of
@@ -77,7 +77,7 @@ def test_create_refuses_non_finite_values_of_every_numeric_option(agent, value):
 
 def test_traced_values_are_left_to_the_job_and_concrete_arrays_are_checked():
   create = functools.partial(IQL.create, observation_dim=3, action_dim=2, hidden_dims=(4,))
-  state = runner.init_run_state(create, seed=0, num_seeds=1, settings=[{"expectile": 0.6}, {"expectile": 0.9}])
+  state = core.init_run_state(create, seed=0, num_seeds=1, settings=[{"expectile": 0.6}, {"expectile": 0.9}])
   assert state.agents.expectile.tolist() == pytest.approx([0.6, 0.9])
   with pytest.raises(HyperparameterError, match="expectile=2 is outside"):
     check_hyperparameters(IQL, {"expectile": jax.numpy.asarray([0.5, 2.0])})

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from rlkit_jax import runner
+from rlkit_jax.training import core, evaluation
 from rlkit_jax.agents import IQL
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer
 from rlkit_jax.data import load, write_d4rl_hdf5
@@ -50,7 +50,7 @@ def reference_run(hopper_file, tmp_path_factory):
 
 def _params(workdir, config):
   """The final run state restored from a run folder's newest checkpoint (Hopper: O=11, A=3)."""
-  like = runner.init_run_state(
+  like = core.init_run_state(
       _create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds, settings=config.settings
   )
   _, state, _ = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json()).restore(like)
@@ -85,7 +85,7 @@ def test_killed_run_resumes_to_the_same_result(hopper_file, reference_run, tmp_p
   whole_dir = reference_run[0]
 
   calls = {"n": 0}
-  real = runner.evaluate_agents
+  real = evaluation.evaluate_agents
 
   def dies_on_second_eval(*args, **kwargs):
     calls["n"] += 1
@@ -93,10 +93,10 @@ def test_killed_run_resumes_to_the_same_result(hopper_file, reference_run, tmp_p
       raise KeyboardInterrupt("killed")
     return real(*args, **kwargs)
 
-  monkeypatch.setattr(runner, "evaluate_agents", dies_on_second_eval)
+  monkeypatch.setattr(evaluation, "evaluate_agents", dies_on_second_eval)
   with pytest.raises(KeyboardInterrupt):
     run_offline(config, str(tmp_path / "killed"), progress=False)
-  monkeypatch.setattr(runner, "evaluate_agents", real)
+  monkeypatch.setattr(evaluation, "evaluate_agents", real)
   with pytest.raises(CheckpointError, match="--resume"):
     run_offline(config, str(tmp_path / "killed"), progress=False)
   summary = run_offline(config, str(tmp_path / "killed"), resume=True, progress=False)
@@ -188,7 +188,7 @@ def test_sweep_trains_every_setting_and_seed_in_one_program(hopper_file, tmp_pat
 
 
 def test_action_space_mismatch_fails_before_compiling(hopper_file, cartpole_file, tmp_path, monkeypatch):
-  monkeypatch.setattr(runner, "init_run_state", None)  # never reached
+  monkeypatch.setattr(core, "init_run_state", None)  # never reached
   with pytest.raises(ValueError, match="has discrete actions but --algo=iql is for continuous actions; valid --algo choices for this dataset: dqn"):
     run_offline(_config(cartpole_file), str(tmp_path))
   with pytest.raises(ValueError, match="continuous actions but --algo=dqn is for discrete actions; valid --algo choices for this dataset: awac, awr, bc, cql, filtered_bc, iql, td3_bc"):
@@ -223,7 +223,7 @@ def test_every_continuous_algorithm_sweeps_in_one_program(algo, hopper_file, tmp
   assert [(int(r["setting_index"]), int(r["seed_index"])) for r in rows] == [(0, 0), (0, 1), (1, 0), (1, 1)]
   assert all(np.isfinite(float(r["normalized_score"])) for r in rows)
   state = _params(str(tmp_path), config)
-  initial = runner.init_run_state(
+  initial = core.init_run_state(
       _create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds, settings=config.settings
   )
   for before, after in zip(jax.tree.leaves(initial.agents.actor.params), jax.tree.leaves(state.agents.actor.params)):
@@ -243,8 +243,8 @@ def test_bc_logs_no_q_diagnostics(reference_run, hopper_file, tmp_path):
 def test_dataset_is_shared_not_copied_per_seed(hopper_file):
   dataset = load(hopper_file)
   create = functools.partial(IQL.create, observation_dim=11, action_dim=3, hidden_dims=(8, 8))
-  state, data = runner.place(runner.init_run_state(create, seed=0, num_seeds=16), dataset.transitions)
-  train = runner.make_train_chunk(batch_size=4, num_updates=2)
+  state, data = core.place(core.init_run_state(create, seed=0, num_seeds=16), dataset.transitions)
+  train = core.make_train_chunk(batch_size=4, num_updates=2)
   hlo = train.lower(state, data).as_text()
   assert "tensor<400x11xf32>" in hlo
   assert "tensor<16x400x11xf32>" not in hlo

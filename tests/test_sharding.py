@@ -5,7 +5,7 @@ import sys
 
 SCRIPT = r"""
 import functools, sys, jax, numpy as np
-from rlkit_jax import runner
+from rlkit_jax.training import core
 from rlkit_jax.agents import IQL
 from rlkit_jax.data.transitions import Transitions
 rng = np.random.default_rng(0)
@@ -13,8 +13,8 @@ n = 64
 data = Transitions(rng.normal(size=(n, 3)).astype(np.float32), rng.uniform(-1, 1, (n, 2)).astype(np.float32),
                    rng.normal(size=n).astype(np.float32), np.zeros(n, np.float32), rng.normal(size=(n, 3)).astype(np.float32))
 create = functools.partial(IQL.create, observation_dim=3, action_dim=2, hidden_dims=(8, 8))
-state, placed = runner.place(runner.init_run_state(create, seed=0, num_seeds=4), data)
-state, _ = runner.make_train_chunk(batch_size=8, num_updates=5)(state, placed)
+state, placed = core.place(core.init_run_state(create, seed=0, num_seeds=4), data)
+state, _ = core.make_train_chunk(batch_size=8, num_updates=5)(state, placed)
 kernel = jax.tree.leaves(state.agents.actor.params)[0]
 print(len(kernel.sharding.device_set))
 np.save(sys.argv[1], np.asarray(kernel))

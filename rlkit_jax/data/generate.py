@@ -24,11 +24,11 @@ from rlkit_jax.agents.sac import SAC
 from rlkit_jax.data.registry import GENERATED_KINDS
 from rlkit_jax.data.dataset import episode_returns
 from rlkit_jax.data.hdf5 import write_d4rl_hdf5
-from rlkit_jax.data.transitions import Transitions, sample_batch
+from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import tanh_gaussian_sample
 from rlkit_jax.envs import evaluate, make_env
 from rlkit_jax.errors import DivergenceError
-from rlkit_jax.training.divergence import all_finite
+from rlkit_jax.training import core
 
 DATASET_KINDS = GENERATED_KINDS  # random, medium, medium-replay, expert, medium-expert
 
@@ -69,15 +69,6 @@ def _policy_fn(agent: SAC, deterministic: bool) -> Callable:
 @functools.partial(jax.jit, donate_argnums=(0,))
 def _insert(buffer: Transitions, chunk: Transitions, start: jax.Array) -> Transitions:
   return jax.tree.map(lambda b, c: jax.lax.dynamic_update_slice_in_dim(b, c, start, 0), buffer, chunk)
-
-
-@functools.partial(jax.jit, static_argnames=("num_updates", "batch_size"), donate_argnums=(0,))
-def _update_chunk(agent: SAC, buffer: Transitions, size: jax.Array, key: jax.Array, *, num_updates: int, batch_size: int):
-  def step(agent, key):
-    return agent.update(sample_batch(buffer, key, batch_size, size=size))
-
-  agent, metrics = jax.lax.scan(step, agent, jax.random.split(key, num_updates))
-  return agent, jax.tree.map(jnp.mean, metrics)
 
 
 def _empty_arrays(num_transitions: int, env: gym.Env) -> dict[str, np.ndarray]:
@@ -159,7 +150,7 @@ def _train_chunk(
     agent: an agent with a jittable ``update(batch) -> (agent, metrics)`` (SAC, DQN).
     device_buffer: :class:`Transitions` on the device, leading axis = the run's env steps; donated.
     host: the run's host arrays (:func:`_empty_arrays` layout) the new rows are copied from.
-    key: split into the next key and the updates' key only when updates run.
+    key: the updates' sampling key, carried and split once per update.
     stop: environment steps so far.
     update_every, start_steps, batch_size: as in :func:`train_sac`.
 
@@ -175,12 +166,14 @@ def _train_chunk(
   device_buffer = _insert(device_buffer, chunk, jnp.asarray(start))
   if stop < start_steps:
     return agent, device_buffer, key, {}
-  key, update_key = jax.random.split(key)
-  agent, metrics = _update_chunk(
-      agent, device_buffer, jnp.asarray(stop), update_key, num_updates=update_every, batch_size=batch_size
+  # The training core with one run: a leading run axis of 1 on the agent and its key.
+  agents, keys, metrics, active = core.update_runs(
+      jax.tree.map(lambda x: jnp.expand_dims(x, 0), agent), key[None], jnp.ones(1, bool), device_buffer, jnp.asarray(stop),
+      batch_size=batch_size, num_updates=update_every,
   )
-  metrics = {k: float(v) for k, v in metrics.items()}
-  if not bool(all_finite((agent, metrics))):  # the non-finite guard of a single-run job
+  agent, key = jax.tree.map(lambda x: x[0], (agents, keys))
+  metrics = {k: float(v[0]) for k, v in metrics.items()}
+  if not bool(active[0]):  # the non-finite guard of a single-run job
     bad = ", ".join(f"{k} is {v}" for k, v in sorted(metrics.items()) if not math.isfinite(v)) or "parameters not finite"
     raise DivergenceError(
         f"{type(agent).__name__} diverged at env step {stop:,}: {bad}; generation stops here — fix: lower the "

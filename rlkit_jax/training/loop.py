@@ -6,7 +6,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional
 import jax
 import numpy as np
 
-from rlkit_jax import runner
+from rlkit_jax.training import core
 from rlkit_jax.data.transitions import Transitions
 
 
@@ -43,7 +43,7 @@ def train(
   The seeds are vmapped; each call runs ``updates_per_call`` updates of every seed in a
   ``lax.scan``, each update on a minibatch drawn inside the program from the seed's own key. The
   dataset is placed on the device once and shared. This is the training core the offline job
-  uses (:mod:`rlkit_jax.runner`), without its evaluation, files or progress bar.
+  uses (:mod:`rlkit_jax.training.core`), without its evaluation, files or progress bar.
 
   Args:
     create_fn: ``key -> agent``, e.g. ``functools.partial(rk.IQL.create, observation_dim=O,
@@ -69,9 +69,9 @@ def train(
       raise ValueError(f"train: {name} must be positive, got {value}")
   if num_updates % updates_per_call:
     raise ValueError(f"train: num_updates={num_updates} is not a multiple of updates_per_call={updates_per_call}")
-  state = runner.init_run_state(create_fn, seed=seed, num_seeds=num_seeds)
-  state, data = runner.place(state, transitions)
-  chunk = runner.make_train_chunk(batch_size=batch_size, num_updates=updates_per_call)
+  state = core.init_run_state(create_fn, seed=seed, num_seeds=num_seeds)
+  state, data = core.place(state, transitions)
+  chunk = core.make_train_chunk(batch_size=batch_size, num_updates=updates_per_call)
   history = []
   for _ in range(num_updates // updates_per_call):
     state, metrics = chunk(state, data)
