@@ -4,7 +4,7 @@
 
 writes hopper-{random,medium,medium-replay,expert,medium-expert}-v5.hdf5 (SAC, continuous actions)
 with the command, seed, policy returns and toolkit version as file attributes. A task with a
-Discrete action space uses Double DQN and the discrete recipe (rlkit_jax.data.generate_discrete):
+Discrete action space uses Double DQN and the discrete recipe (rlkit_jax.generation.dqn):
 
   python experiments/make_dataset.py --env=CartPole-v1 --out_dir=datasets
 
@@ -18,7 +18,7 @@ import sys
 from absl import flags, logging
 
 import cli
-from rlkit_jax.data import generate
+from rlkit_jax import generation
 
 _ENV = flags.DEFINE_string("env", "Hopper-v5", "gymnasium task id (MuJoCo Box tasks: SAC; Discrete tasks: DQN).")
 _OUT_DIR = flags.DEFINE_string("out_dir", "datasets", "Output folder.")
@@ -31,11 +31,11 @@ _MEDIUM_FRACTION = flags.DEFINE_float(
 _START_STEPS = flags.DEFINE_integer("start_steps", 5_000, "Initial uniformly random steps [DQN: steps before updates, 1_000].")
 _EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Steps between evaluations (snapshots) [2_000].")
 _BEHAVIOR_EPSILON = flags.DEFINE_float("behavior_epsilon", 0.1, "Discrete tasks: ε of the medium/expert behaviour policies.")
-_KINDS = flags.DEFINE_list("kinds", list(generate.DATASET_KINDS), "Which datasets to write.")
+_KINDS = flags.DEFINE_list("kinds", list(generation.DATASET_KINDS), "Which datasets to write.")
 cli.task_flag("env")
 flags.register_validator(
-    "kinds", lambda kinds: set(kinds) <= set(generate.DATASET_KINDS),
-    f"unknown dataset kind; choose from {','.join(generate.DATASET_KINDS)}",
+    "kinds", lambda kinds: set(kinds) <= set(generation.DATASET_KINDS),
+    f"unknown dataset kind; choose from {','.join(generation.DATASET_KINDS)}",
 )
 
 # The discrete recipe's defaults for flags left unset (a few minutes per task on one CPU core).
@@ -50,10 +50,9 @@ def main(argv):
   from rlkit_jax.envs import is_discrete_env
 
   if is_discrete_env(_ENV.value):
-    from rlkit_jax.data import generate_discrete
 
     value = lambda name: flags.FLAGS[name].value if flags.FLAGS[name].present else _DISCRETE_DEFAULTS[name]
-    paths = generate_discrete.make_discrete_datasets(
+    paths = generation.make_discrete_datasets(
         _ENV.value,
         _OUT_DIR.value,
         seed=_SEED.value,
@@ -67,7 +66,7 @@ def main(argv):
         provenance={"command": command},
     )
   else:
-    paths = generate.make_d4rl_datasets(
+    paths = generation.make_d4rl_datasets(
         _ENV.value,
         _OUT_DIR.value,
         seed=_SEED.value,

@@ -75,7 +75,7 @@ def main(argv):
   config = OfflineConfig(
       algo=_ALGO.value, dataset=_DATASET.value, seed=_SEED.value, num_seeds=_NUM_SEEDS.value,
       num_updates=_NUM_UPDATES.value, batch_size=_BATCH_SIZE.value, eval_every=_EVAL_EVERY.value,
-      eval_episodes=_EVAL_EPISODES.value, log_every=min(1_000, _EVAL_EVERY.value), reward_scaling=_REWARD_SCALING.value,
+      eval_episodes=_EVAL_EPISODES.value, updates_per_call=min(1_000, _EVAL_EVERY.value), reward_scaling=_REWARD_SCALING.value,
       agent_kwargs=parse_numbers(_HPARAMS.value, example="expectile=0.8,temperature=3"), env_id=_ENV_ID.value,
   )
   config.validate()

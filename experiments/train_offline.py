@@ -24,19 +24,23 @@ from rlkit_jax.offline import ALGOS, DEFAULT_DATASET, OfflineConfig, run_offline
 _ALGO = flags.DEFINE_string(
     "algo", "iql", "Offline RL algorithm; one of: " + "; ".join(f"{k}: {a.summary}" for k, a in ALGOS.items())
 )
-_DATASET = flags.DEFINE_string("dataset", DEFAULT_DATASET, "D4RL or generated dataset name, or an HDF5 path.")
+_DATASET = flags.DEFINE_string("dataset", _D.dataset, "D4RL or generated dataset name, or an HDF5 path.")
 _DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "Extra folder holding generated datasets.")
-_SEED = flags.DEFINE_integer("seed", 0, "Run seed (seed i of the run derives from it).")
-_NUM_SEEDS = flags.DEFINE_integer("num_seeds", 3, "Seeds trained together in one program.")
-_NUM_UPDATES = flags.DEFINE_integer("num_updates", 60_000, "Gradient updates per seed.")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Minibatch size per seed.")
-_EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Updates between evaluations and checkpoints.")
-_EVAL_EPISODES = flags.DEFINE_integer("eval_episodes", 5, "Episodes per seed and evaluation.")
-_LOG_EVERY = flags.DEFINE_integer("log_every", 1_000, "Updates per host round-trip.")
+_D = OfflineConfig()  # the flags' defaults are the config's, so the two cannot disagree
+_SEED = flags.DEFINE_integer("seed", _D.seed, "Run seed (seed i of the run derives from it).")
+_NUM_SEEDS = flags.DEFINE_integer("num_seeds", _D.num_seeds, "Seeds trained together in one program.")
+_NUM_UPDATES = flags.DEFINE_integer("num_updates", _D.num_updates, "Gradient updates per seed.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", _D.batch_size, "Minibatch size per seed.")
+_EVAL_EVERY = flags.DEFINE_integer("eval_every", _D.eval_every, "Updates between evaluations and checkpoints.")
+_EVAL_EPISODES = flags.DEFINE_integer("eval_episodes", _D.eval_episodes, "Episodes per seed and evaluation.")
+_UPDATES_PER_CALL = flags.DEFINE_integer(
+    "updates_per_call", _D.updates_per_call, "Updates of every run per compiled call (one host round-trip)."
+)
+flags.DEFINE_alias("log_every", "updates_per_call")  # the flag's earlier name
 _ENV_ID = cli.define_env_id()
 _HIDDEN_DIMS = cli.define_integer_list("hidden_dims", [256, 256], "Hidden layer widths.")
-_REWARD_SCALING = flags.DEFINE_enum("reward_scaling", "iql_locomotion", list(REWARD_SCALINGS), "Reward preprocessing.")
-_TOP_FRACTION = flags.DEFINE_float("top_fraction", 0.1, "filtered_bc: share of trajectories (by return) kept.")
+_REWARD_SCALING = flags.DEFINE_enum("reward_scaling", _D.reward_scaling, list(REWARD_SCALINGS), "Reward preprocessing.")
+_TOP_FRACTION = flags.DEFINE_float("top_fraction", _D.top_fraction, "filtered_bc: share of trajectories (by return) kept.")
 _HPARAMS = flags.DEFINE_list(
     "hparams", [], "Fixed agent options, name=value,... (e.g. expectile=0.8,actor_lr=1e-4 or, static, "
     "num_sampled_actions=4); the algorithm's defaults otherwise. --algo=X --hparams=help lists them."
@@ -82,7 +86,7 @@ def main(argv):
       batch_size=_BATCH_SIZE.value,
       eval_every=_EVAL_EVERY.value,
       eval_episodes=_EVAL_EPISODES.value,
-      log_every=_LOG_EVERY.value,
+      updates_per_call=_UPDATES_PER_CALL.value,
       hidden_dims=tuple(_HIDDEN_DIMS.value),
       reward_scaling=_REWARD_SCALING.value,
       agent_kwargs=parse_numbers(_HPARAMS.value, example="expectile=0.8,temperature=3"),

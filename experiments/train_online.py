@@ -12,9 +12,9 @@ on a learned one (``--reward``). Evaluation always uses the task's own return.
 
 Comparing runs (e.g. a learned reward against the true one)::
 
-  python -c "from rlkit_jax.online import plot; plot(['runs/a', 'runs/b'], 'compare.png')"
+  python -c "from rlkit_jax.results import plot_online; plot_online(['runs/a', 'runs/b'], 'compare.png')"
 
-`--reward` picks a source from ``rlkit_jax.online.REWARD_SOURCES``; its settings come from
+`--reward` picks a source from ``rlkit_jax.rewards.base.REWARD_SOURCES``; its settings come from
 ``--reward_kwargs`` (or from reward-specific flags added to ``_reward_kwargs`` below), stored in
 ``OnlineConfig.reward_kwargs``.
 """
@@ -27,7 +27,8 @@ import cli
 from flag_parsing import parse_numbers, parse_scalars
 from rlkit_jax.agents.common import agent_options
 from rlkit_jax.agents.sac import SAC
-from rlkit_jax.online import REWARD_SOURCES, OnlineConfig, check_env, run_online
+from rlkit_jax.online import OnlineConfig, check_env, run_online
+from rlkit_jax.rewards.base import REWARD_SOURCES
 from rlkit_jax.rewards.labellers import TEACHERS
 from rlkit_jax.rewards.query_selection import QUERY_SELECTIONS
 

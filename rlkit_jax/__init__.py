@@ -43,7 +43,7 @@ __version__ = "0.1.0"
 
 # Imported on first use (``rk.envs``, ``rk.rewards``...): they bring gymnasium, orbax, scipy and
 # matplotlib, which a user of the objectives and agents alone does not need.
-_LAZY_MODULES = ("checkpoint", "envs", "offline", "online", "results", "rewards", "training")
+_LAZY_MODULES = ("checkpoint", "envs", "generation", "offline", "online", "results", "rewards", "training")
 
 
 def __getattr__(name: str):

@@ -78,6 +78,11 @@ def _rewrap_keys(tree: Any, like: Any) -> Any:
   return jax.tree.map(lambda x, ref: jax.random.wrap_key_data(x, impl=jax.random.key_impl(ref)) if _is_key(ref) else x, tree, like)
 
 
+# Config fields renamed since checkpoints were first written (old name → new), so older run
+# folders still resume.
+RENAMED_FIELDS = {"log_every": "updates_per_call"}
+
+
 class Checkpointer:
   """Saves and restores a pytree of training state under ``directory/<step>``.
 
@@ -175,6 +180,7 @@ class Checkpointer:
     except Exception as e:  # orbax raises several types for unreadable folders
       raise _UnreadableStep(f"{where}: checkpoint metadata is unreadable ({type(e).__name__}: {_first_line(e)})") from e
     saved = meta.get("config", {}) if isinstance(meta, dict) else {}
+    saved = {RENAMED_FIELDS.get(k, k): v for k, v in saved.items()}
     differing = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
     if differing:
       details = ", ".join(f"{k}: checkpoint={saved.get(k)!r} vs run={self.config.get(k)!r}" for k in differing)

@@ -78,7 +78,8 @@ class OfflineConfig:
     batch_size: minibatch size per seed.
     eval_every: updates between evaluations (each also writes a checkpoint).
     eval_episodes: episodes per seed and evaluation.
-    log_every: updates per host round-trip (progress bar refresh); divides ``eval_every``.
+    updates_per_call: updates of every run per compiled call (one host round-trip; the progress
+      bar refreshes after each); divides ``eval_every`` and ``num_updates``.
     hidden_dims: hidden widths of every network.
     reward_scaling: see :func:`rlkit_jax.data.preprocessing.scale_rewards`.
     agent_kwargs: fixed options forwarded to ``Agent.create`` (names from
@@ -98,11 +99,11 @@ class OfflineConfig:
   dataset: str = DEFAULT_DATASET
   seed: int = 0
   num_seeds: int = 3
-  num_updates: int = 1_000_000
+  num_updates: int = 60_000
   batch_size: int = 256
   eval_every: int = 10_000
-  eval_episodes: int = 10
-  log_every: int = 1_000
+  eval_episodes: int = 5
+  updates_per_call: int = 1_000
   hidden_dims: Sequence[int] = (256, 256)
   reward_scaling: str = "iql_locomotion"
   agent_kwargs: Mapping[str, float] = dataclasses.field(default_factory=dict)
@@ -138,13 +139,13 @@ class OfflineConfig:
       if not values or not all(isinstance(v, (int, float)) for v in values):
         raise ValueError(f"--sweep: {name}={list(values)!r} needs one or more numbers, e.g. {name}=1,5,10")
       check_hyperparameters(agent_class, {name: list(values)}, flag="--sweep")
-    for name in ("num_seeds", "num_updates", "batch_size", "eval_every", "eval_episodes", "log_every"):
+    for name in ("num_seeds", "num_updates", "batch_size", "eval_every", "eval_episodes", "updates_per_call"):
       if getattr(self, name) <= 0:
         raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
-    if self.eval_every % self.log_every:
-      raise ValueError(f"--eval_every={self.eval_every} must be a multiple of --log_every={self.log_every}")
-    if self.num_updates % self.log_every:
-      raise ValueError(f"--num_updates={self.num_updates} must be a multiple of --log_every={self.log_every}")
+    if self.eval_every % self.updates_per_call:
+      raise ValueError(f"--eval_every={self.eval_every} must be a multiple of --updates_per_call={self.updates_per_call}")
+    if self.num_updates % self.updates_per_call:
+      raise ValueError(f"--num_updates={self.num_updates} must be a multiple of --updates_per_call={self.updates_per_call}")
     if "discount" in self.sweep and getattr(ALGOS[self.algo].agent_class, "needs_returns_to_go", False):
       raise ValueError(f"--sweep: --algo={self.algo} computes Monte Carlo returns once per dataset, so 'discount' cannot be swept")
     if not 0.0 < self.top_fraction <= 1.0:
@@ -308,7 +309,7 @@ def run_offline(
   )
 
   state, device_data = core.place(state, dataset.transitions)
-  train_chunk = core.make_train_chunk(batch_size=config.batch_size, num_updates=config.log_every)
+  train_chunk = core.make_train_chunk(batch_size=config.batch_size, num_updates=config.updates_per_call)
   has_q = hasattr(ALGOS[config.algo].agent_class, "q_values")
   if has_q:  # a fixed probe set for the offline model-selection signals
     probe = np.random.default_rng(config.seed).permutation(len(dataset))[:Q_PROBE_SIZE]
@@ -325,7 +326,7 @@ def run_offline(
     jax.block_until_ready(state)
     train_seconds += time.time() - chunk_start
     step = int(state.step)
-    bar.update(config.log_every)
+    bar.update(config.updates_per_call)
     for event in divergence.update(step, jax.device_get(state.active), train_metrics):  # metrics read only on divergence
       bar.write(f"warning: {event.describe(run_label(event.run, settings, num_seeds))}; it keeps its last finite state")
     if step % config.eval_every == 0 or step == config.num_updates:

@@ -1,4 +1,4 @@
-"""Helpers shared by the file-loader fuzz tests (``tests/test_fuzz_*.py``); no tests here.
+"""Helpers shared by the file-loader fuzz tests (``tests/data/test_fuzz_*.py``, ``tests/rewards/test_fuzz_*.py``); no tests here.
 
 The hypothesis settings every fuzz test uses, byte-level damage to a valid file (cut at a random
 offset, bytes overwritten) and files that are not of the format at all, and the check every

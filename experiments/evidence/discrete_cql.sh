@@ -9,7 +9,7 @@ for dataset in ${DATASETS:-cartpole-medium-v1 cartpole-medium-replay-v1 acrobot-
   resume=""
   [ -d "$OUT/$dataset/checkpoints" ] && resume="--resume"
   python experiments/train_offline.py --algo=dqn --dataset="$dataset" --dataset_dir=datasets --sweep=cql_alpha=0,1 \
-    --num_seeds=3 --num_updates=20000 --eval_every=5000 --log_every=1000 --eval_episodes=10 --reward_scaling=none \
+    --num_seeds=3 --num_updates=20000 --eval_every=5000 --updates_per_call=1000 --eval_episodes=10 --reward_scaling=none \
     --workdir="$OUT/$dataset" $resume | tail -n 3
 done
 python experiments/evidence/score_table.py --runs="$OUT" --out=docs/discrete_cql

@@ -17,7 +17,8 @@ from absl import app, flags, logging
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 import cli  # noqa: E402
-from rlkit_jax.online import load_metrics, load_replay, plot
+from rlkit_jax.online import load_replay
+from rlkit_jax.results import load_metrics, plot_online
 from rlkit_jax.rewards.success_examples import SUCCESS_MEASURES
 
 _RUNS = flags.DEFINE_list("runs", [], "Online run folders of one task (train_online.py --workdir).")
@@ -69,7 +70,7 @@ def main(argv):
         f"({len(values)} episodes) |"
     )
   if _PNG.value:
-    print("wrote", plot(_RUNS.value, _PNG.value, column="train_success", labels=[condition(c) for c in configs]))
+    print("wrote", plot_online(_RUNS.value, _PNG.value, column="train_success", labels=[condition(c) for c in configs]))
 
 
 if __name__ == "__main__":

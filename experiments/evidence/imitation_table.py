@@ -17,7 +17,7 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 import cli  # noqa: E402
 from rlkit_jax.data import load
-from rlkit_jax.online import load_metrics, plot
+from rlkit_jax.results import load_metrics, plot_online
 
 _DEMOS = flags.DEFINE_string("demos", None, "The demonstrations file both methods learned from.", required=True)
 _ENV_ID = cli.define_env_id("Gymnasium task of a --demos file that names none.")
@@ -63,7 +63,7 @@ def main(argv):
         f"{fraction.mean():.3f} ± {fraction.std():.3f} |"
     )
   if _PNG.value and _ONLINE.value:
-    print("wrote", plot(_ONLINE.value, _PNG.value, labels=labels, levels=levels))
+    print("wrote", plot_online(_ONLINE.value, _PNG.value, labels=labels, levels=levels))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ for task in $TASKS; do
       [ -d "$workdir/checkpoints" ] && resume="--resume"
       echo "== $algo $dataset $(date +%T)"
       python experiments/train_offline.py --algo="$algo" --dataset="$dataset" --dataset_dir="$DATASET_DIR" \
-        --num_seeds=3 --num_updates="$UPDATES" --eval_every=$((UPDATES / 4)) --log_every=$((UPDATES / 20)) \
+        --num_seeds=3 --num_updates="$UPDATES" --eval_every=$((UPDATES / 4)) --updates_per_call=$((UPDATES / 20)) \
         --eval_episodes=5 --workdir="$workdir" $resume ${EXTRA[$algo]:-} | tail -n 2
     done
   done

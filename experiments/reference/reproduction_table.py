@@ -49,9 +49,12 @@ def read_side(cell: str, side: str) -> dict | None:
   for r in rows:
     scores[steps.index(int(r["step"])), seeds.index(int(r["seed_index"]))] = float(r["normalized_score"])
   complete = ~np.isnan(scores).any(axis=1)  # a reference seed still running leaves later steps open
-  if side == "ours":
-    with open(os.path.join(cell, side, "summary.json")) as f:
-      seconds = json.load(f)["wall_time_s"]
+  summary = os.path.join(cell, side, "summary.json")
+  if side == "ours":  # no summary yet: the run is still going, its time is not known
+    seconds = float("nan")
+    if os.path.exists(summary):
+      with open(summary) as f:
+        seconds = json.load(f)["wall_time_s"]
   return {"steps": np.array(steps)[complete], "scores": scores[complete], "seconds": seconds, "seeds": len(seeds)}
 
 
@@ -91,10 +94,11 @@ def main(argv):
         verdict = "agree" if low <= ours_high and ours_low <= high else "**differ**"
         if d["steps"][-1] < sides["ours"]["steps"][-1] or d["seeds"] < sides["ours"]["seeds"]:
           verdict = "pending (not every seed at ours' budget)"
+      train_time = f"{d['seconds'] / 60:.0f} min" if np.isfinite(d["seconds"]) else "running"
       lines.append(
           f"| {name} | {side} | {d['steps'][-1]:,} | {', '.join(f'{x:.1f}' for x in finals[side])} | "
           f"{finals[side].mean():.1f} ± {finals[side].std():.1f} | {points[side][0]:.1f} [{low:.1f}, {high:.1f}] | "
-          f"{d['seconds'] / 60:.0f} min | {verdict} |"
+          f"{train_time} | {verdict} |"
       )
       all_points[f"{name} · {side}"], all_intervals[f"{name} · {side}"] = points[side], intervals[side]
     curves.append((name, sides))

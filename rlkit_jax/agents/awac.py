@@ -12,6 +12,7 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
+from rlkit_jax.agents.base import GaussianPolicyMean, MinCriticEnsemble
 from rlkit_jax.agents.common import advantage_weighted_actor_step, train_state_and_target, train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.networks import Ensemble, GaussianPolicy, QFunction
@@ -32,7 +33,7 @@ def _sample_actions(key: jax.Array, means: jax.Array, log_stds: jax.Array) -> ja
   return jnp.clip(means + jnp.exp(log_stds) * noise, -1.0, 1.0)
 
 
-class AWAC(flax.struct.PyTreeNode):
+class AWAC(GaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
   r"""AWAC: a TD critic of the current policy and an advantage-weighted Gaussian actor.
 
   Each update, in the order of CORL's implementation:
@@ -120,14 +121,6 @@ class AWAC(flax.struct.PyTreeNode):
         discount=jnp.asarray(discount, jnp.float32),
         tau=jnp.asarray(tau, jnp.float32),
     )
-
-  def eval_actions(self, observations: jax.Array) -> jax.Array:
-    """Deterministic actions (the policy mean): observations ``[B, O]`` → ``[B, A]``."""
-    return self.actor.apply_fn({"params": self.actor.params}, observations)[0]
-
-  def q_values(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
-    """min_e Q_e(s, a) of the online critics: ``[B, O]``, ``[B, A]`` → ``[B]``."""
-    return jnp.min(self.critic.apply_fn({"params": self.critic.params}, observations, actions), axis=0)
 
   @jax.jit
   def update(self, batch: Transitions) -> tuple["AWAC", dict[str, jax.Array]]:

@@ -12,6 +12,7 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
+from rlkit_jax.agents.base import GaussianPolicyMean
 from rlkit_jax.agents.common import advantage_weighted_actor_step, train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.networks import GaussianPolicy, ValueFunction
@@ -26,7 +27,7 @@ def _networks(action_dim: int, hidden_dims: tuple[int, ...]):
   return GaussianPolicy(action_dim, hidden_dims), ValueFunction(hidden_dims)
 
 
-class AWR(flax.struct.PyTreeNode):
+class AWR(GaussianPolicyMean, flax.struct.PyTreeNode):
   r"""AWR with a Monte Carlo value: fit V^{π_β} to returns-to-go, then advantage-weighted BC.
 
   Each update (the lecture's "AWR with Monte Carlo updates"):
@@ -120,10 +121,6 @@ class AWR(flax.struct.PyTreeNode):
         discount=jnp.asarray(discount, jnp.float32),
         normalize_advantages=bool(normalize_advantages),
     )
-
-  def eval_actions(self, observations: jax.Array) -> jax.Array:
-    """Deterministic actions (the policy mean): observations ``[B, O]`` → ``[B, A]``."""
-    return self.actor.apply_fn({"params": self.actor.params}, observations)[0]
 
   def values(self, observations: jax.Array) -> jax.Array:
     """V(s), the Monte Carlo value of the behaviour policy: ``[B, O]`` → ``[B]``."""

@@ -11,6 +11,7 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
+from rlkit_jax.agents.base import GaussianPolicyMean
 from rlkit_jax.agents.common import train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import diag_gaussian_log_prob
@@ -24,7 +25,7 @@ def _policy(action_dim: int, hidden_dims: tuple[int, ...]) -> GaussianPolicy:
   return GaussianPolicy(action_dim, hidden_dims)
 
 
-class BC(flax.struct.PyTreeNode):
+class BC(GaussianPolicyMean, flax.struct.PyTreeNode):
   """Behaviour cloning: maximise log π(a|s) of dataset actions.
 
   Uses IQL's policy network so the two differ only in their objective (the BC baseline of the IQL
@@ -56,10 +57,6 @@ class BC(flax.struct.PyTreeNode):
     actor_def = _policy(action_dim, tuple(hidden_dims))
     params = actor_def.init(actor_key, jnp.zeros((1, observation_dim), jnp.float32))["params"]
     return cls(actor=train_state(actor_def.apply, params, actor_lr, decay_steps=actor_decay_steps), key=key)
-
-  def eval_actions(self, observations: jax.Array) -> jax.Array:
-    """Deterministic actions (the policy mean): observations ``[B, O]`` → ``[B, A]``."""
-    return self.actor.apply_fn({"params": self.actor.params}, observations)[0]
 
   @jax.jit
   def update(self, batch: Transitions) -> tuple["BC", dict[str, jax.Array]]:

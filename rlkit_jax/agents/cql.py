@@ -13,6 +13,7 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
+from rlkit_jax.agents.base import MinCriticEnsemble, TanhGaussianPolicyMean
 from rlkit_jax.agents.common import train_state_and_target, train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import diag_gaussian_log_prob, tanh_gaussian_sample, tanh_log_det_jacobian
@@ -57,7 +58,7 @@ def _repeat(x: jax.Array, num: int) -> jax.Array:
   return jnp.broadcast_to(x[:, None, :], (x.shape[0], num, x.shape[1]))
 
 
-class CQL(flax.struct.PyTreeNode):
+class CQL(TanhGaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
   """CQL(H) on top of SAC: a double-Q critic ensemble, a tanh-Gaussian actor, automatic entropy tuning.
 
   Each critic minimises its squared TD error plus ``α′ ·`` :func:`rlkit_jax.objectives.cql_penalty`:
@@ -200,15 +201,6 @@ class CQL(flax.struct.PyTreeNode):
         bc_steps=int(bc_steps),
     )
 
-  def eval_actions(self, observations: jax.Array) -> jax.Array:
-    """Greedy actions tanh(μ(s)): observations ``[B, O]`` → actions ``[B, A]`` in (−1, 1)."""
-    means, _ = self.actor.apply_fn({"params": self.actor.params}, observations)
-    return jnp.tanh(means)
-
-  def q_values(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
-    """min_e Q_e(s, a) of the online critics: ``[B, O]``, ``[B, A]`` → ``[B]``."""
-    return jnp.min(self.critic.apply_fn({"params": self.critic.params}, observations, actions), axis=0)
-
   def penalty_weight(self) -> jax.Array:
     """The weight the critics put on the penalty now: ``cql_alpha`` (× α′ under ``lagrange``), ``[]``."""
     if not self.lagrange:
@@ -263,7 +255,6 @@ class CQL(flax.struct.PyTreeNode):
         key=key,
     )
     return agent, {**critic_info, **actor_info, "alpha": alpha, "cql_alpha": penalty_weight}
-
 
   def _critic_gradients(self, batch: Transitions, alpha, penalty_weight, next_key, cql_key):
     """Gradients of ``Σ_e (TD_e + α′ · penalty_e)`` for the critics, and their metrics."""

@@ -3,7 +3,7 @@
 One agent covers three algorithms:
 
 * online DQN / Double DQN (``cql_alpha=0``; :meth:`DQN.sample_actions` gives ε-greedy actions),
-  used by :mod:`rlkit_jax.data.generate_discrete` to make the discrete datasets;
+  used by :mod:`rlkit_jax.generation.dqn` to make the discrete datasets;
 * offline Double DQN (``cql_alpha=0`` on a fixed dataset);
 * offline DDQN + CQL (``cql_alpha > 0``): the TD loss plus ``cql_alpha · (logsumexp_a Q(s, a) − Q(s, a_data))``.
 

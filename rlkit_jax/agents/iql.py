@@ -12,6 +12,7 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
+from rlkit_jax.agents.base import GaussianPolicyMean, MinCriticEnsemble
 from rlkit_jax.agents.common import train_state_and_target, train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import diag_gaussian_log_prob
@@ -27,7 +28,7 @@ def _networks(action_dim: int, hidden_dims: tuple[int, ...], num_critics: int):
   return actor, critic, ValueFunction(hidden_dims)
 
 
-class IQL(flax.struct.PyTreeNode):
+class IQL(GaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
   """IQL agent: expectile value, double-Q critic, advantage-weighted Gaussian actor.
 
   The update follows the reference implementation's order: V (against the target critics),
@@ -105,14 +106,6 @@ class IQL(flax.struct.PyTreeNode):
         tau=jnp.asarray(tau, jnp.float32),
         max_weight=jnp.asarray(max_weight, jnp.float32),
     )
-
-  def eval_actions(self, observations: jax.Array) -> jax.Array:
-    """Deterministic actions (the policy mean): observations ``[B, O]`` → ``[B, A]``."""
-    return self.actor.apply_fn({"params": self.actor.params}, observations)[0]
-
-  def q_values(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
-    """min_e Q_e(s, a) of the online critics: ``[B, O]``, ``[B, A]`` → ``[B]``."""
-    return jnp.min(self.critic.apply_fn({"params": self.critic.params}, observations, actions), axis=0)
 
   @jax.jit
   def update(self, batch: Transitions) -> tuple["IQL", dict[str, jax.Array]]:

@@ -12,12 +12,12 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
+from rlkit_jax.agents.base import TanhGaussianPolicyMean
 from rlkit_jax.agents.common import train_state_and_target, train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import tanh_gaussian_sample
 from rlkit_jax.networks import Ensemble, QFunction, TanhGaussianPolicy
 from rlkit_jax.agents.hyperparameters import POSITIVE, checked_create
-
 
 
 @functools.lru_cache(maxsize=None)
@@ -32,7 +32,7 @@ def _log_alpha_apply(variables: dict) -> jax.Array:
   return variables["params"]["log_alpha"]
 
 
-class SAC(flax.struct.PyTreeNode):
+class SAC(TanhGaussianPolicyMean, flax.struct.PyTreeNode):
   """SAC with a double-Q critic ensemble and automatic entropy tuning.
 
   Build with :meth:`SAC.create`; step with the pure :meth:`update`. Numeric hyperparameters are
@@ -106,11 +106,6 @@ class SAC(flax.struct.PyTreeNode):
     """Exploration actions a ~ π(·|s): observations ``[B, O]`` → actions ``[B, A]`` in (-1, 1)."""
     means, log_stds = self.actor.apply_fn({"params": self.actor.params}, observations)
     return tanh_gaussian_sample(key, means, log_stds)[0]
-
-  def eval_actions(self, observations: jax.Array) -> jax.Array:
-    """Greedy actions tanh(μ(s)): observations ``[B, O]`` → actions ``[B, A]``."""
-    means, _ = self.actor.apply_fn({"params": self.actor.params}, observations)
-    return jnp.tanh(means)
 
   @jax.jit
   def update(self, batch: Transitions) -> tuple["SAC", dict[str, jax.Array]]:

@@ -12,6 +12,7 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
+from rlkit_jax.agents.base import MinCriticEnsemble
 from rlkit_jax.agents.common import train_state_and_target
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.networks import DeterministicPolicy, Ensemble, QFunction
@@ -31,7 +32,7 @@ def _select(flag: jax.Array, new: Any, old: Any) -> Any:
   return jax.tree.map(lambda n, o: jnp.where(flag, n, o), new, old)
 
 
-class TD3BC(flax.struct.PyTreeNode):
+class TD3BC(MinCriticEnsemble, flax.struct.PyTreeNode):
   r"""TD3+BC: TD3 with a behaviour-cloning term in the actor loss.
 
   Each update (the reference ``TD3_BC.py``), with ``k`` the 1-based update count:
@@ -138,10 +139,6 @@ class TD3BC(flax.struct.PyTreeNode):
   def eval_actions(self, observations: jax.Array) -> jax.Array:
     """Deterministic actions π(s): observations ``[B, O]`` → ``[B, A]`` in (-1, 1)."""
     return self.actor.apply_fn({"params": self.actor.params}, observations)
-
-  def q_values(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
-    """min_e Q_e(s, a) of the online critics: ``[B, O]``, ``[B, A]`` → ``[B]``."""
-    return jnp.min(self.critic.apply_fn({"params": self.critic.params}, observations, actions), axis=0)
 
   @jax.jit
   def update(self, batch: Transitions) -> tuple["TD3BC", dict[str, jax.Array]]:

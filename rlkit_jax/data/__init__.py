@@ -1,7 +1,7 @@
 """Offline datasets: loading by name or file (D4RL, generated, Minari), validation, in-jit sampling.
 
 ``rlkit_jax.data.load("hopper-medium-replay-v5")`` → :class:`Dataset`; generation (SAC + the D4RL
-recipe) lives in :mod:`rlkit_jax.data.generate`, imported on demand.
+recipe) lives in :mod:`rlkit_jax.generation`; this package knows no algorithm.
 """
 from rlkit_jax.data.d4rl import download_d4rl, load_d4rl, read_d4rl_hdf5
 from rlkit_jax.data.registry import (

@@ -1,7 +1,7 @@
 """The dataset name registry: D4RL's gym-mujoco v2 and AntMaze v2 names with their URLs, reference
 scores and episode limits (d4rl's ``infos.py`` / ``locomotion/__init__.py``), the toolkit's generated
-names ``<task>-<kind>-v5`` (:mod:`rlkit_jax.data.generate`) and generated discrete names
-``cartpole-<kind>-v1`` / ``acrobot-<kind>-v1`` (:mod:`rlkit_jax.data.generate_discrete`), which
+names ``<task>-<kind>-v5`` (:mod:`rlkit_jax.generation.sac`) and generated discrete names
+``cartpole-<kind>-v1`` / ``acrobot-<kind>-v1`` (:mod:`rlkit_jax.generation.dqn`), which
 have no URL; and d4rl's local cache folder.
 
 References:
@@ -37,7 +37,7 @@ DISCRETE_REF_SCORES: dict[str, tuple[float, float]] = {
 _DISCRETE_TASKS = {"cartpole": "CartPole-v1", "acrobot": "Acrobot-v1"}  # family → gymnasium id
 TASK_FAMILIES = {"hopper": "Hopper", "halfcheetah": "HalfCheetah", "walker2d": "Walker2d", "ant": "Ant"}
 D4RL_MUJOCO_KINDS = ("random", "medium", "medium-replay", "medium-expert", "expert", "full-replay")
-GENERATED_KINDS = ("random", "medium", "medium-replay", "expert", "medium-expert")  # what generate.py writes
+GENERATED_KINDS = ("random", "medium", "medium-replay", "expert", "medium-expert")  # what rlkit_jax.generation writes
 # AntMaze v2: name → (maze, multistart, multigoal, max_episode_steps).
 _ANTMAZE = {
     "umaze": ("u-maze", False, False, 700),

@@ -116,7 +116,7 @@ def _discrete_actions(actions: Any, source: str, num_actions: int, env_id: str |
   if not np.issubdtype(actions.dtype, np.integer):
     raise DatasetError(
         f"{source}: field 'actions' has dtype {actions.dtype}, but a discrete dataset ({task} action space) needs "
-        "integer action indices; fix: store actions as int64 indices in [0, n) (as generate_discrete does)"
+        "integer action indices; fix: store actions as int64 indices in [0, n) (as rlkit_jax.generation.dqn does)"
     )
   bad = (actions < 0) | (actions >= num_actions)
   if bad.any():

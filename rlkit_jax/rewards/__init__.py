@@ -9,7 +9,8 @@ with absorbing states (``--reward=gail``) on demonstrations from :func:`load_dem
 :class:`SuccessReward` is the success indicator as a sparse reward (``--reward=success``).
 """
 from rlkit_jax.rewards.gail import DemonstrationsError, DiscriminatorReward, expert_inputs, load_demonstrations
-from rlkit_jax.rewards.goal_classifier import ClassifierEnsemble, ClassifierReward
+from rlkit_jax.rewards.classifier_ensemble import ClassifierEnsemble
+from rlkit_jax.rewards.goal_classifier import ClassifierReward
 from rlkit_jax.rewards.labellers import TEACHERS, Labeller, ModelLabeller, ScriptedTeacher, make_teacher
 from rlkit_jax.rewards.preference_data import FORMAT, Preferences, load_preferences, pairs, save_preferences
 from rlkit_jax.rewards.query_selection import QUERY_SELECTIONS, query_scores, select_queries

@@ -46,7 +46,9 @@ from rlkit_jax.agents.common import agent_options
 from rlkit_jax.agents.sac import SAC
 from rlkit_jax.data.dataset import Dataset, DatasetError, take_episodes
 from rlkit_jax.data.loading import load
-from rlkit_jax.rewards.goal_classifier import ClassifierEnsemble, ClassifierReward, parse_reward_kwargs
+from rlkit_jax.rewards.base import parse_reward_kwargs
+from rlkit_jax.rewards.classifier_ensemble import ClassifierEnsemble
+from rlkit_jax.rewards.goal_classifier import ClassifierReward
 
 
 class DemonstrationsError(DatasetError):

@@ -1,5 +1,5 @@
 """Preference-learned rewards in the loop of online RL (PEBBLE-style), as a
-:class:`rlkit_jax.online.RewardSource` (``train_online.py --reward=preferences``).
+:class:`rlkit_jax.rewards.base.RewardSource` (``train_online.py --reward=preferences``).
 
 Every ``query_every`` env steps from ``first_query_step``: draw ``candidates_per_query × n``
 candidate pairs of segments from each seed's replay, choose n by ``selection`` (uniform in the

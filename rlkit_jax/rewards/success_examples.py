@@ -150,7 +150,7 @@ class SuccessReward:
   the baseline an example-based reward is measured against on tasks whose own reward is about
   something else (Swimmer-v5 turning around).
 
-  A :class:`rlkit_jax.online.RewardSource`; stateless, it never changes (no relabelling).
+  A :class:`rlkit_jax.rewards.base.RewardSource`; stateless, it never changes (no relabelling).
   """
 
   name = "success"

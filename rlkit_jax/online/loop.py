@@ -1,0 +1,398 @@
+"""The online-RL job: S seeds of SAC as one compiled program, acting in S gymnasium envs, trained on
+the task's reward or on a pluggable, learned one.
+
+``run_online(OnlineConfig(...), workdir)`` is what ``experiments/train_online.py`` calls; it never
+reads flags. A run folder holds ``config.json``, ``metrics.csv`` (one row per evaluation and seed),
+``summary.json`` and orbax checkpoints under ``checkpoints/``.
+
+The loop (one SAC update per environment step, as Haarnoja et al. 2018 and
+:func:`rlkit_jax.generation.sac.train_sac`):
+
+1. Every env step, one jitted call vmapped over seeds gives the S actions (uniform in [-1, 1]^A
+   for the first ``start_steps`` steps, then a ~ π(·|s), the stochastic tanh-Gaussian policy);
+   env i steps on the host and its transition is written into the host arrays (row t of seed i).
+2. Every ``update_every`` steps: the reward source sees the replay (:class:`ReplayView`) and may
+   learn (:meth:`RewardSource.update`); if it reports a change, every stored transition is
+   relabelled, otherwise only the new rows are labelled; the new rows (with their labels) are
+   copied into the device buffer; then, once ``start_steps`` are done, ``update_every`` SAC
+   updates of every seed run as one ``vmap``-over-seeds of a ``lax.scan``.
+3. Every ``eval_every`` steps: every seed's deterministic policy is evaluated on the task's own
+   reward, metrics are logged and a checkpoint is written (every ``checkpoint_every`` steps).
+
+``metrics.csv``, one row per evaluation and seed: ``step`` (env steps per seed), ``seed_index``,
+``return`` / ``return_std`` (mean / std over ``eval_episodes`` of the deterministic policy's return
+on the task's own reward), ``normalized_score`` (D4RL, ``100 · (return − random) / (expert −
+random)`` with :func:`rlkit_jax.data.registry.reference_scores`; NaN for tasks without reference
+returns, e.g. Pendulum-v1), ``train_return`` (mean task return of the training episodes that ended
+since the previous evaluation — since the resume after one; NaN if none) and ``train_episodes``,
+``train_success`` (share of those episodes whose last observation passes the task's success test,
+:data:`rlkit_jax.rewards.success_examples.SUCCESS_TESTS`, e.g. Reacher-v5's fingertip within 0.02
+of the target; NaN for tasks without one),
+SAC's chunk-mean update metrics (``actor_loss``, ``alpha``, ``critic_loss``, ``entropy``, ``q_data``;
+NaN before ``start_steps``), ``relabels`` (relabellings so far), and ``reward_<name>`` for each
+metric the reward source reported (its latest value). Columns a reward source reports late are
+added to the file then (earlier rows "nan").
+
+Relabelling every stored transition whenever the reward model changes is PEBBLE's design (Lee et
+al., `PEBBLE <https://arxiv.org/abs/2106.05091>`_, 2021, Sec. 4.2): the off-policy agent keeps its
+whole replay buffer, consistent with the current reward.
+
+Resume: env episodes do not survive a restart. A resumed run resets every env (with a seed derived
+from the run seed, the seed index and the checkpoint step) and marks the last stored row of each
+seed as a time-out, so the interrupted episode ends there in the replay. Everything else (agents,
+replay, PRNG keys, reward source state) continues exactly; a resumed run is reproducible, but not
+identical to an uninterrupted one.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import os
+import time
+from typing import Any, Optional
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tqdm
+
+from rlkit_jax.agents.common import agent_options
+from rlkit_jax.agents.sac import SAC
+from rlkit_jax.checkpoint import CheckpointError, Checkpointer
+from rlkit_jax.data.dataset import DatasetError
+from rlkit_jax.data.registry import reference_scores
+from rlkit_jax.data.transitions import Transitions
+from rlkit_jax.envs.evaluation import normalized_score
+from rlkit_jax.envs.rollout import record_step
+from rlkit_jax.online import replay
+from rlkit_jax.online.config import OnlineConfig, env_seed, make_checked_env
+from rlkit_jax.rewards.base import ReplayView, RewardSource, reward_factory
+from rlkit_jax.rewards.success_examples import SUCCESS_TESTS
+from rlkit_jax.training import core, evaluation, run_folder
+from rlkit_jax.training.divergence import DivergenceLog
+
+SAC_METRICS = ("critic_loss", "q_data", "actor_loss", "entropy", "alpha")  # what SAC.update reports
+
+
+@dataclasses.dataclass
+class OnlineRun:
+  """What :func:`train_online` returns.
+
+  Attributes:
+    summary: the dict written to ``summary.json``.
+    agents: the final SAC agents, every leaf ``[S, ...]``.
+    buffer: the device replay buffer, :class:`Transitions` ``[S, num_steps, ...]`` whose
+      ``rewards`` are the reward source's labels (the task's for :class:`TrueReward`).
+    replay: the host replay (:class:`ReplayView`, task rewards in ``env_rewards``).
+    reward_source: the reward source, in its final state.
+  """
+
+  summary: dict[str, Any]
+  agents: SAC
+  buffer: Transitions
+  replay: ReplayView
+  reward_source: RewardSource
+
+
+def run_online(
+    config: OnlineConfig,
+    workdir: str,
+    *,
+    resume: bool = False,
+    reward_source: Optional[RewardSource] = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+  """Trains S seeds of SAC online as one compiled program; :func:`train_online` without the state.
+
+  Returns:
+    The summary also written to ``workdir/summary.json``.
+  """
+  return train_online(config, workdir, resume=resume, reward_source=reward_source, progress=progress).summary
+
+
+def train_online(
+    config: OnlineConfig,
+    workdir: str,
+    *,
+    resume: bool = False,
+    reward_source: Optional[RewardSource] = None,
+    progress: bool = True,
+) -> OnlineRun:
+  """Trains S seeds of SAC (Haarnoja et al. 2018) online, each in its own env, on the rewards of
+  a :class:`RewardSource`; logs, checkpoints and resumes (see the module docstring for the loop).
+
+  Args:
+    config: the run's settings.
+    workdir: output folder (created): ``config.json``, ``metrics.csv``, ``summary.json``,
+      ``checkpoints/``.
+    resume: continue from the newest checkpoint in ``workdir`` (same settings required); the envs
+      restart with a fresh reset (module docstring); rows of ``metrics.csv`` logged after that
+      checkpoint are dropped.
+    reward_source: use this object instead of building ``config.reward`` from
+      :data:`REWARD_SOURCES`; its ``name`` must equal ``config.reward`` (the name recorded).
+    progress: show a tqdm bar (env steps; latest mean evaluation return).
+
+  Returns:
+    An :class:`OnlineRun`. ``summary``: final evaluation ``return_*`` and ``normalized_score_*``
+    (per seed, mean, std over seeds; scores NaN where the task has no D4RL reference returns),
+    ``wall_time_s``, ``env_steps_per_s`` (per seed; × S for all envs), ``relabels``, and the keys
+    :func:`rlkit_jax.results.load_curves` reads (``algo`` = ``"sac_<reward>"``, ``dataset`` = the
+    env id, ``settings``, ``num_seeds``, ``dataset_normalized_score`` = NaN).
+
+  Raises:
+    ValueError: a bad setting, an unknown ``--reward``, an env gymnasium cannot make or without a
+      continuous action space, a reward source whose name differs from ``config.reward``, or whose
+      ``rewards()`` have the wrong shape or non-finite values.
+    CheckpointError: ``workdir`` holds checkpoints and ``resume`` is False; a checkpoint of other
+      settings, or a corrupt one.
+  """
+  config.validate(check_reward=reward_source is None)
+  if reward_source is not None and reward_source.name != config.reward:
+    raise ValueError(
+        f"reward_source.name={reward_source.name!r} differs from OnlineConfig.reward={config.reward!r}; "
+        f"set OnlineConfig(reward={reward_source.name!r}) so the run folder records what it trained on"
+    )
+  envs = [make_checked_env(config.env_id) for _ in range(config.num_seeds)]
+  try:
+    return _train(config, workdir, envs, resume=resume, reward_source=reward_source, progress=progress)
+  finally:
+    for env in envs:
+      env.close()
+
+
+def _train(
+    config: OnlineConfig,
+    workdir: str,
+    envs: list[gym.Env],
+    *,
+    resume: bool,
+    reward_source: Optional[RewardSource],
+    progress: bool,
+) -> OnlineRun:
+  num_seeds, num_steps, update_every = config.num_seeds, config.num_steps, config.update_every
+  observation_dim, action_dim = envs[0].observation_space.shape[0], envs[0].action_space.shape[0]
+  try:
+    ref_min, ref_max = reference_scores(config.env_id)
+  except DatasetError:
+    ref_min = ref_max = float("nan")  # no D4RL reference returns: normalized_score is NaN
+
+  key = jax.random.key(config.seed)
+  agent_key, act_key, update_key, reward_key, source_key = jax.random.split(key, 5)
+  if reward_source is None:  # first: it reads its input files (demonstrations, examples) before anything compiles
+    reward_source = reward_factory(config.reward)(
+        config=config, env=envs[0], observation_dim=observation_dim, action_dim=action_dim, key=source_key
+    )
+  create = functools.partial(
+      SAC.create, observation_dim=observation_dim, action_dim=action_dim,
+      hidden_dims=tuple(int(h) for h in config.hidden_dims), **config.sac_kwargs(),
+  )
+  agents = core.create_runs(create, jax.random.split(agent_key, num_seeds))
+  act_keys = jax.random.split(act_key, num_seeds)
+  update_keys = jax.random.split(update_key, num_seeds)
+  relabel_chunk = max(update_every, min(replay.RELABEL_CHUNK, num_steps) // update_every * update_every)
+  host = replay.empty_host(num_seeds, num_steps, envs[0])
+
+  os.makedirs(workdir, exist_ok=True)
+  checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json())
+  metrics_path = os.path.join(workdir, "metrics.csv")
+  step, elapsed_before, relabels = 0, 0.0, 0
+  divergence = DivergenceLog(num_seeds)
+  labels = np.zeros((num_seeds, num_steps), np.float32)  # the device buffer's rewards, on restore
+  reward_metrics: dict[str, np.ndarray] = {}
+  saved_step = checkpointer.latest_step()
+  if saved_step is not None:
+    if not resume:
+      raise CheckpointError(
+          f"{workdir}: already holds checkpoints (step {saved_step}); pass --resume to continue that run or choose "
+          "another --workdir"
+      )
+    like = functools.partial(_checkpoint_state, agents, act_keys, update_keys, reward_key, reward_source, host, labels)
+    step, saved, extra = checkpointer.restore(like)
+    agents, act_keys, update_keys, reward_key = saved["agents"], saved["act_keys"], saved["update_keys"], saved["reward_key"]
+    divergence = DivergenceLog(num_seeds, extra.get("diverged", []))
+    if "reward_source" in saved:
+      reward_source.restore(saved["reward_source"])
+    for name, array in saved["host"].items():
+      host[name][:, :step] = array
+    labels[:, :step] = saved["rewards"]
+    # The interrupted episodes end here: the envs restart with a fresh reset.
+    host["timeouts"][:, step - 1] |= ~host["terminals"][:, step - 1]
+    elapsed_before = float(extra.get("elapsed_s", 0.0))
+    relabels = int(extra.get("relabels", 0))
+    reward_metrics = {k: np.asarray(v, np.float64) for k, v in extra.get("reward_metrics", {}).items()}
+    run_folder.truncate_rows(metrics_path, step)
+  elif os.path.exists(metrics_path):
+    os.remove(metrics_path)  # logs of a run that never reached its first checkpoint
+  # Committed to one device either way (restored arrays are), so a resumed run in the same process
+  # reuses the compiled programs.
+  agents, act_keys, update_keys = jax.device_put((agents, act_keys, update_keys), jax.devices()[0])
+  run_folder.write_json(
+      os.path.join(workdir, "config.json"),
+      {**config.to_json(), "reward_source": reward_source.name, "sac_hyperparameters": {**agent_options(SAC), **config.sac_kwargs()}},
+  )
+
+  buffer = Transitions(
+      observations=jnp.asarray(host["observations"]),
+      actions=jnp.asarray(host["actions"]),
+      rewards=jnp.asarray(labels),
+      terminals=jnp.asarray(host["terminals"].astype(np.float32)),
+      next_observations=jnp.asarray(host["next_observations"]),
+  )
+  del labels
+  seed_rows = [{k: v[i] for k, v in host.items()} for i in range(num_seeds)]  # views, written by _step
+  observations = np.stack([env.reset(seed=env_seed(config.seed, i, step))[0] for i, env in enumerate(envs)])
+  episode_returns = np.zeros(num_seeds)
+  finished: list[list[float]] = [[] for _ in range(num_seeds)]
+  success_test = SUCCESS_TESTS.get(config.env_id)  # judged on an episode's last observation
+  successes: list[list[float]] = [[] for _ in range(num_seeds)]
+  sac_metrics: dict[str, np.ndarray] = {name: np.full(num_seeds, np.nan) for name in SAC_METRICS}
+  start_step, last_returns = step, None
+  started = time.time()
+  eval_seconds = 0.0
+  bar = tqdm.tqdm(
+      total=num_steps, initial=step, desc=f"SAC[{reward_source.name}] {config.env_id}", disable=not progress, mininterval=5
+  )
+  while step < num_steps:
+    # Act for one chunk.
+    for t in range(step, step + update_every):
+      actions, act_keys = replay.act(agents.actor, jnp.asarray(observations, jnp.float32), act_keys, explore=t < config.start_steps)
+      actions = np.asarray(actions)
+      for i, env in enumerate(envs):
+        observations[i], reward, done = record_step(env, seed_rows[i], t, observations[i], actions[i], cut=t == num_steps - 1)
+        episode_returns[i] += reward
+        if done:
+          finished[i].append(float(episode_returns[i]))
+          if success_test is not None:
+            successes[i].append(float(success_test(seed_rows[i]["next_observations"][t])))
+          episode_returns[i] = 0.0
+    chunk_start, step = step, step + update_every
+    bar.update(update_every)
+
+    # Reward source, labels, device buffer.
+    reward_key, key_now = jax.random.split(reward_key)
+    changed, new_metrics = reward_source.update(step, replay.view(host, step), key_now)
+    reward_metrics.update({name: replay.per_seed(v, num_seeds, name) for name, v in new_metrics.items()})
+    if changed:  # relabel every stored row (PEBBLE, Lee et al. 2021, Sec. 4.2), the new ones included
+      relabels += 1
+      all_rewards = replay.relabel_all(reward_source, host, step, relabel_chunk)
+      buffer = buffer.replace(rewards=jnp.asarray(all_rewards))
+      chunk_rewards = all_rewards[:, chunk_start:step]
+    else:
+      chunk_rewards = replay.label_rows(reward_source, host, chunk_start, step, pad_to=update_every)
+    chunk = Transitions(
+        observations=host["observations"][:, chunk_start:step],
+        actions=host["actions"][:, chunk_start:step],
+        rewards=chunk_rewards,
+        terminals=host["terminals"][:, chunk_start:step].astype(np.float32),
+        next_observations=host["next_observations"][:, chunk_start:step],
+    )
+    buffer = replay.insert_rows(buffer, jax.tree.map(jnp.asarray, chunk), jnp.asarray(chunk_start))
+
+    # SAC updates.
+    if step >= config.start_steps:
+      agents, update_keys, metrics, active = core.update_runs(
+          agents, update_keys, jnp.asarray(divergence.active), buffer, jnp.asarray(step), batch_size=config.batch_size,
+          num_updates=update_every, data_per_run=True,
+      )
+      sac_metrics = {name: np.asarray(value, np.float64) for name, value in jax.device_get(metrics).items()}
+      for event in divergence.update(step, jax.device_get(active), sac_metrics):
+        bar.write(f"warning: {event.describe(f'seed {event.run}', 'env step')}; it keeps its last finite state")
+
+    # Evaluation, logging, checkpoint.
+    if step % config.eval_every == 0 or step == num_steps:
+      eval_start = time.time()
+      returns = evaluation.evaluate_agents(
+          agents, config.env_id, episodes_per_seed=config.eval_episodes, seed=config.seed * 1_000_003 + step
+      )
+      eval_seconds += time.time() - eval_start
+      last_returns = returns.mean(axis=1)
+      scores = normalized_score(last_returns, ref_min, ref_max)
+      rows = [
+          {
+              "step": step,
+              "seed_index": i,
+              "return": float(last_returns[i]),
+              "return_std": float(returns[i].std()),
+              "normalized_score": float(scores[i]),
+              "train_return": float(np.mean(finished[i])) if finished[i] else float("nan"),
+              "train_episodes": len(finished[i]),
+              "train_success": float(np.mean(successes[i])) if successes[i] else float("nan"),
+              **{name: float(v[i]) for name, v in sac_metrics.items()},
+              "relabels": relabels,
+              **{f"reward_{name}": float(v[i]) for name, v in sorted(reward_metrics.items())},
+          }
+          for i in range(num_seeds)
+          if divergence.active[i]
+      ]
+      if rows:
+        run_folder.append_rows(metrics_path, rows)
+      finished = [[] for _ in range(num_seeds)]
+      successes = [[] for _ in range(num_seeds)]
+      kept = divergence.active
+      if kept.any():
+        bar.set_postfix(eval_return=f"{last_returns[kept].mean():.1f}", alpha=f"{np.mean(sac_metrics['alpha'][kept]):.3f}")
+    if step % config.checkpoint_interval == 0 or step == num_steps:
+      state = _checkpoint_state(agents, act_keys, update_keys, reward_key, reward_source, host, buffer.rewards, step)
+      extra = {
+          "elapsed_s": elapsed_before + time.time() - started,
+          "relabels": relabels,
+          "reward_metrics": {k: [float(x) for x in v] for k, v in reward_metrics.items()},
+          "diverged": divergence.to_json(),
+      }
+      checkpointer.save(step, state, extra)
+  bar.close()
+  checkpointer.close()
+  wall = elapsed_before + time.time() - started
+  if last_returns is None:  # resumed a finished run: report its last logged evaluation
+    with open(metrics_path, newline="") as f:
+      last_returns = np.full(num_seeds, np.nan)
+      for r in csv.DictReader(f):
+        if int(r["step"]) == num_steps:
+          last_returns[int(r["seed_index"])] = float(r["return"])
+  scores = normalized_score(last_returns, ref_min, ref_max)
+  steps_done = step - start_step
+  run_seconds = time.time() - started
+  summary = {
+      "algo": f"sac_{reward_source.name}",
+      "dataset": config.env_id,
+      "env_id": config.env_id,
+      "reward": reward_source.name,
+      "num_seeds": num_seeds,
+      "num_steps": num_steps,
+      **run_folder.summarise(last_returns, "return", divergence.active),
+      **run_folder.summarise(scores, "normalized_score", divergence.active),
+      "settings": [{"hyperparameters": {}, **run_folder.summarise(scores, "normalized_score", divergence.active)}],
+      "diverged": [
+          {**event.to_json(), "seed_index": event.run, "message": event.describe(f"seed {event.run}", "env step")}
+          for event in (divergence.get(i) for i in sorted(divergence.records))
+      ],
+      "dataset_normalized_score": float("nan"),
+      "ref_min_score": ref_min,
+      "ref_max_score": ref_max,
+      "relabels": relabels,
+      "wall_time_s": wall,
+      "eval_time_s": eval_seconds,
+      "env_steps_per_s": steps_done / run_seconds if steps_done else None,
+      "env_steps_per_s_excluding_eval": steps_done / (run_seconds - eval_seconds) if steps_done else None,
+  }
+  run_folder.write_json(os.path.join(workdir, "summary.json"), summary)
+  return OnlineRun(summary=summary, agents=agents, buffer=buffer, replay=replay.view(host, step), reward_source=reward_source)
+
+
+def _checkpoint_state(agents, act_keys, update_keys, reward_key, reward_source, host, rewards, step: int) -> dict[str, Any]:
+  """The pytree a checkpoint holds: agents, keys, the first ``step`` rows of the host replay and of
+  the device buffer's rewards, and the reward source's state (left out when it has no leaves)."""
+  state = {
+      "agents": agents,
+      "act_keys": act_keys,
+      "update_keys": update_keys,
+      "reward_key": reward_key,
+      "host": {name: np.ascontiguousarray(array[:, :step]) for name, array in host.items()},
+      "rewards": np.asarray(rewards[:, :step]),
+  }
+  source_state = reward_source.state()
+  if jax.tree.leaves(source_state):
+    state["reward_source"] = source_state
+  return state

@@ -1,0 +1,55 @@
+"""TD3+BC: its own checks (the shared ones are in test_offline_agent_checks.py): the policy delay."""
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from agent_testing import HIDDEN, A, O, assert_trees_equal, plain_agent, plain_update, trees_differ
+from rlkit_jax import objectives
+from rlkit_jax.agents.td3_bc import TD3BC
+
+AGENT = "TD3BC"
+
+
+def test_td3_bc_delays_actor_and_target_updates(batch):
+  """Reference order: the actor and both targets move only on every 2nd update, the critic on every one."""
+  agent = plain_agent(AGENT)
+  first, info1 = plain_update(agent.replace(key=jax.random.clone(agent.key)), batch)
+  assert float(info1["actor_updated"]) == 0.0 and int(first.step) == 1
+  assert_trees_equal(first.actor, agent.actor)  # params, optimiser state and step count
+  assert_trees_equal(first.target_actor_params, agent.target_actor_params)
+  assert_trees_equal(first.target_critic_params, agent.target_critic_params)
+  assert trees_differ(first.critic.params, agent.critic.params)
+
+  second, info2 = plain_update(first, batch)
+  assert float(info2["actor_updated"]) == 1.0 and int(second.step) == 2
+  assert trees_differ(second.actor.params, first.actor.params) and int(second.actor.step) == 1
+  assert trees_differ(second.target_critic_params, first.target_critic_params)
+  # Polyak with τ = 0.1 towards the new online actor.
+  expected = jax.tree.map(lambda o, t: 0.1 * o + 0.9 * t, second.actor.params, first.target_actor_params)
+  assert_trees_equal(second.target_actor_params, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_td3_bc_rejects_bad_policy_delay():
+  with pytest.raises(ValueError, match="policy_delay"):
+    TD3BC.create(jax.random.key(0), O, A, hidden_dims=HIDDEN, policy_delay=0)
+
+
+def test_td3_bc_actor_loss_is_invariant_to_the_q_scale():
+  """λ = α / mean|Q| makes the loss (and its gradient into π) independent of the reward scale."""
+  rng = np.random.default_rng(0)
+  q = rng.standard_normal(6).astype(np.float32) + 3.0
+  pi, a = rng.uniform(-1, 1, (2, 6, 2)).astype(np.float32)
+  base = objectives.td3_bc_actor_loss(q, pi, a, alpha=2.5)
+  np.testing.assert_allclose(objectives.td3_bc_actor_loss(100.0 * q, pi, a, alpha=2.5), base, rtol=1e-5)
+  zero = objectives.td3_bc_actor_loss(np.zeros(6, np.float32), pi, a, alpha=2.5)
+  np.testing.assert_allclose(zero, np.mean((pi - a) ** 2, axis=-1), rtol=1e-6)  # no 0/0
+  bad_calls = (
+      lambda: objectives.td3_bc_actor_loss(q[:5], pi, a),  # batch sizes differ
+      lambda: objectives.td3_bc_actor_loss(q, pi, a[:, :1]),  # action dims differ
+      lambda: objectives.td3_bc_actor_loss(q[:, None], pi, a),  # Q must be [B]
+  )
+  for bad in bad_calls:
+    with pytest.raises(AssertionError):
+      bad()

@@ -1,0 +1,72 @@
+"""The D4RL recipe on a real gymnasium task, at toy size: files, layout, provenance, loading."""
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from rlkit_jax import generation as generate
+from rlkit_jax.data import load
+from rlkit_jax.generation import sac as generate_sac
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_make_d4rl_datasets_writes_every_kind(tmp_path):
+  paths = generate.make_d4rl_datasets(
+      "Hopper-v5", str(tmp_path), seed=0, num_steps=400, num_transitions=150, start_steps=100,
+      update_every=100, eval_every=100, eval_episodes=2, hidden_dims=(8, 8), batch_size=16,
+      provenance={"command": "pytest"}, progress=False,
+  )
+  assert sorted(paths) == sorted(generate.DATASET_KINDS)
+  lengths = {}
+  for kind, path in paths.items():
+    assert os.path.basename(path) == f"hopper-{kind}-v5.hdf5"
+    with h5py.File(path) as f:
+      assert {"observations", "actions", "rewards", "terminals", "timeouts", "next_observations"} <= set(f)
+      assert f.attrs["command"] == "pytest" and f.attrs["seed"] == 0 and f.attrs["dataset_kind"] == kind
+      assert f.attrs["env_id"] == "Hopper-v5" and "rlkit_jax_version" in f.attrs
+      lengths[kind] = f["rewards"].shape[0]
+      medium_step = int(f.attrs["medium_snapshot_step"])
+    dataset = load(path)
+    assert dataset.env_id == "Hopper-v5" and np.all(np.abs(dataset.transitions.actions) <= 1)
+  assert lengths["random"] == lengths["medium"] == lengths["expert"] == 150
+  assert lengths["medium-expert"] == 300
+  assert lengths["medium-replay"] == medium_step
+  with h5py.File(paths["medium-replay"]) as f:
+    assert f["timeouts"][-1] or f["terminals"][-1]  # the cut-off buffer ends a trajectory
+
+
+def test_unknown_kind_is_refused(tmp_path):
+  with pytest.raises(ValueError, match="unknown dataset kinds"):
+    generate.make_d4rl_datasets("Hopper-v5", str(tmp_path), seed=0, num_steps=10, num_transitions=10, kinds=["good"])
+
+
+def test_make_dataset_script(tmp_path):
+  out = subprocess.run(
+      [sys.executable, os.path.join(REPO, "experiments", "make_dataset.py"), "--env=Walker2d-v5",
+       f"--out_dir={tmp_path}", "--num_steps=1000", "--eval_every=500", "--num_transitions=100",
+       "--kinds=random,medium-replay"],
+      capture_output=True, text=True, timeout=300,
+  )
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert sorted(os.listdir(tmp_path)) == ["walker2d-medium-replay-v5.hdf5", "walker2d-random-v5.hdf5"]
+
+
+def test_generation_stops_with_a_one_line_error_when_sac_diverges(monkeypatch):
+  from rlkit_jax.agents import SAC
+  from rlkit_jax.errors import DivergenceError
+
+  class OverflowingSAC(SAC):  # a critic step size of 1e38 overflows the critic in its first chunk
+    @classmethod
+    def create(cls, *args, **kwargs):
+      return SAC.create(*args, critic_lr=1e38, **kwargs)
+
+  monkeypatch.setattr(generate_sac, "SAC", OverflowingSAC)
+  with pytest.raises(DivergenceError, match=r"SAC diverged at env step 50: .*critic_loss is (nan|inf).*generation stops"):
+    generate.train_sac(
+        "Hopper-v5", seed=0, num_steps=200, start_steps=50, update_every=50, batch_size=8, eval_every=100,
+        eval_episodes=1, hidden_dims=(8,), progress=False,
+    )

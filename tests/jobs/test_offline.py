@@ -1,0 +1,280 @@
+"""End-to-end tests of the offline job on a real (tiny) Hopper-v5 dataset made in the test."""
+import csv
+import functools
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from rlkit_jax.training import core, evaluation
+from rlkit_jax.agents import IQL
+from rlkit_jax.checkpoint import CheckpointError, Checkpointer
+from rlkit_jax.data import load, write_d4rl_hdf5
+from rlkit_jax.offline import OfflineConfig, _create_fn, run_offline
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def cartpole_file(tmp_path_factory):
+  from rlkit_jax.generation import dqn as generate_discrete
+
+  def zeros(variables, observations):  # a Q-network stand-in; ε = 1 acts uniformly anyway
+    return jax.numpy.zeros((observations.shape[0], 2))
+
+  arrays, _ = generate_discrete.collect("CartPole-v1", None, zeros, epsilon=1.0, num_transitions=300, seed=0)
+  path = str(tmp_path_factory.mktemp("data") / "cartpole-random-v1.hdf5")
+  write_d4rl_hdf5(path, arrays, {"env_id": "CartPole-v1", "seed": 0})
+  return path
+
+
+def _config(path, **overrides):
+  kwargs = dict(
+      algo="iql", dataset=path, seed=0, num_seeds=2, num_updates=20, batch_size=8, eval_every=10,
+      eval_episodes=1, updates_per_call=5, hidden_dims=(8, 8),
+  )
+  kwargs.update(overrides)
+  return OfflineConfig(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def reference_run(hopper_file, tmp_path_factory):
+  """A finished run of the default test config, trained once and only read by the tests."""
+  workdir = str(tmp_path_factory.mktemp("reference"))
+  return workdir, run_offline(_config(hopper_file), workdir, progress=False)
+
+
+def _params(workdir, config):
+  """The final run state restored from a run folder's newest checkpoint (Hopper: O=11, A=3)."""
+  like = core.init_run_state(
+      _create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds, settings=config.settings
+  )
+  _, state, _ = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json()).restore(like)
+  return state
+
+
+def test_run_writes_outputs_and_is_deterministic(hopper_file, reference_run, tmp_path):
+  config = _config(hopper_file)
+  workdir, summary = reference_run
+  again = run_offline(config, str(tmp_path / "b"), progress=False)
+  assert summary["normalized_score_per_seed"] == again["normalized_score_per_seed"]
+  with open(os.path.join(workdir, "metrics.csv")) as f:
+    rows = list(csv.DictReader(f))
+  assert [int(r["step"]) for r in rows] == [10, 10, 20, 20]
+  assert json.load(open(os.path.join(workdir, "summary.json")))["num_seeds"] == 2
+  a, b = _params(workdir, config), _params(str(tmp_path / "b"), config)
+  jax.tree.map(np.testing.assert_array_equal, a.agents.actor.params, b.agents.actor.params)
+  # The two seeds of one run differ.
+  kernel = jax.tree.leaves(a.agents.actor.params)[0]
+  assert not np.allclose(kernel[0], kernel[1])
+
+
+def test_different_run_seed_differs(hopper_file, reference_run, tmp_path):
+  other = _config(hopper_file, seed=1)
+  run_offline(other, str(tmp_path / "b"), progress=False)
+  a, b = _params(reference_run[0], _config(hopper_file)), _params(str(tmp_path / "b"), other)
+  assert not np.allclose(jax.tree.leaves(a.agents.actor.params)[0], jax.tree.leaves(b.agents.actor.params)[0])
+
+
+def test_killed_run_resumes_to_the_same_result(hopper_file, reference_run, tmp_path, monkeypatch):
+  config = _config(hopper_file)
+  whole_dir = reference_run[0]
+
+  calls = {"n": 0}
+  real = evaluation.evaluate_agents
+
+  def dies_on_second_eval(*args, **kwargs):
+    calls["n"] += 1
+    if calls["n"] == 2:
+      raise KeyboardInterrupt("killed")
+    return real(*args, **kwargs)
+
+  monkeypatch.setattr(evaluation, "evaluate_agents", dies_on_second_eval)
+  with pytest.raises(KeyboardInterrupt):
+    run_offline(config, str(tmp_path / "killed"), progress=False)
+  monkeypatch.setattr(evaluation, "evaluate_agents", real)
+  with pytest.raises(CheckpointError, match="--resume"):
+    run_offline(config, str(tmp_path / "killed"), progress=False)
+  summary = run_offline(config, str(tmp_path / "killed"), resume=True, progress=False)
+  whole = json.load(open(os.path.join(whole_dir, "summary.json")))
+  assert summary["normalized_score_per_seed"] == whole["normalized_score_per_seed"]
+  a, b = _params(whole_dir, config), _params(str(tmp_path / "killed"), config)
+  jax.tree.map(np.testing.assert_array_equal, a.agents.critic.params, b.agents.critic.params)
+  with open(tmp_path / "killed" / "metrics.csv") as f:
+    assert [int(r["step"]) for r in csv.DictReader(f)] == [10, 10, 20, 20]
+
+
+def _corrupt(step_dir):
+  for root, _, files in os.walk(os.path.join(step_dir, "state")):
+    for name in files:
+      with open(os.path.join(root, name), "wb") as f:
+        f.write(b"garbage")
+
+
+def test_resume_falls_back_past_a_corrupt_checkpoint_and_refuses_foreign_ones(
+    hopper_file, reference_run, tmp_path, caplog
+):
+  workdir = str(tmp_path / "run")
+  run_offline(_config(hopper_file), workdir, progress=False)
+  with pytest.raises(CheckpointError, match="different run.*num_seeds"):
+    run_offline(_config(hopper_file, num_seeds=3), workdir, resume=True, progress=False)
+  checkpoints = os.path.join(workdir, "checkpoints")
+  _corrupt(os.path.join(checkpoints, "20"))
+  with caplog.at_level("WARNING", logger="rlkit_jax.checkpoint"):
+    summary = run_offline(_config(hopper_file), workdir, resume=True, progress=False)
+  assert any("checkpoints/20: checkpoint state" in r.getMessage() and "older step" in r.getMessage() for r in caplog.records)
+  # Resumed from step 10 and retrained to 20: the same result as the uninterrupted run.
+  assert summary["normalized_score_per_seed"] == reference_run[1]["normalized_score_per_seed"]
+  assert sorted(os.listdir(checkpoints)) == ["10", "20", "20.unreadable"]  # the broken step is kept aside
+  _corrupt(os.path.join(checkpoints, "10"))
+  _corrupt(os.path.join(checkpoints, "20"))
+  with pytest.raises(CheckpointError, match=r"no readable checkpoint \(steps 20, 10 are all unreadable"):
+    run_offline(_config(hopper_file), workdir, resume=True, progress=False)
+
+
+def test_bad_settings_fail_before_loading(tmp_path):
+  with pytest.raises(ValueError, match="--algo='sarsa'.*valid choices: awac.*iql.*td3_bc"):
+    run_offline(OfflineConfig(algo="sarsa"), str(tmp_path))
+  with pytest.raises(ValueError, match="--eval_every"):
+    run_offline(OfflineConfig(eval_every=1500, updates_per_call=1000), str(tmp_path))
+  with pytest.raises(ValueError, match="--sweep: 'hidden_dims' is not a numeric hyperparameter of --algo=iql; valid names: actor_lr"):
+    run_offline(OfflineConfig(sweep={"hidden_dims": (8, 16)}), str(tmp_path))
+  with pytest.raises(ValueError, match="--hparams: 'expectile' is not an option of --algo=bc; valid names: actor_lr"):
+    run_offline(OfflineConfig(algo="bc", agent_kwargs={"expectile": 0.8}), str(tmp_path))
+  with pytest.raises(ValueError, match="--sweep: 'num_critics' is not a numeric hyperparameter of --algo=iql \\(it is static"):
+    run_offline(OfflineConfig(sweep={"num_critics": (2, 4)}), str(tmp_path))
+  with pytest.raises(ValueError, match="--hparams: num_critics takes an integer"):
+    run_offline(OfflineConfig(agent_kwargs={"num_critics": 2.5}), str(tmp_path))
+  with pytest.raises(ValueError, match="--sweep: 'expectile' is also fixed by --hparams"):
+    run_offline(OfflineConfig(agent_kwargs={"expectile": 0.8}, sweep={"expectile": (0.6,)}), str(tmp_path))
+  with pytest.raises(ValueError, match="--sweep: expectile=.*finite"):
+    run_offline(OfflineConfig(sweep={"expectile": (0.6, float("nan"))}), str(tmp_path))
+  assert not os.listdir(tmp_path)  # nothing written
+
+
+def test_sweep_trains_every_setting_and_seed_in_one_program(hopper_file, tmp_path):
+  """expectile × actor_lr (2 × 2 settings) × 2 seeds = 8 runs; seed i starts identically in every setting.
+
+  A rate of 1e-30 (rates must be > 0) moves no float32 parameter of magnitude above ~1e-22.
+  """
+  config = _config(hopper_file, sweep={"expectile": (0.6, 0.9), "actor_lr": (1e-3, 1e-30)}, num_updates=10, eval_every=10)
+  summary = run_offline(config, str(tmp_path), progress=False)
+  assert [s["hyperparameters"] for s in summary["settings"]] == [
+      {"expectile": 0.6, "actor_lr": 1e-3}, {"expectile": 0.6, "actor_lr": 1e-30},
+      {"expectile": 0.9, "actor_lr": 1e-3}, {"expectile": 0.9, "actor_lr": 1e-30},
+  ]
+  assert all(len(s["normalized_score_per_seed"]) == 2 for s in summary["settings"])
+  assert "normalized_score_mean" not in summary  # only per setting when there is a sweep
+  with open(tmp_path / "metrics.csv") as f:
+    rows = list(csv.DictReader(f))
+  assert [(int(r["setting_index"]), int(r["seed_index"])) for r in rows] == [(h, s) for h in range(4) for s in range(2)]
+  assert [float(r["expectile"]) for r in rows] == [0.6] * 4 + [0.9] * 4
+  for r in rows:  # offline model-selection signals, per run
+    assert np.isfinite(float(r["q_dataset_actions"])) and np.isfinite(float(r["q_policy_actions"]))
+  state = _params(str(tmp_path), config)
+  np.testing.assert_allclose(state.agents.expectile, [0.6] * 4 + [0.9] * 4)
+  rates = state.agents.actor.opt_state[0].hyperparams["learning_rate"]
+  np.testing.assert_allclose(rates, [1e-3, 1e-3, 1e-30, 1e-30] * 2)
+  # A 1e-30 learning rate leaves the actor's kernels at their initialisation, seed i's in every setting.
+  kernel = np.asarray([x for x in jax.tree.leaves(state.agents.actor.params) if x.ndim == 3][0])  # [R, in, out]
+  np.testing.assert_array_equal(kernel[2], kernel[6])
+  np.testing.assert_array_equal(kernel[3], kernel[7])
+  assert not np.allclose(kernel[2], kernel[3])  # the seeds differ
+  assert not np.allclose(kernel[0], kernel[2])  # lr 1e-3 moved the actor
+
+
+def test_action_space_mismatch_fails_before_compiling(hopper_file, cartpole_file, tmp_path, monkeypatch):
+  monkeypatch.setattr(core, "init_run_state", None)  # never reached
+  with pytest.raises(ValueError, match="has discrete actions but --algo=iql is for continuous actions; valid --algo choices for this dataset: dqn"):
+    run_offline(_config(cartpole_file), str(tmp_path))
+  with pytest.raises(ValueError, match="continuous actions but --algo=dqn is for discrete actions; valid --algo choices for this dataset: awac, awr, bc, cql, filtered_bc, iql, td3_bc"):
+    run_offline(_config(hopper_file, algo="dqn"), str(tmp_path))
+
+
+def test_discrete_sweep_runs_end_to_end(cartpole_file, tmp_path):
+  """Double DQN and DDQN + CQL side by side in one program, evaluated on CartPole-v1."""
+  config = _config(cartpole_file, algo="dqn", sweep={"cql_alpha": (0.0, 1.0)}, reward_scaling="none", eval_every=20)
+  summary = run_offline(config, str(tmp_path), progress=False)
+  assert [s["hyperparameters"] for s in summary["settings"]] == [{"cql_alpha": 0.0}, {"cql_alpha": 1.0}]
+  with open(tmp_path / "metrics.csv") as f:
+    rows = list(csv.DictReader(f))
+  assert len(rows) == 4 and all(float(r["return_mean"]) >= 8 for r in rows)  # CartPole lasts ≥ 8 steps
+  assert [float(r["cql_penalty"]) > 0 for r in rows] == [True] * 4
+  assert all(np.isfinite(float(r["q_policy_actions"])) for r in rows)
+
+
+@pytest.mark.parametrize("algo", ["awac", "awr", "cql", "filtered_bc", "td3_bc"])
+def test_every_continuous_algorithm_sweeps_in_one_program(algo, hopper_file, tmp_path):
+  """actor_lr ∈ {1e-30, 1e-3} × 2 seeds: 4 runs of one program; a 1e-30 rate leaves the actor as created
+  (to 1e-25: zero-initialised biases move by ~1e-30 a step)."""
+  extra = {"agent_kwargs": {"num_sampled_actions": 2}} if algo == "cql" else {}
+  config = _config(
+      hopper_file, algo=algo, sweep={"actor_lr": (1e-30, 1e-3)}, num_updates=4, eval_every=4, updates_per_call=4,
+      top_fraction=0.5, **extra,
+  )
+  summary = run_offline(config, str(tmp_path), progress=False)
+  assert [s["hyperparameters"] for s in summary["settings"]] == [{"actor_lr": 1e-30}, {"actor_lr": 1e-3}]
+  with open(tmp_path / "metrics.csv") as f:
+    rows = list(csv.DictReader(f))
+  assert [(int(r["setting_index"]), int(r["seed_index"])) for r in rows] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+  assert all(np.isfinite(float(r["normalized_score"])) for r in rows)
+  state = _params(str(tmp_path), config)
+  initial = core.init_run_state(
+      _create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds, settings=config.settings
+  )
+  for before, after in zip(jax.tree.leaves(initial.agents.actor.params), jax.tree.leaves(state.agents.actor.params)):
+    np.testing.assert_allclose(after[:2], before[:2], rtol=0, atol=1e-25)  # actor_lr = 1e-30
+  assert any(not np.allclose(b[2:], a[2:]) for b, a in zip(
+      jax.tree.leaves(initial.agents.actor.params), jax.tree.leaves(state.agents.actor.params)))
+
+
+def test_bc_logs_no_q_diagnostics(reference_run, hopper_file, tmp_path):
+  run_offline(_config(hopper_file, algo="bc", num_updates=5, eval_every=5), str(tmp_path), progress=False)
+  with open(tmp_path / "metrics.csv") as f:
+    assert "q_dataset_actions" not in next(csv.DictReader(f))
+  with open(os.path.join(reference_run[0], "metrics.csv")) as f:
+    assert "q_policy_actions" in next(csv.DictReader(f))
+
+
+def test_dataset_is_shared_not_copied_per_seed(hopper_file):
+  dataset = load(hopper_file)
+  create = functools.partial(IQL.create, observation_dim=11, action_dim=3, hidden_dims=(8, 8))
+  state, data = core.place(core.init_run_state(create, seed=0, num_seeds=16), dataset.transitions)
+  train = core.make_train_chunk(batch_size=4, num_updates=2)
+  hlo = train.lower(state, data).as_text()
+  assert "tensor<400x11xf32>" in hlo
+  assert "tensor<16x400x11xf32>" not in hlo
+
+
+def test_script_runs_bc_end_to_end(hopper_file, tmp_path):
+  out = subprocess.run(
+      [sys.executable, os.path.join(REPO, "experiments", "train_offline.py"), "--algo=bc", f"--dataset={hopper_file}",
+       "--num_seeds=2", "--num_updates=10", "--eval_every=10", "--updates_per_call=5", "--eval_episodes=1",
+       "--hidden_dims=8,8", f"--workdir={tmp_path / 'run'}"],
+      capture_output=True, text=True, timeout=300,
+  )
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert "normalized score" in out.stdout
+  assert json.load(open(tmp_path / "run" / "summary.json"))["algo"] == "bc"
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--algo=sarsa", "--algo='sarsa' is not a known algorithm; valid choices: awac"),
+        ("--sweep=hidden_dims=8,16", "'hidden_dims' is not a numeric hyperparameter of --algo=iql"),
+        ("--sweep=expectile=0.6,high", "--sweep: 'expectile=0.6,high' has a value that is not a number"),
+    ],
+)
+def test_script_rejects_bad_flags_before_compiling(flag, message, tmp_path):
+  out = subprocess.run(
+      [sys.executable, os.path.join(REPO, "experiments", "train_offline.py"), flag, f"--workdir={tmp_path / 'run'}"],
+      capture_output=True, text=True, timeout=120,
+  )
+  assert out.returncode == 2  # a usage error: one line, ``train_offline.py: <message>``
+  assert out.stderr.strip().startswith("train_offline.py: ") and message in out.stderr, out.stderr[-2000:]
+  assert not (tmp_path / "run").exists()

@@ -1,0 +1,159 @@
+"""experiments/reproduce.py and its reference sides: the same transitions, the same episodes, one-line
+errors for what a reference cannot do, resumable reference runs, and the report's verdicts.
+
+The reference libraries are an optional extra (``.[reference]``): tests that need d3rlpy or rliable
+skip where they do not import; the error paths and the episode mapping run everywhere."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rlkit_jax import data
+from rlkit_jax.envs import evaluate
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXPERIMENTS = os.path.join(REPO, "experiments")
+sys.path.insert(0, EXPERIMENTS)
+
+from reference import d3rlpy_side  # noqa: E402
+from rlkit_jax.errors import UsageError  # noqa: E402
+
+
+def _run(*args: str, env: dict | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
+  return subprocess.run(
+      [sys.executable, *args], capture_output=True, text=True, timeout=600, cwd=cwd,
+      env={**os.environ, "JAX_PLATFORMS": "cpu", **(env or {})},
+  )
+
+
+def test_reference_seed_i_is_evaluated_on_our_run_is_episodes():
+  """Our job evaluates S×K env copies reset with base + j (seed i's episodes are copies iK … iK+K−1);
+  a reference seed evaluated alone with base + iK must meet the same episodes."""
+  rng = np.random.default_rng(0)
+  weights = rng.normal(size=(11, 3)) * 0.3  # a fixed, deterministic policy
+  act = lambda obs: np.tanh(obs @ weights).astype(np.float32)
+  S, K, base = 2, 2, 1_000_003 + 20_000
+  together = evaluate(act, "Hopper-v5", num_envs=S * K, seed=base, max_episode_steps=40).reshape(S, K)
+  for i in range(S):
+    alone = evaluate(act, "Hopper-v5", num_envs=K, seed=base + i * K, max_episode_steps=40)
+    np.testing.assert_array_equal(alone, together[i])
+  assert len(np.unique(together)) == S * K  # the episodes differ from each other
+
+
+def test_missing_d3rlpy_is_a_one_line_usage_error(monkeypatch):
+  monkeypatch.setitem(sys.modules, "d3rlpy", None)  # import d3rlpy now raises ImportError
+  with pytest.raises(UsageError, match=r'fix: pip install -e "\.\[reference\]"'):
+    d3rlpy_side.require_d3rlpy()
+
+
+def test_driver_refuses_what_a_reference_cannot_do_in_one_line(tmp_path):
+  fake = tmp_path / "site"
+  fake.mkdir()
+  (fake / "d3rlpy.py").write_text("raise ImportError('No module named torch')\n")
+  cases = [
+      (["--algo=cql", "--reference=jax_corl"], {}, "--reference=jax_corl has IQL only"),
+      (["--reference=jax_corl"], {}, "--reference=jax_corl needs --jax_corl="),
+      (["--algo=iql"], {"PYTHONPATH": str(fake)}, 'pip install -e ".[reference]"'),
+      (["--algo=dqn", "--side=reference"], {}, None),  # the shipped data is continuous: see below
+      (["--algo=bc", "--side=reference", "--reference_seeds=1"], {"PYTHONPATH": str(fake)}, 'pip install -e ".[reference]"'),
+  ]
+  for flags, env, message in cases:
+    result = _run(os.path.join(EXPERIMENTS, "reproduce.py"), *flags, f"--workdir={tmp_path / 'w'}", env=env)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("reproduce.py: "), result.stderr[-2000:]
+    if message:
+      assert message in lines[0]
+    else:  # discrete DQN on continuous data: refused by our check, or for want of d3rlpy
+      assert "continuous actions but --algo=dqn is for discrete actions" in lines[0] or "[reference]" in lines[0]
+  assert not os.path.exists(tmp_path / "w" / "ours")  # refused before anything trained
+
+
+def _d3rlpy_transitions(mdp):
+  """Every transition d3rlpy's own picker yields, in episode order."""
+  picker = mdp.transition_picker
+  rows = [picker(episode, i) for episode in mdp.episodes for i in range(episode.transition_count)]
+  return {
+      "observations": np.stack([r.observation for r in rows]),
+      "actions": np.stack([r.action for r in rows]),
+      "rewards": np.array([np.asarray(r.reward).reshape(()) for r in rows]),
+      "terminals": np.array([np.asarray(r.terminal).reshape(()) for r in rows]),
+      "next_observations": np.stack([r.next_observation for r in rows]),
+  }
+
+
+def test_d3rlpy_gets_exactly_our_transitions(hopper_file, tmp_path):
+  pytest.importorskip("d3rlpy")
+  dataset = data.load(hopper_file)
+  # a time-out in the middle, so one trajectory ends without a termination
+  t = dataset.transitions
+  assert t.terminals.sum() > 0
+  ends = dataset.episode_ends.copy()
+  ends[5] = True
+  dataset = dataclasses.replace(dataset, episode_ends=ends)
+  ours = {k: np.asarray(getattr(t, k)) for k in ("observations", "actions", "rewards", "terminals", "next_observations")}
+  theirs = _d3rlpy_transitions(d3rlpy_side.to_mdp_dataset(dataset))
+  for key in ("observations", "actions", "rewards", "terminals"):
+    np.testing.assert_array_equal(theirs[key], ours[key], err_msg=key)
+  live = ours["terminals"] == 0  # d3rlpy zeroes s' after a termination, which the target masks
+  np.testing.assert_array_equal(theirs["next_observations"][live], ours["next_observations"][live])
+
+
+def test_tiny_reproduction_trains_both_sides_resumes_and_refuses_other_settings(hopper_file, tmp_path):
+  pytest.importorskip("d3rlpy")
+  script = os.path.join(EXPERIMENTS, "reproduce.py")
+  common = [f"--dataset={hopper_file}", "--algo=bc", "--num_seeds=2", "--eval_every=10", "--eval_episodes=1", f"--workdir={tmp_path}"]
+  first = _run(script, *common, "--num_updates=10")
+  assert first.returncode == 0, first.stderr[-3000:]
+  resumed = _run(script, *common, "--num_updates=10", "--side=reference", "--resume")
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  for i in range(2):
+    with open(tmp_path / "d3rlpy" / f"seed{i}" / "metrics.csv") as f:
+      assert [int(r["step"]) for r in csv.DictReader(f)] == [10]  # resumed a finished seed: nothing added
+  other = _run(script, *common, "--num_updates=20", "--side=reference", "--resume")
+  assert other.returncode == 2 and "the saved run has num_updates=10, this one 20" in other.stderr, other.stderr[-2000:]
+  assert "| objective |" in (tmp_path / "settings_d3rlpy.md").read_text()
+
+
+def _write_cell(root, name: str, ours: list[float], reference: list[float], reference_steps=(10, 20)) -> None:
+  cell = root / name
+  (cell / "ours").mkdir(parents=True)
+  with open(cell / "ours" / "summary.json", "w") as f:
+    json.dump({"wall_time_s": 60.0}, f)
+  rows = [{"step": step, "setting_index": 0, "seed_index": i, "normalized_score": s * step / 20}
+          for step in (10, 20) for i, s in enumerate(ours)]
+  with open(cell / "ours" / "metrics.csv", "w", newline="") as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  for i, s in enumerate(reference):
+    (cell / "d3rlpy" / f"seed{i}").mkdir(parents=True)
+    with open(cell / "d3rlpy" / f"seed{i}" / "metrics.csv", "w", newline="") as f:
+      writer = csv.DictWriter(f, fieldnames=["step", "setting_index", "seed_index", "normalized_score", "train_s"])
+      writer.writeheader()
+      writer.writerows([{"step": step, "setting_index": 0, "seed_index": i, "normalized_score": s * step / 20,
+                         "train_s": 30.0 * step / 10} for step in reference_steps])
+
+
+def test_report_gives_rliable_intervals_and_verdicts(tmp_path):
+  pytest.importorskip("rliable")
+  _write_cell(tmp_path / "runs", "a_agree", ours=[50.0, 52.0, 54.0], reference=[51.0, 53.0, 55.0])
+  _write_cell(tmp_path / "runs", "b_differ", ours=[20.0, 21.0, 22.0], reference=[60.0, 61.0, 62.0])
+  _write_cell(tmp_path / "runs", "c_running", ours=[20.0, 21.0, 22.0], reference=[60.0, 61.0, 62.0], reference_steps=(10,))
+  out = tmp_path / "report"
+  result = _run(os.path.join(EXPERIMENTS, "reference", "reproduction_table.py"), f"--runs={tmp_path / 'runs'}",
+                f"--out={out}", "--reps=500")
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = {tuple(c.strip() for c in line.split("|")[1:3]): line for line in (tmp_path / "report.md").read_text().splitlines()[2:]}
+  assert rows[("a_agree", "d3rlpy")].rstrip(" |").endswith("agree")
+  assert "**differ**" in rows[("b_differ", "d3rlpy")]
+  assert "pending" in rows[("c_running", "d3rlpy")] and "| 10 |" in rows[("c_running", "d3rlpy")]
+  assert "50.0, 52.0, 54.0" in rows[("a_agree", "ours")] and "52.0 ± 1.6" in rows[("a_agree", "ours")]
+  assert "3 min" in rows[("a_agree", "d3rlpy")]  # 3 seeds × 60 s of training, summed
+  assert os.path.getsize(f"{out}_curves.png") > 0 and os.path.getsize(f"{out}_iqm.png") > 0
