@@ -19,14 +19,14 @@ import cli
 from flag_parsing import number, parse_numbers
 from rlkit_jax.agents.common import agent_options
 from rlkit_jax.data.preprocessing import REWARD_SCALINGS
-from rlkit_jax.offline import ALGOS, DEFAULT_DATASET, OfflineConfig, run_offline
+from rlkit_jax.offline import ALGOS, OfflineConfig, run_offline
 
+_D = OfflineConfig()  # the flags' defaults are the config's, so the two cannot disagree
 _ALGO = flags.DEFINE_string(
-    "algo", "iql", "Offline RL algorithm; one of: " + "; ".join(f"{k}: {a.summary}" for k, a in ALGOS.items())
+    "algo", _D.algo, "Offline RL algorithm; one of: " + "; ".join(f"{k}: {a.summary}" for k, a in ALGOS.items())
 )
 _DATASET = flags.DEFINE_string("dataset", _D.dataset, "D4RL or generated dataset name, or an HDF5 path.")
 _DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "Extra folder holding generated datasets.")
-_D = OfflineConfig()  # the flags' defaults are the config's, so the two cannot disagree
 _SEED = flags.DEFINE_integer("seed", _D.seed, "Run seed (seed i of the run derives from it).")
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", _D.num_seeds, "Seeds trained together in one program.")
 _NUM_UPDATES = flags.DEFINE_integer("num_updates", _D.num_updates, "Gradient updates per seed.")
@@ -38,7 +38,7 @@ _UPDATES_PER_CALL = flags.DEFINE_integer(
 )
 flags.DEFINE_alias("log_every", "updates_per_call")  # the flag's earlier name
 _ENV_ID = cli.define_env_id()
-_HIDDEN_DIMS = cli.define_integer_list("hidden_dims", [256, 256], "Hidden layer widths.")
+_HIDDEN_DIMS = cli.define_integer_list("hidden_dims", list(_D.hidden_dims), "Hidden layer widths.")
 _REWARD_SCALING = flags.DEFINE_enum("reward_scaling", _D.reward_scaling, list(REWARD_SCALINGS), "Reward preprocessing.")
 _TOP_FRACTION = flags.DEFINE_float("top_fraction", _D.top_fraction, "filtered_bc: share of trajectories (by return) kept.")
 _HPARAMS = flags.DEFINE_list(
