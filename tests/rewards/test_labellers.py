@@ -15,6 +15,7 @@ import pytest
 from rlkit_jax.data import load
 from rlkit_jax.errors import UsageError
 from rlkit_jax.rewards.preference_data import load_preferences
+from rlkit_jax.rewards.labelling_session import plan_refs
 from rlkit_jax.rewards.render import RenderError, render_segment, states_from_observations, write_side_by_side
 from rlkit_jax.rewards.segments import PreferenceDataError, Queries
 from rlkit_jax.rewards.terminal import PROMPT, TerminalLabeller, query_filename
@@ -196,7 +197,7 @@ def test_script_with_oracle_end_to_end(tmp_path, hopper, script):
   assert "0 planned pairs left" in result.stdout, result.stdout
   prefs = load_preferences(str(out), dataset=hopper)
   assert prefs.labeller == "oracle" and prefs.dataset == HOPPER
-  np.testing.assert_array_equal(prefs.refs, script.plan_refs(hopper, num_queries=12, segment_length=20, seed=5))
+  np.testing.assert_array_equal(prefs.refs, plan_refs(hopper, num_queries=12, segment_length=20, seed=5))
   assert set(prefs.labels.tolist()) <= {0.0, 0.5, 1.0} and len(prefs) == 12
 
 
@@ -235,7 +236,7 @@ def test_script_resumes_without_losing_answers(tmp_path, hopper, script):
   with open(out) as f:
     final = {tuple(map(tuple, q["segments"])): q["label"] for q in json.load(f)["queries"]}
   assert {k: final[k] for k in after_first} == after_first
-  plan = script.plan_refs(hopper, num_queries=8, segment_length=10, seed=1)
+  plan = plan_refs(hopper, num_queries=8, segment_length=10, seed=1)
   assert set(final) == {tuple(map(tuple, r)) for r in plan}
   prefs = load_preferences(out, dataset=hopper)
   assert len(prefs) == 7 and prefs.labeller == "human:alice"
