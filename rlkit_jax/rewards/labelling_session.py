@@ -91,7 +91,7 @@ def make_labeller(
   if kind == "model":
     if not reward_model:
       raise UsageError("--labeller=model needs --reward_model=PATH (a reward model saved by the reward learner)")
-    from rlkit_jax.rewards.reward_model import load_reward_model  # imported here: optional until it is needed
+    from rlkit_jax.rewards.reward_model_files import load_reward_model  # imported here: optional until it is needed
 
     model = load_reward_model(reward_model)
     return ModelLabeller(model.segment_scores, name=f"model:{reward_model}")
