@@ -244,8 +244,7 @@ def test_dataset_is_shared_not_copied_per_seed(hopper_file):
   dataset = load(hopper_file)
   create = functools.partial(IQL.create, observation_dim=11, action_dim=3, hidden_dims=(8, 8))
   state, data = core.place(core.init_run_state(create, seed=0, num_seeds=16), dataset.transitions)
-  train = core.make_train_chunk(batch_size=4, num_updates=2)
-  hlo = train.lower(state, data).as_text()
+  hlo = core.update_runs.lower(state.agents, state.data_keys, state.active, data, batch_size=4, num_updates=2).as_text()
   assert "tensor<400x11xf32>" in hlo
   assert "tensor<16x400x11xf32>" not in hlo
 
