@@ -254,9 +254,9 @@ def test_script_model_labeller(tmp_path, hopper, script, monkeypatch):
     def segment_scores(self, queries):
       return np.asarray(queries.rewards, np.float64).sum(-1)
 
-  fake = types.ModuleType("rlkit_jax.rewards.reward_model")
+  fake = types.ModuleType("rlkit_jax.rewards.reward_model_files")
   fake.load_reward_model = lambda path: loaded.append(path) or FakeEnsemble()
-  monkeypatch.setitem(sys.modules, "rlkit_jax.rewards.reward_model", fake)
+  monkeypatch.setitem(sys.modules, "rlkit_jax.rewards.reward_model_files", fake)
   out = str(tmp_path / "model.json")
   with pytest.raises(UsageError, match="--reward_model"):
     script.run(loaded=hopper, out=out, labeller="model", num_queries=4)
