@@ -132,6 +132,12 @@ def check_env(env_id: str) -> tuple[int, int]:
 
 
 def make_checked_env(env_id: str) -> gym.Env:
+  """Makes ``env_id`` for SAC (the caller closes it).
+
+  Raises:
+    UnknownTaskError: gymnasium does not know the id.
+    ValueError: gymnasium cannot make it, its actions are ``Discrete``, or its spaces are not flat ``Box`` spaces.
+  """
   check_env_id(env_id, where="--env")
   try:
     env = make_env(env_id)

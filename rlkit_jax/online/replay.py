@@ -51,6 +51,8 @@ def empty_host(num_seeds: int, num_steps: int, env: gym.Env) -> dict[str, np.nda
 
 
 def view(host: Mapping[str, np.ndarray], size: int) -> ReplayView:
+  """A read-only :class:`ReplayView` of the first ``size`` rows of host arrays ``[S, N, ...]``
+  (views, not copies; ``rewards`` become ``env_rewards``)."""
   def part(name):
     array = host[name][:, :size]
     array.flags.writeable = False
@@ -99,6 +101,11 @@ def relabel_all(source: RewardSource, host: Mapping[str, np.ndarray], size: int,
 
 
 def per_seed(value: Any, num_seeds: int, name: str) -> np.ndarray:
+  """A reward source's metric as ``[S]`` float64: a scalar repeated per seed, or an ``[S]`` array.
+
+  Raises:
+    ValueError: any other shape (the message names the metric ``name``).
+  """
   array = np.asarray(jax.device_get(value), dtype=np.float64)
   if array.ndim == 0:
     return np.full(num_seeds, float(array))
