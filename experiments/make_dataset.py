@@ -10,12 +10,15 @@ Discrete action space uses Double DQN and the discrete recipe (rlkit_jax.generat
 
 writes cartpole-{random,medium,medium-replay,expert,medium-expert}-v1.hdf5 with int64 actions.
 Flags left unset take the recipe's own defaults (the discrete recipe's are in brackets).
+
+SAC generation is an online run in its own folder (--workdir, default <out_dir>/runs/<env>-seed<seed>):
+a killed generation continues from its last checkpoint with the same command and --resume.
 """
 import json
 import shlex
 import sys
 
-from absl import flags, logging
+from absl import app, flags, logging
 
 import cli
 from rlkit_jax import generation
@@ -31,6 +34,11 @@ _MEDIUM_FRACTION = flags.DEFINE_float(
 _START_STEPS = flags.DEFINE_integer("start_steps", 5_000, "Initial uniformly random steps [DQN: steps before updates, 1_000].")
 _EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Steps between evaluations (snapshots) [2_000].")
 _BEHAVIOR_EPSILON = flags.DEFINE_float("behavior_epsilon", 0.1, "Discrete tasks: ε of the medium/expert behaviour policies.")
+_UPDATE_EVERY = flags.DEFINE_integer(
+    "update_every", 1_000, "SAC: env steps per update chunk (eval_every and num_steps must be multiples of it)."
+)
+_WORKDIR = flags.DEFINE_string("workdir", None, "SAC: the training run's folder [default: <out_dir>/runs/<env>-seed<seed>].")
+_RESUME = flags.DEFINE_bool("resume", False, "SAC: continue the training run in --workdir from its last checkpoint.")
 _KINDS = flags.DEFINE_list("kinds", list(generation.DATASET_KINDS), "Which datasets to write.")
 cli.task_flag("env")
 flags.register_validator(
@@ -50,6 +58,11 @@ def main(argv):
   from rlkit_jax.envs import is_discrete_env
 
   if is_discrete_env(_ENV.value):
+    if _RESUME.value or _WORKDIR.value:
+      raise app.UsageError(
+          f"--resume and --workdir apply to SAC generation; {_ENV.value} is a Discrete task (DQN generation "
+          "takes minutes and restarts) — drop them"
+      )
 
     value = lambda name: flags.FLAGS[name].value if flags.FLAGS[name].present else _DISCRETE_DEFAULTS[name]
     paths = generation.make_discrete_datasets(
@@ -76,6 +89,9 @@ def main(argv):
         kinds=_KINDS.value,
         eval_every=_EVAL_EVERY.value,
         start_steps=_START_STEPS.value,
+        update_every=_UPDATE_EVERY.value,
+        workdir=_WORKDIR.value,
+        resume=_RESUME.value,
         provenance={"command": command},
     )
   import h5py

@@ -1,6 +1,7 @@
 """The D4RL recipe's shared parts (Fu et al., `D4RL <https://arxiv.org/abs/2004.07219>`_, 2020,
-Sec. 4): the online training step both generators run (:func:`train_chunk`, on the training core)
-and the writing of the dataset kinds from a trained run (:func:`write_dataset_kinds`).
+Sec. 4): the in-process online training step of the DQN generator (:func:`train_chunk`, on the
+training core; the SAC generator is the online job itself) and the writing of the dataset kinds
+from a trained run (:func:`write_dataset_kinds`), which both generators share.
 """
 from __future__ import annotations
 
@@ -54,16 +55,15 @@ def train_chunk(
 ) -> tuple[Any, Transitions, jax.Array, dict[str, float]]:
   """Copies the host rows ``[stop - update_every, stop)`` into the device-resident buffer and, once
   ``stop >= start_steps``, runs ``update_every`` updates on minibatches of ``batch_size`` sampled
-  from its first ``stop`` rows (the online training step of :func:`rlkit_jax.generation.sac.train_sac` and
-  :func:`rlkit_jax.generation.dqn.train_dqn`).
+  from its first ``stop`` rows (the online training step of :func:`rlkit_jax.generation.dqn.train_dqn`).
 
   Args:
-    agent: an agent with a jittable ``update(batch) -> (agent, metrics)`` (SAC, DQN).
+    agent: an agent with a jittable ``update(batch) -> (agent, metrics)`` (DQN).
     device_buffer: :class:`Transitions` on the device, leading axis = the run's env steps; donated.
     host: the run's host arrays (:func:`rlkit_jax.envs.rollout.empty_arrays` layout) the new rows are copied from.
     key: the updates' sampling key, carried and split once per update.
     stop: environment steps so far.
-    update_every, start_steps, batch_size: as in :func:`rlkit_jax.generation.sac.train_sac`.
+    update_every, start_steps, batch_size: as in :func:`rlkit_jax.generation.dqn.train_dqn`.
 
   Returns:
     ``(agent, device_buffer, key, metrics)``; ``metrics`` are the chunk's mean update metrics as

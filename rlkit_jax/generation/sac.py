@@ -1,136 +1,103 @@
-"""The D4RL recipe on gymnasium MuJoCo tasks: train SAC online, then write random, medium,
-medium-replay, expert and medium-expert datasets in D4RL's HDF5 layout.
+"""The D4RL recipe on gymnasium MuJoCo tasks: train SAC with the online job, then write random,
+medium, medium-replay, expert and medium-expert datasets in D4RL's HDF5 layout.
 
 Recipe (Fu et al., `D4RL <https://arxiv.org/abs/2004.07219>`_, 2020, Sec. 4): "random" rolls out
 the randomly initialised SAC policy; "expert" the final SAC policy; "medium" the training snapshot whose
 evaluation return is closest to ``medium_fraction`` of the expert's; "medium-replay" is the
 replay buffer up to that snapshot; "medium-expert" concatenates medium and expert.
+
+The SAC run is :func:`rlkit_jax.online.train_online` with one seed on the task's reward, in its own
+run folder: it checkpoints and resumes like any online run. At every evaluation a
+:class:`SnapshotRecorder` saves the actor's parameters and scores its stochastic policy (the one
+that collects the datasets); ``metrics.csv`` holds both the greedy (``return``) and the stochastic
+(``stochastic_return``) return of every snapshot.
 """
 from __future__ import annotations
 
 import dataclasses
+import glob
+import os
 from typing import Any, Callable, Sequence
 
+import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tqdm
 
-from rlkit_jax.agents.sac import SAC
-from rlkit_jax.envs import rollout
-from rlkit_jax.generation import recipe
 from rlkit_jax.distributions import tanh_gaussian_sample
-from rlkit_jax.envs import evaluate, make_env
-
+from rlkit_jax.envs import evaluate, rollout
+from rlkit_jax.errors import UsageError
+from rlkit_jax.generation import recipe
+from rlkit_jax.online.config import OnlineConfig, check_env
+from rlkit_jax.online.loop import initial_agents, train_online
 
 
 @dataclasses.dataclass
 class Snapshot:
   """A policy saved during SAC training: env steps so far, actor parameters, and the mean return
-  of its stochastic policy (actions sampled, as when collecting data)."""
+  of its stochastic policy (actions sampled, as when collecting data; NaN for the untrained one)."""
 
   step: int
   actor_params: Any
   eval_return: float
 
 
-@dataclasses.dataclass
-class SACRun:
-  """What :func:`train_sac` returns: the agent, its snapshots (the first is the untrained, random
-  policy at step 0) and the whole replay buffer (D4RL keys, NumPy arrays, leading axis = steps)."""
-
-  agent: SAC
-  snapshots: list[Snapshot]
-  buffer: dict[str, np.ndarray]
-
-
-def _policy_fn(agent: SAC, deterministic: bool) -> Callable:
-  apply = agent.actor.apply_fn
+def _stochastic_policy(apply_fn: Callable) -> Callable:
+  """``(params, observations [N, O], key) -> actions [N, A]``: a ~ π(·|s), tanh-Gaussian."""
 
   @jax.jit
   def act(params, observations, key):
-    means, log_stds = apply({"params": params}, observations)
-    if deterministic:
-      return jnp.tanh(means)
+    means, log_stds = apply_fn({"params": params}, jnp.asarray(observations, jnp.float32))
     return tanh_gaussian_sample(key, means, log_stds)[0]
 
   return act
 
 
-def train_sac(
-    env_id: str,
-    *,
-    seed: int,
-    num_steps: int,
-    start_steps: int = 5_000,
-    update_every: int = 1_000,
-    batch_size: int = 256,
-    eval_every: int = 10_000,
-    eval_episodes: int = 5,
-    hidden_dims: Sequence[int] = (256, 256),
-    progress: bool = True,
-) -> SACRun:
-  """Trains SAC online on ``env_id`` with one update per environment step.
-
-  Acting is on the host; every ``update_every`` steps the new transitions are copied into a
-  device-resident buffer and that many updates run in one ``lax.scan``.
+class SnapshotRecorder:
+  """The online job's evaluation hook for generation: saves seed 0's actor parameters as
+  ``<directory>/step_<step>.msgpack`` (flax serialisation, written atomically) with the mean
+  return of its stochastic policy over ``eval_episodes`` episodes, and reports that return as the
+  ``stochastic_return`` column.
 
   Args:
-    env_id: gymnasium id, e.g. ``"Hopper-v5"``.
-    seed: seeds the agent, the environment and the evaluation.
-    num_steps: environment steps (= gradient updates after ``start_steps``).
-    start_steps: initial steps with uniformly random actions.
-    update_every: steps between update chunks.
-    batch_size: SAC minibatch size.
-    eval_every: steps between evaluations of the stochastic policy (the one that collects the
-      datasets), each saving a :class:`Snapshot`.
-    eval_episodes: episodes per evaluation.
-    hidden_dims: hidden widths of actor and critics.
-    progress: show a tqdm bar.
-
-  Returns:
-    A :class:`SACRun`.
+    env_id: the task.
+    directory: where snapshots go (created).
+    apply_fn: the actor's ``apply_fn``.
+    eval_episodes: episodes per score.
+    seed: base seed of the scoring episodes and their action samples.
   """
-  env = make_env(env_id)
-  observation_dim = env.observation_space.shape[0]
-  action_dim = env.action_space.shape[0]
-  key = jax.random.key(seed)
-  key, agent_key = jax.random.split(key)
-  agent = SAC.create(agent_key, observation_dim, action_dim, hidden_dims=hidden_dims)
-  sample = _policy_fn(agent, deterministic=False)
-  host = rollout.empty_arrays(num_steps, env)
-  device_buffer = jax.tree.map(jnp.asarray, recipe.to_transitions(host, 0, num_steps))
-  snapshots = [Snapshot(0, jax.device_get(agent.actor.params), float("nan"))]  # the random policy
-  rng = np.random.default_rng(seed)
-  observation, _ = env.reset(seed=seed)
-  metrics: dict[str, float] = {}
-  bar = tqdm.tqdm(total=num_steps, desc=f"SAC {env_id}", disable=not progress, mininterval=5)
-  for t in range(num_steps):
-    if t < start_steps:
-      action = rng.uniform(-1.0, 1.0, action_dim).astype(np.float32)
-    else:
-      key, act_key = jax.random.split(key)
-      action = np.asarray(sample(agent.actor.params, observation[None].astype(np.float32), act_key)[0])
-    observation, _, _ = rollout.record_step(env, host, t, observation, action)
-    if (t + 1) % update_every == 0:
-      agent, device_buffer, key, chunk_metrics = recipe.train_chunk(
-          agent, device_buffer, host, key, stop=t + 1, update_every=update_every, start_steps=start_steps,
-          batch_size=batch_size,
-      )
-      metrics.update(chunk_metrics)
-    if (t + 1) % eval_every == 0:
-      params = agent.actor.params
-      key, eval_key = jax.random.split(key)
-      eval_keys = iter(jax.random.split(eval_key, 100_000))
-      returns = evaluate(
-          lambda obs: sample(params, obs, next(eval_keys)), env_id, num_envs=eval_episodes, seed=seed + 1_000_000 + t
-      )
-      snapshots.append(Snapshot(t + 1, jax.device_get(params), float(returns.mean())))
-      bar.set_postfix(eval_return=f"{returns.mean():.0f}", alpha=f"{metrics.get('alpha', 1.0):.3f}")
-    bar.update(1)
-  bar.close()
-  env.close()
-  return SACRun(agent, snapshots, host)
+
+  def __init__(self, env_id: str, directory: str, apply_fn: Callable, *, eval_episodes: int, seed: int):
+    self.env_id, self.directory, self.eval_episodes, self.seed = env_id, directory, eval_episodes, seed
+    self.policy = _stochastic_policy(apply_fn)
+    os.makedirs(directory, exist_ok=True)
+
+  def __call__(self, step: int, agents: Any) -> dict[str, np.ndarray]:
+    params = jax.device_get(jax.tree.map(lambda x: x[0], agents.actor.params))
+    keys = iter(jax.random.split(jax.random.key(self.seed + step), 100_000))
+    returns = evaluate(
+        lambda obs: self.policy(params, obs, next(keys)), self.env_id, num_envs=self.eval_episodes,
+        seed=self.seed + 1_000_000 + step,
+    )
+    self.save(Snapshot(step, params, float(returns.mean())))
+    return {"stochastic_return": np.array([returns.mean()])}
+
+  def save(self, snapshot: Snapshot) -> None:
+    path = os.path.join(self.directory, f"step_{snapshot.step:09d}.msgpack")
+    payload = {"step": snapshot.step, "eval_return": snapshot.eval_return, "actor_params": snapshot.actor_params}
+    with open(path + ".tmp", "wb") as f:
+      f.write(flax.serialization.msgpack_serialize(payload))
+    os.replace(path + ".tmp", path)
+
+  def load_all(self, last_step: int) -> list[Snapshot]:
+    """The saved snapshots up to ``last_step``, by step (later files belong to a run cut short)."""
+    snapshots = []
+    for path in sorted(glob.glob(os.path.join(self.directory, "step_*.msgpack"))):
+      with open(path, "rb") as f:
+        payload = flax.serialization.msgpack_restore(f.read())
+      if int(payload["step"]) <= last_step:
+        snapshots.append(Snapshot(int(payload["step"]), payload["actor_params"], float(payload["eval_return"])))
+    return snapshots
 
 
 def make_d4rl_datasets(
@@ -143,8 +110,10 @@ def make_d4rl_datasets(
     medium_fraction: float = 0.4,
     kinds: Sequence[str] = recipe.DATASET_KINDS,
     provenance: dict[str, Any] | None = None,
+    workdir: str | None = None,
+    resume: bool = False,
     progress: bool = True,
-    **sac_kwargs,
+    **online_settings,
 ) -> dict[str, str]:
   """Runs the whole recipe and writes one HDF5 file per kind into ``out_dir``.
 
@@ -154,29 +123,50 @@ def make_d4rl_datasets(
     seed: master seed (SAC training uses it; each rollout uses a derived seed).
     num_steps: SAC training budget in environment steps.
     num_transitions: size of the random, medium and expert datasets.
-    medium_fraction: "medium" is the snapshot whose eval return is closest to this fraction of
-      the final (expert) policy's.
+    medium_fraction: "medium" is the snapshot whose stochastic eval return is closest to this
+      fraction of the final (expert) policy's.
     kinds: which of :data:`recipe.DATASET_KINDS` to write.
     provenance: extra file attributes (e.g. the generating command).
+    workdir: the SAC run's folder (checkpoints, ``metrics.csv``, ``snapshots/``); default
+      ``<out_dir>/runs/<env_id>-seed<seed>``.
+    resume: continue the SAC run in ``workdir`` from its newest checkpoint.
     progress: show progress bars.
-    **sac_kwargs: forwarded to :func:`train_sac`.
+    **online_settings: further :class:`~rlkit_jax.online.OnlineConfig` fields (``start_steps``,
+      ``update_every``, ``batch_size``, ``eval_every``, ``eval_episodes``, ``hidden_dims``, ...).
 
   Returns:
     ``{kind: path}`` of the files written.
+
+  Raises:
+    ValueError: an unknown kind, ``num_steps`` below ``eval_every``, or a bad online setting.
+    CheckpointError: ``workdir`` holds checkpoints and ``resume`` is False.
+    DivergenceError: SAC went non-finite (the message names the env step and the metric).
   """
   from rlkit_jax import __version__
 
   unknown = sorted(set(kinds) - set(recipe.DATASET_KINDS))
   if unknown:
-    raise ValueError(f"unknown dataset kinds {unknown}; choose from {recipe.DATASET_KINDS}")
-  run = train_sac(env_id, seed=seed, num_steps=num_steps, progress=progress, **sac_kwargs)
-  initial, trained = run.snapshots[0], run.snapshots[1:]
-  if not trained:
-    raise ValueError(f"num_steps={num_steps} is below eval_every: no trained policy snapshot to pick from")
+    raise UsageError(f"unknown dataset kinds {unknown}; choose from {', '.join(recipe.DATASET_KINDS)}")
+  config = OnlineConfig(env_id=env_id, reward="true", seed=seed, num_seeds=1, num_steps=num_steps, **online_settings)
+  config.validate()
+  if num_steps < config.eval_every:
+    raise UsageError(
+        f"--num_steps={num_steps} is below --eval_every={config.eval_every}: no trained policy snapshot to pick "
+        "from; raise --num_steps or lower --eval_every"
+    )
+  workdir = workdir or os.path.join(out_dir, "runs", f"{env_id}-seed{seed}")
+  observation_dim, action_dim = check_env(env_id)
+  untrained = initial_agents(config, observation_dim, action_dim)
+  recorder = SnapshotRecorder(
+      env_id, os.path.join(workdir, "snapshots"), untrained.actor.apply_fn, eval_episodes=config.eval_episodes, seed=seed
+  )
+  recorder.save(Snapshot(0, jax.device_get(jax.tree.map(lambda x: x[0], untrained.actor.params)), float("nan")))
+  run = train_online(config, workdir, resume=resume, on_evaluation=recorder, progress=progress)
+  snapshots = recorder.load_all(num_steps)
+  initial, trained = snapshots[0], snapshots[1:]
   expert = trained[-1]
   target = medium_fraction * expert.eval_return
   medium = min(trained[:-1] or trained, key=lambda s: abs(s.eval_return - target))
-  stochastic = _policy_fn(run.agent, deterministic=False)
 
   base_attrs = {
       "env_id": env_id,
@@ -194,12 +184,17 @@ def make_d4rl_datasets(
   def roll_out(kind: str, rollout_seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
     params = policies[kind]
     arrays, returns = rollout.collect(
-        env_id, lambda obs, k: stochastic(params, obs, k), num_transitions=num_transitions, seed=rollout_seed,
+        env_id, lambda obs, k: recorder.policy(params, obs, k), num_transitions=num_transitions, seed=rollout_seed,
         progress=progress,
     )
     return arrays, returns, {"policy": f"{kind} SAC policy (stochastic actions)"}
 
+  replay = run.replay  # seed 0's row of the online job's host replay, task rewards
+  buffer = {
+      "observations": replay.observations[0], "actions": replay.actions[0], "rewards": replay.env_rewards[0],
+      "terminals": replay.terminals[0], "timeouts": replay.timeouts[0], "next_observations": replay.next_observations[0],
+  }
   return recipe.write_dataset_kinds(
-      env_id, out_dir, kinds, roll_out, seed=seed, buffer=run.buffer, medium_step=medium.step,
+      env_id, out_dir, kinds, roll_out, seed=seed, buffer=buffer, medium_step=medium.step,
       replay_policy=f"SAC replay buffer up to step {medium.step}", base_attrs=base_attrs,
   )

@@ -5,8 +5,8 @@ the task's reward or on a pluggable, learned one.
 reads flags. A run folder holds ``config.json``, ``metrics.csv`` (one row per evaluation and seed),
 ``summary.json`` and orbax checkpoints under ``checkpoints/``.
 
-The loop (one SAC update per environment step, as Haarnoja et al. 2018 and
-:func:`rlkit_jax.generation.sac.train_sac`):
+The loop (one SAC update per environment step, as Haarnoja et al. 2018; dataset generation,
+:func:`rlkit_jax.generation.sac.make_d4rl_datasets`, is this job with a snapshot hook):
 
 1. Every env step, one jitted call vmapped over seeds gives the S actions (uniform in [-1, 1]^A
    for the first ``start_steps`` steps, then a ~ π(·|s), the stochastic tanh-Gaussian policy);
@@ -17,7 +17,9 @@ The loop (one SAC update per environment step, as Haarnoja et al. 2018 and
    copied into the device buffer; then, once ``start_steps`` are done, ``update_every`` SAC
    updates of every seed run as one ``vmap``-over-seeds of a ``lax.scan``.
 3. Every ``eval_every`` steps: every seed's deterministic policy is evaluated on the task's own
-   reward, metrics are logged and a checkpoint is written (every ``checkpoint_every`` steps).
+   reward, the caller's ``on_evaluation`` hook (if any) adds its columns, metrics are logged and a
+   checkpoint is written (every ``checkpoint_every`` steps). When every seed has diverged the job
+   stops with :class:`~rlkit_jax.errors.DivergenceError`.
 
 ``metrics.csv``, one row per evaluation and seed: ``step`` (env steps per seed), ``seed_index``,
 ``return`` / ``return_std`` (mean / std over ``eval_episodes`` of the deterministic policy's return
@@ -30,7 +32,7 @@ since the previous evaluation — since the resume after one; NaN if none) and `
 of the target; NaN for tasks without one),
 SAC's chunk-mean update metrics (``actor_loss``, ``alpha``, ``critic_loss``, ``entropy``, ``q_data``;
 NaN before ``start_steps``), ``relabels`` (relabellings so far), and ``reward_<name>`` for each
-metric the reward source reported (its latest value). Columns a reward source reports late are
+metric the reward source reported (its latest value), then the ``on_evaluation`` hook's columns. Columns a reward source reports late are
 added to the file then (earlier rows "nan").
 
 Relabelling every stored transition whenever the reward model changes is PEBBLE's design (Lee et
@@ -50,7 +52,7 @@ import dataclasses
 import functools
 import os
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import gymnasium as gym
 import jax
@@ -66,6 +68,7 @@ from rlkit_jax.data.registry import reference_scores
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.envs.evaluation import normalized_score
 from rlkit_jax.envs.rollout import record_step
+from rlkit_jax.errors import DivergenceError
 from rlkit_jax.online import replay
 from rlkit_jax.online.config import OnlineConfig, env_seed, make_checked_env
 from rlkit_jax.rewards.base import ReplayView, RewardSource, reward_factory
@@ -74,6 +77,21 @@ from rlkit_jax.training import core, evaluation, run_folder
 from rlkit_jax.training.divergence import DivergenceLog
 
 SAC_METRICS = ("critic_loss", "q_data", "actor_loss", "entropy", "alpha")  # what SAC.update reports
+
+EvaluationHook = Callable[[int, SAC], Mapping[str, np.ndarray]]
+"""``(env step, agents [S, ...]) -> {column: values [S]}``: called at every evaluation of the
+online job, after the agents' own; its columns are added to that evaluation's ``metrics.csv`` rows."""
+
+
+def initial_agents(config: OnlineConfig, observation_dim: int, action_dim: int) -> SAC:
+  """The S untrained SAC agents (leaves ``[S, ...]``) a fresh run of ``config`` starts from: the
+  same for the same config, every call (the job's first key split, then one key per seed)."""
+  agent_key = jax.random.split(jax.random.key(config.seed), 5)[0]
+  create = functools.partial(
+      SAC.create, observation_dim=observation_dim, action_dim=action_dim,
+      hidden_dims=tuple(int(h) for h in config.hidden_dims), **config.sac_kwargs(),
+  )
+  return core.create_runs(create, jax.random.split(agent_key, config.num_seeds))
 
 
 @dataclasses.dataclass
@@ -102,6 +120,7 @@ def run_online(
     *,
     resume: bool = False,
     reward_source: Optional[RewardSource] = None,
+    on_evaluation: Optional[EvaluationHook] = None,
     progress: bool = True,
 ) -> dict[str, Any]:
   """Trains S seeds of SAC online as one compiled program; :func:`train_online` without the state.
@@ -109,7 +128,9 @@ def run_online(
   Returns:
     The summary also written to ``workdir/summary.json``.
   """
-  return train_online(config, workdir, resume=resume, reward_source=reward_source, progress=progress).summary
+  return train_online(
+      config, workdir, resume=resume, reward_source=reward_source, on_evaluation=on_evaluation, progress=progress
+  ).summary
 
 
 def train_online(
@@ -118,6 +139,7 @@ def train_online(
     *,
     resume: bool = False,
     reward_source: Optional[RewardSource] = None,
+    on_evaluation: Optional[EvaluationHook] = None,
     progress: bool = True,
 ) -> OnlineRun:
   """Trains S seeds of SAC (Haarnoja et al. 2018) online, each in its own env, on the rewards of
@@ -132,6 +154,7 @@ def train_online(
       checkpoint are dropped.
     reward_source: use this object instead of building ``config.reward`` from
       :data:`REWARD_SOURCES`; its ``name`` must equal ``config.reward`` (the name recorded).
+    on_evaluation: an :data:`EvaluationHook` whose columns join the ``metrics.csv`` rows.
     progress: show a tqdm bar (env steps; latest mean evaluation return).
 
   Returns:
@@ -147,6 +170,7 @@ def train_online(
       ``rewards()`` have the wrong shape or non-finite values.
     CheckpointError: ``workdir`` holds checkpoints and ``resume`` is False; a checkpoint of other
       settings, or a corrupt one.
+    DivergenceError: every seed went non-finite (the message names the step and the metrics).
   """
   config.validate(check_reward=reward_source is None)
   if reward_source is not None and reward_source.name != config.reward:
@@ -156,7 +180,9 @@ def train_online(
     )
   envs = [make_checked_env(config.env_id) for _ in range(config.num_seeds)]
   try:
-    return _train(config, workdir, envs, resume=resume, reward_source=reward_source, progress=progress)
+    return _train(
+        config, workdir, envs, resume=resume, reward_source=reward_source, on_evaluation=on_evaluation, progress=progress
+    )
   finally:
     for env in envs:
       env.close()
@@ -169,6 +195,7 @@ def _train(
     *,
     resume: bool,
     reward_source: Optional[RewardSource],
+    on_evaluation: Optional[EvaluationHook],
     progress: bool,
 ) -> OnlineRun:
   num_seeds, num_steps, update_every = config.num_seeds, config.num_steps, config.update_every
@@ -179,16 +206,12 @@ def _train(
     ref_min = ref_max = float("nan")  # no D4RL reference returns: normalized_score is NaN
 
   key = jax.random.key(config.seed)
-  agent_key, act_key, update_key, reward_key, source_key = jax.random.split(key, 5)
+  _, act_key, update_key, reward_key, source_key = jax.random.split(key, 5)  # the first: initial_agents
   if reward_source is None:  # first: it reads its input files (demonstrations, examples) before anything compiles
     reward_source = reward_factory(config.reward)(
         config=config, env=envs[0], observation_dim=observation_dim, action_dim=action_dim, key=source_key
     )
-  create = functools.partial(
-      SAC.create, observation_dim=observation_dim, action_dim=action_dim,
-      hidden_dims=tuple(int(h) for h in config.hidden_dims), **config.sac_kwargs(),
-  )
-  agents = core.create_runs(create, jax.random.split(agent_key, num_seeds))
+  agents = initial_agents(config, observation_dim, action_dim)
   act_keys = jax.random.split(act_key, num_seeds)
   update_keys = jax.random.split(update_key, num_seeds)
   relabel_chunk = max(update_every, min(replay.RELABEL_CHUNK, num_steps) // update_every * update_every)
@@ -299,6 +322,12 @@ def _train(
       sac_metrics = {name: np.asarray(value, np.float64) for name, value in jax.device_get(metrics).items()}
       for event in divergence.update(step, jax.device_get(active), sac_metrics):
         bar.write(f"warning: {event.describe(f'seed {event.run}', 'env step')}; it keeps its last finite state")
+      if not divergence.active.any():
+        event = max((divergence.get(i) for i in divergence.records), key=lambda e: e.step)
+        raise DivergenceError(
+            f"{event.describe('SAC' if num_seeds == 1 else f'seed {event.run}, the last of {num_seeds},', 'env step')}; "
+            "the run stops here — fix: lower the learning rates (--hparams=critic_lr=...), or change the seed"
+        )
 
     # Evaluation, logging, checkpoint.
     if step % config.eval_every == 0 or step == num_steps:
@@ -309,6 +338,7 @@ def _train(
       eval_seconds += time.time() - eval_start
       last_returns = returns.mean(axis=1)
       scores = normalized_score(last_returns, ref_min, ref_max)
+      hooked = {name: np.asarray(v, np.float64) for name, v in (on_evaluation(step, agents) if on_evaluation else {}).items()}
       rows = [
           {
               "step": step,
@@ -322,6 +352,7 @@ def _train(
               **{name: float(v[i]) for name, v in sac_metrics.items()},
               "relabels": relabels,
               **{f"reward_{name}": float(v[i]) for name, v in sorted(reward_metrics.items())},
+              **{name: float(v[i]) for name, v in hooked.items()},
           }
           for i in range(num_seeds)
           if divergence.active[i]

@@ -47,26 +47,63 @@ def test_unknown_kind_is_refused(tmp_path):
 def test_make_dataset_script(tmp_path):
   out = subprocess.run(
       [sys.executable, os.path.join(REPO, "experiments", "make_dataset.py"), "--env=Walker2d-v5",
-       f"--out_dir={tmp_path}", "--num_steps=1000", "--eval_every=500", "--num_transitions=100",
+       f"--out_dir={tmp_path}", "--num_steps=1000", "--eval_every=500", "--update_every=500", "--num_transitions=100",
        "--kinds=random,medium-replay"],
       capture_output=True, text=True, timeout=300,
   )
   assert out.returncode == 0, out.stderr[-2000:]
-  assert sorted(os.listdir(tmp_path)) == ["walker2d-medium-replay-v5.hdf5", "walker2d-random-v5.hdf5"]
+  assert sorted(f for f in os.listdir(tmp_path) if f.endswith(".hdf5")) == [
+      "walker2d-medium-replay-v5.hdf5", "walker2d-random-v5.hdf5"
+  ]
+  assert os.listdir(tmp_path / "runs" / "Walker2d-v5-seed0" / "snapshots")  # the SAC run's own folder
 
 
-def test_generation_stops_with_a_one_line_error_when_sac_diverges(monkeypatch):
+def test_generation_stops_with_a_one_line_error_when_sac_diverges(monkeypatch, tmp_path):
   from rlkit_jax.agents import SAC
   from rlkit_jax.errors import DivergenceError
+  from rlkit_jax.online import loop
 
   class OverflowingSAC(SAC):  # a critic step size of 1e38 overflows the critic in its first chunk
     @classmethod
     def create(cls, *args, **kwargs):
-      return SAC.create(*args, critic_lr=1e38, **kwargs)
+      return SAC.create(*args, **{**kwargs, "critic_lr": 1e38})
 
-  monkeypatch.setattr(generate_sac, "SAC", OverflowingSAC)
-  with pytest.raises(DivergenceError, match=r"SAC diverged at env step 50: .*critic_loss is (nan|inf).*generation stops"):
-    generate.train_sac(
-        "Hopper-v5", seed=0, num_steps=200, start_steps=50, update_every=50, batch_size=8, eval_every=100,
-        eval_episodes=1, hidden_dims=(8,), progress=False,
+  monkeypatch.setattr(loop, "SAC", OverflowingSAC)
+  with pytest.raises(DivergenceError, match=r"^SAC diverged at env step 50: .*critic_loss is (nan|inf).*the run stops here"):
+    generate.make_d4rl_datasets(
+        "Hopper-v5", str(tmp_path), seed=0, num_steps=200, num_transitions=10, start_steps=50, update_every=50,
+        batch_size=8, eval_every=100, eval_episodes=1, hidden_dims=(8,), progress=False,
     )
+
+
+SMALL = dict(
+    num_steps=300, num_transitions=50, start_steps=100, update_every=100, eval_every=100, eval_episodes=1,
+    hidden_dims=(8, 8), batch_size=16, progress=False,
+)
+
+
+def test_a_killed_generation_resumes_from_its_last_checkpoint(monkeypatch, tmp_path):
+  from rlkit_jax.checkpoint import CheckpointError
+  from rlkit_jax.results import load_metrics
+
+  record = generate_sac.SnapshotRecorder.__call__
+
+  def killed_at_300(self, step, agents):
+    if step == 300:
+      raise KeyboardInterrupt  # after the checkpoint of step 200, before that of step 300
+    return record(self, step, agents)
+
+  monkeypatch.setattr(generate_sac.SnapshotRecorder, "__call__", killed_at_300)
+  with pytest.raises(KeyboardInterrupt):
+    generate.make_d4rl_datasets("Hopper-v5", str(tmp_path), seed=0, kinds=["medium-replay"], **SMALL)
+  monkeypatch.setattr(generate_sac.SnapshotRecorder, "__call__", record)
+  with pytest.raises(CheckpointError, match="--resume"):
+    generate.make_d4rl_datasets("Hopper-v5", str(tmp_path), seed=0, kinds=["medium-replay"], **SMALL)
+  paths = generate.make_d4rl_datasets("Hopper-v5", str(tmp_path), seed=0, kinds=["expert"], resume=True, **SMALL)
+  run = os.path.join(tmp_path, "runs", "Hopper-v5-seed0")
+  steps, stochastic = load_metrics(run, "stochastic_return")
+  assert list(steps) == [100, 200, 300] and np.isfinite(stochastic).all()
+  assert sorted(os.listdir(os.path.join(run, "snapshots"))) == [f"step_{s:09d}.msgpack" for s in (0, 100, 200, 300)]
+  with h5py.File(paths["expert"]) as f:
+    assert f.attrs["expert_snapshot_step"] == 300
+    assert f.attrs["expert_eval_return"] == pytest.approx(stochastic[-1, 0])
