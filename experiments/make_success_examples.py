@@ -12,7 +12,8 @@ from __future__ import annotations
 from absl import app, flags
 
 import cli
-from rlkit_jax.rewards.success_examples import SUCCESS_TASKS, make_success_examples, save_examples, success_fn
+from rlkit_jax.rewards.success_examples import make_success_examples, save_examples
+from rlkit_jax.rewards.success_tests import SUCCESS_TASKS, success_fn
 
 _ENV = flags.DEFINE_enum("env", "Reacher-v5", list(SUCCESS_TASKS), "Task with a success test and a recipe for success states.")
 _NUM_POSITIVES = flags.DEFINE_integer("num_positives", 1000, "Success examples (D+).")

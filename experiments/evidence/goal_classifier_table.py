@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 import cli  # noqa: E402
 from rlkit_jax.online import load_replay
 from rlkit_jax.results import load_metrics, plot_online
-from rlkit_jax.rewards.success_examples import SUCCESS_MEASURES
+from rlkit_jax.rewards.success_tests import SUCCESS_MEASURES
 
 _RUNS = flags.DEFINE_list("runs", [], "Online run folders of one task (train_online.py --workdir).")
 _LAST = flags.DEFINE_integer("last", 4, "Evaluations averaged: the training episodes that ended in the last that many.")

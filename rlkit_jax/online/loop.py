@@ -21,19 +21,7 @@ The loop (one SAC update per environment step, as Haarnoja et al. 2018; dataset 
    checkpoint is written (every ``checkpoint_every`` steps). When every seed has diverged the job
    stops with :class:`~rlkit_jax.errors.DivergenceError`.
 
-``metrics.csv``, one row per evaluation and seed: ``step`` (env steps per seed), ``seed_index``,
-``return`` / ``return_std`` (mean / std over ``eval_episodes`` of the deterministic policy's return
-on the task's own reward), ``normalized_score`` (D4RL, ``100 · (return − random) / (expert −
-random)`` with :func:`rlkit_jax.data.registry.reference_scores`; NaN for tasks without reference
-returns, e.g. Pendulum-v1), ``train_return`` (mean task return of the training episodes that ended
-since the previous evaluation — since the resume after one; NaN if none) and ``train_episodes``,
-``train_success`` (share of those episodes whose last observation passes the task's success test,
-:data:`rlkit_jax.rewards.success_examples.SUCCESS_TESTS`, e.g. Reacher-v5's fingertip within 0.02
-of the target; NaN for tasks without one),
-SAC's chunk-mean update metrics (``actor_loss``, ``alpha``, ``critic_loss``, ``entropy``, ``q_data``;
-NaN before ``start_steps``), ``relabels`` (relabellings so far), and ``reward_<name>`` for each
-metric the reward source reported (its latest value), then the ``on_evaluation`` hook's columns. Columns a reward source reports late are
-added to the file then (earlier rows "nan").
+``metrics.csv`` and ``summary.json`` are described in :mod:`rlkit_jax.online.report`.
 
 Relabelling every stored transition whenever the reward model changes is PEBBLE's design (Lee et
 al., `PEBBLE <https://arxiv.org/abs/2106.05091>`_, 2021, Sec. 4.2): the off-policy agent keeps its
@@ -47,7 +35,6 @@ identical to an uninterrupted one.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
 import os
@@ -69,10 +56,10 @@ from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.envs.evaluation import normalized_score
 from rlkit_jax.envs.rollout import record_step
 from rlkit_jax.errors import DivergenceError
-from rlkit_jax.online import replay
+from rlkit_jax.online import replay, report
 from rlkit_jax.online.config import OnlineConfig, env_seed, make_checked_env
 from rlkit_jax.rewards.base import ReplayView, RewardSource, reward_factory
-from rlkit_jax.rewards.success_examples import SUCCESS_TESTS
+from rlkit_jax.rewards.success_tests import SUCCESS_TESTS
 from rlkit_jax.training import core, evaluation, run_folder
 from rlkit_jax.training.divergence import DivergenceLog
 
@@ -158,11 +145,7 @@ def train_online(
     progress: show a tqdm bar (env steps; latest mean evaluation return).
 
   Returns:
-    An :class:`OnlineRun`. ``summary``: final evaluation ``return_*`` and ``normalized_score_*``
-    (per seed, mean, std over seeds; scores NaN where the task has no D4RL reference returns),
-    ``wall_time_s``, ``env_steps_per_s`` (per seed; × S for all envs), ``relabels``, and the keys
-    :func:`rlkit_jax.results.load_curves` reads (``algo`` = ``"sac_<reward>"``, ``dataset`` = the
-    env id, ``settings``, ``num_seeds``, ``dataset_normalized_score`` = NaN).
+    An :class:`OnlineRun`; its ``summary`` is :func:`rlkit_jax.online.report.summary`'s.
 
   Raises:
     ValueError: a bad setting, an unknown ``--reward``, an env gymnasium cannot make or without a
@@ -339,24 +322,9 @@ def _train(
       last_returns = returns.mean(axis=1)
       scores = normalized_score(last_returns, ref_min, ref_max)
       hooked = {name: np.asarray(v, np.float64) for name, v in (on_evaluation(step, agents) if on_evaluation else {}).items()}
-      rows = [
-          {
-              "step": step,
-              "seed_index": i,
-              "return": float(last_returns[i]),
-              "return_std": float(returns[i].std()),
-              "normalized_score": float(scores[i]),
-              "train_return": float(np.mean(finished[i])) if finished[i] else float("nan"),
-              "train_episodes": len(finished[i]),
-              "train_success": float(np.mean(successes[i])) if successes[i] else float("nan"),
-              **{name: float(v[i]) for name, v in sac_metrics.items()},
-              "relabels": relabels,
-              **{f"reward_{name}": float(v[i]) for name, v in sorted(reward_metrics.items())},
-              **{name: float(v[i]) for name, v in hooked.items()},
-          }
-          for i in range(num_seeds)
-          if divergence.active[i]
-      ]
+      rows = report.evaluation_rows(
+          step, returns, scores, finished, successes, sac_metrics, relabels, reward_metrics, hooked, divergence.active
+      )
       if rows:
         run_folder.append_rows(metrics_path, rows)
       finished = [[] for _ in range(num_seeds)]
@@ -375,39 +343,15 @@ def _train(
       checkpointer.save(step, state, extra)
   bar.close()
   checkpointer.close()
-  wall = elapsed_before + time.time() - started
   if last_returns is None:  # resumed a finished run: report its last logged evaluation
-    with open(metrics_path, newline="") as f:
-      last_returns = np.full(num_seeds, np.nan)
-      for r in csv.DictReader(f):
-        if int(r["step"]) == num_steps:
-          last_returns[int(r["seed_index"])] = float(r["return"])
-  scores = normalized_score(last_returns, ref_min, ref_max)
-  steps_done = step - start_step
-  run_seconds = time.time() - started
-  summary = {
-      "algo": f"sac_{reward_source.name}",
-      "dataset": config.env_id,
-      "env_id": config.env_id,
-      "reward": reward_source.name,
-      "num_seeds": num_seeds,
-      "num_steps": num_steps,
-      **run_folder.summarise(last_returns, "return", divergence.active),
-      **run_folder.summarise(scores, "normalized_score", divergence.active),
-      "settings": [{"hyperparameters": {}, **run_folder.summarise(scores, "normalized_score", divergence.active)}],
-      "diverged": [
-          {**event.to_json(), "seed_index": event.run, "message": event.describe(f"seed {event.run}", "env step")}
-          for event in (divergence.get(i) for i in sorted(divergence.records))
-      ],
-      "dataset_normalized_score": float("nan"),
-      "ref_min_score": ref_min,
-      "ref_max_score": ref_max,
-      "relabels": relabels,
-      "wall_time_s": wall,
-      "eval_time_s": eval_seconds,
-      "env_steps_per_s": steps_done / run_seconds if steps_done else None,
-      "env_steps_per_s_excluding_eval": steps_done / (run_seconds - eval_seconds) if steps_done else None,
-  }
+    last_returns = report.logged_returns(metrics_path, num_steps, num_seeds)
+  steps_done, run_seconds = step - start_step, time.time() - started
+  summary = report.summary(
+      config, reward_source.name, last_returns, normalized_score(last_returns, ref_min, ref_max), divergence,
+      ref_min=ref_min, ref_max=ref_max, relabels=relabels, wall_time_s=elapsed_before + run_seconds,
+      eval_time_s=eval_seconds, steps_per_s=steps_done / run_seconds if steps_done else None,
+      steps_per_s_excluding_eval=steps_done / (run_seconds - eval_seconds) if steps_done else None,
+  )
   run_folder.write_json(os.path.join(workdir, "summary.json"), summary)
   return OnlineRun(summary=summary, agents=agents, buffer=buffer, replay=replay.view(host, step), reward_source=reward_source)
 

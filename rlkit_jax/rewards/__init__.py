@@ -17,15 +17,8 @@ from rlkit_jax.rewards.query_selection import QUERY_SELECTIONS, query_scores, se
 from rlkit_jax.rewards.reward_model import PreferenceArrays, RewardEnsemble, fit, preference_arrays, relabel
 from rlkit_jax.rewards.reward_model_files import RewardModelError, load_reward_model, reward_model_metadata, save_reward_model
 from rlkit_jax.rewards.segments import PreferenceDataError, Queries, episode_lengths, gather, sample_refs, validate_refs
-from rlkit_jax.rewards.success_examples import (
-    SUCCESS_MEASURES,
-    SUCCESS_TESTS,
-    ExamplesError,
-    SuccessReward,
-    load_examples,
-    make_success_examples,
-    save_examples,
-)
+from rlkit_jax.rewards.success_examples import load_examples, make_success_examples, save_examples
+from rlkit_jax.rewards.success_tests import SUCCESS_MEASURES, SUCCESS_TESTS, ExamplesError, SuccessReward
 
 __all__ = [
     "ClassifierEnsemble",

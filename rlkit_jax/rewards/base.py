@@ -58,7 +58,7 @@ class RewardSource(Protocol):
   """Where the rewards the agent trains on come from.
 
   Implementations: :class:`TrueReward` (the task's reward); the success indicator
-  (:class:`rlkit_jax.rewards.success_examples.SuccessReward`), preference-learned rewards (PEBBLE,
+  (:class:`rlkit_jax.rewards.success_tests.SuccessReward`), preference-learned rewards (PEBBLE,
   Lee et al. 2021), goal classifiers and GAIL discriminators plug in the same way. Register a
   factory in :data:`REWARD_SOURCES` so ``--reward=NAME`` picks it.
 
@@ -154,7 +154,7 @@ REWARD_SOURCES: dict[str, Callable[..., RewardSource] | str] = {
     "preferences": "rlkit_jax.rewards.pebble:make_preference_reward",
     "classifier": "rlkit_jax.rewards.goal_classifier:make_classifier_reward",
     "gail": "rlkit_jax.rewards.gail:make_gail_reward",
-    "success": "rlkit_jax.rewards.success_examples:make_success_reward",
+    "success": "rlkit_jax.rewards.success_tests:make_success_reward",
 }
 
 

@@ -14,7 +14,7 @@ from rlkit_jax.training import core, evaluation
 from rlkit_jax.agents import IQL
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer
 from rlkit_jax.data import load, write_d4rl_hdf5
-from rlkit_jax.offline import OfflineConfig, _create_fn, run_offline
+from rlkit_jax.offline import OfflineConfig, create_fn, run_offline
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -51,7 +51,7 @@ def reference_run(hopper_file, tmp_path_factory):
 def _params(workdir, config):
   """The final run state restored from a run folder's newest checkpoint (Hopper: O=11, A=3)."""
   like = core.init_run_state(
-      _create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds, settings=config.settings
+      create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds, settings=config.settings
   )
   _, state, _ = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json()).restore(like)
   return state
@@ -224,7 +224,7 @@ def test_every_continuous_algorithm_sweeps_in_one_program(algo, hopper_file, tmp
   assert all(np.isfinite(float(r["normalized_score"])) for r in rows)
   state = _params(str(tmp_path), config)
   initial = core.init_run_state(
-      _create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds, settings=config.settings
+      create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds, settings=config.settings
   )
   for before, after in zip(jax.tree.leaves(initial.agents.actor.params), jax.tree.leaves(state.agents.actor.params)):
     np.testing.assert_allclose(after[:2], before[:2], rtol=0, atol=1e-25)  # actor_lr = 1e-30

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from fuzz_testing import foreign_bytes, fuzz, loaded, overwritten, refused, refused_or_loaded, truncated, write_bytes
-from rlkit_jax.rewards.success_examples import FORMAT, ExamplesError, load_examples
+from rlkit_jax.rewards.success_examples import FORMAT, load_examples
+from rlkit_jax.rewards.success_tests import ExamplesError
 
 TASK, WIDTH = "Reacher-v5", 10
 FIELDS = ("positives", "negatives", "env_id", "format", "metadata")

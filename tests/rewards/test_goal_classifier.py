@@ -22,17 +22,15 @@ from rlkit_jax.rewards import base
 from rlkit_jax.rewards.base import ReplayView
 from rlkit_jax.rewards.classifier_ensemble import ClassifierEnsemble, fit, reservoir_insert
 from rlkit_jax.rewards.goal_classifier import ClassifierReward, make_classifier_reward
-from rlkit_jax.rewards.success_examples import (
+from rlkit_jax.rewards.success_examples import load_examples, make_success_examples, save_examples
+from rlkit_jax.rewards.success_tests import (
     ExamplesError,
     episode_successes,
-    load_examples,
-    make_success_examples,
     make_success_reward,
     pusher_object_distance,
     pusher_success,
     reacher_fingertip_distance,
     reacher_success,
-    save_examples,
     swimmer_heading_turned,
     swimmer_reversal_angle,
     swimmer_success,

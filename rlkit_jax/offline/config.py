@@ -1,36 +1,20 @@
-"""The offline-training job: load a dataset, train every seed × sweep setting in one program,
-evaluate, log, resume.
-
-``run_offline(OfflineConfig(...), workdir)`` is what ``experiments/train_offline.py`` calls; it
-never reads flags. A run folder holds ``config.json``, ``metrics.csv`` (one row per evaluation,
-setting and seed), ``summary.json`` and orbax checkpoints (one per evaluation) under ``checkpoints/``.
-"""
+"""The offline job's settings: the ``--algo`` choices (:data:`ALGOS`), :class:`OfflineConfig`, and
+what the data goes through before an algorithm trains on it (:func:`prepare_dataset`)."""
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
-import os
-import time
 from typing import Any, Mapping, Optional, Sequence
 
-import jax
-import numpy as np
-import tqdm
-
 from rlkit_jax import data as data_lib
-from rlkit_jax.training import core, evaluation, run_folder
 from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, IQL, TD3BC
 from rlkit_jax.agents.common import agent_options, numeric_hyperparameters
 from rlkit_jax.agents.hyperparameters import check_hyperparameters
-from rlkit_jax.checkpoint import CheckpointError, Checkpointer
 from rlkit_jax.data import preprocessing
-from rlkit_jax.envs.evaluation import normalized_score
 from rlkit_jax.errors import UsageError
-from rlkit_jax.training.divergence import DivergenceLog
+from rlkit_jax.training import core
 
 DEFAULT_DATASET = "hopper-medium-replay-v5"
-Q_PROBE_SIZE = 4096  # dataset transitions on which the Q diagnostics are averaged
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +156,9 @@ class OfflineConfig:
     return out
 
 
-def _create_fn(config: OfflineConfig, observation_dim: int, action_dim: int):
+def create_fn(config: OfflineConfig, observation_dim: int, action_dim: int):
+  """``key -> agent``: ``config.algo``'s ``create`` with the run's sizes, widths, schedule length and
+  fixed options (the sweep's values are set per run by :func:`rlkit_jax.training.core.create_runs`)."""
   return functools.partial(
       ALGOS[config.algo].agent_class.create,
       observation_dim=observation_dim,
@@ -233,162 +219,3 @@ def relabel_with_reward_model(dataset: data_lib.Dataset, path: str) -> data_lib.
   return dataclasses.replace(dataset, transitions=transitions.replace(rewards=relabelled))
 
 
-def run_label(run: int, settings: Sequence[Mapping[str, float]], num_seeds: int) -> str:
-  """``"seed 2"``, or with a sweep ``"seed 2 of expectile=0.9"``: how messages name run ``run``."""
-  setting = ", ".join(f"{k}={v:g}" for k, v in settings[core.setting_and_seed(run, num_seeds)[0]].items())
-  return f"seed {core.setting_and_seed(run, num_seeds)[1]}" + (f" of {setting}" if setting else "")
-
-
-def run_offline(
-    config: OfflineConfig, workdir: str, *, resume: bool = False, progress: bool = True, dataset_dir: Optional[str] = None
-) -> dict[str, Any]:
-  """Trains ``H × S`` agents (sweep settings × seeds) on one dataset as one compiled program.
-
-  Args:
-    config: the run's settings.
-    workdir: output folder.
-    resume: continue from the newest checkpoint in ``workdir`` (settings must match).
-    progress: show a tqdm bar (updates, elapsed time, latest normalized score).
-    dataset_dir: extra folder to look for dataset files in.
-
-  Returns:
-    The summary also written to ``workdir/summary.json``: per setting (``settings``, H entries) the
-    hyperparameters and the per-seed and mean/std normalized score of the final evaluation; without
-    a sweep the same score keys also at the top level; the dataset's own average return and score,
-    wall time and updates per second. ``diverged`` lists the runs stopped by the non-finite guard
-    (:mod:`rlkit_jax.training.divergence`): setting and seed index, the update of the first
-    non-finite chunk, the non-finite metrics and a one-line ``message``. A diverged seed's score
-    is None and is left out of the mean and std (None if every seed of a setting diverged);
-    ``metrics.csv`` has no rows for it after it diverged, and its checkpointed agent is its last
-    finite one.
-
-  Raises:
-    ValueError: a bad setting, or a dataset whose action space does not fit ``config.algo``
-      (raised before anything is compiled). DatasetError: an unusable dataset.
-    CheckpointError: ``workdir`` holds checkpoints and ``resume`` is False, or the checkpoint is
-      foreign or corrupt.
-  """
-  config.validate()
-  dataset = data_lib.load(config.dataset, dataset_dir=dataset_dir, env_id=config.env_id)
-  if dataset.env_id is None:
-    raise data_lib.DatasetError(
-        f"{dataset.source}: no gymnasium task is known for this dataset, so policies cannot be evaluated; fix: "
-        "pass --env_id=<the gymnasium task it was collected on> if gymnasium has one"
-    )
-  data_returns = dataset.episode_returns()
-  dataset, scaling = prepare_dataset(config, dataset)
-  observations, actions = dataset.transitions.observations, dataset.transitions.actions
-  observation_dim = observations.shape[1]
-  action_dim = data_lib.action_dim(dataset)
-  settings = config.settings
-  num_seeds = config.num_seeds
-
-  os.makedirs(workdir, exist_ok=True)
-  checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json())
-  if checkpointer.latest_step() is not None and not resume:  # before anything compiles
-    raise CheckpointError(
-        f"{workdir}: already holds checkpoints (step {checkpointer.latest_step()}); pass --resume to continue "
-        "that run or choose another --workdir"
-    )
-  state = core.init_run_state(
-      _create_fn(config, observation_dim, action_dim), seed=config.seed, num_seeds=num_seeds, settings=settings
-  )
-  metrics_path = os.path.join(workdir, "metrics.csv")
-  elapsed_before = 0.0
-  divergence = DivergenceLog(len(settings) * num_seeds)
-  if checkpointer.latest_step() is not None:
-    _, state, extra = checkpointer.restore(state)
-    elapsed_before = float(extra.get("elapsed_s", 0.0))
-    divergence = DivergenceLog(len(settings) * num_seeds, extra.get("diverged", []))
-    run_folder.truncate_rows(metrics_path, int(state.step))
-  elif os.path.exists(metrics_path):
-    os.remove(metrics_path)  # logs of a run that never reached its first checkpoint
-  run_folder.write_json(
-      os.path.join(workdir, "config.json"),
-      {**config.to_json(), **scaling, "dataset_source": dataset.source, "hyperparameters": config.hyperparameters()},
-  )
-
-  state, device_data = core.place(state, dataset.transitions)
-  train_chunk = core.make_train_chunk(batch_size=config.batch_size, num_updates=config.updates_per_call)
-  has_q = hasattr(ALGOS[config.algo].agent_class, "q_values")
-  if has_q:  # a fixed probe set for the offline model-selection signals
-    probe = np.random.default_rng(config.seed).permutation(len(dataset))[:Q_PROBE_SIZE]
-    probe_observations, probe_actions = jax.device_put((observations[probe], actions[probe]))
-  start_step = int(state.step)
-  score = functools.partial(normalized_score, ref_min_score=dataset.ref_min_score, ref_max_score=dataset.ref_max_score)
-  bar = tqdm.tqdm(total=config.num_updates, initial=start_step, desc=f"{config.algo} {dataset.name}", disable=not progress)
-  last_scores = None
-  started = time.time()
-  train_seconds = 0.0
-  while int(state.step) < config.num_updates:
-    chunk_start = time.time()
-    state, train_metrics = train_chunk(state, device_data)
-    jax.block_until_ready(state)
-    train_seconds += time.time() - chunk_start
-    step = int(state.step)
-    bar.update(config.updates_per_call)
-    for event in divergence.update(step, jax.device_get(state.active), train_metrics):  # metrics read only on divergence
-      bar.write(f"warning: {event.describe(run_label(event.run, settings, num_seeds))}; it keeps its last finite state")
-    if step % config.eval_every == 0 or step == config.num_updates:
-      returns = evaluation.evaluate_agents(
-          state.agents, dataset.env_id, episodes_per_seed=config.eval_episodes, seed=config.seed * 1_000_003 + step
-      )
-      last_scores = np.where(divergence.active, score(returns).mean(axis=1), np.nan)  # [R], NaN: diverged
-      logged = dict(jax.device_get(train_metrics))
-      if has_q:
-        logged.update(jax.device_get(evaluation.q_diagnostics(state.agents, probe_observations, probe_actions)))
-      rows = [
-          {
-              "step": step,
-              **dict(zip(("setting_index", "seed_index"), core.setting_and_seed(r, num_seeds))),
-              **settings[core.setting_and_seed(r, num_seeds)[0]],
-              "normalized_score": float(last_scores[r]),
-              "return_mean": float(returns[r].mean()),
-              "return_std": float(returns[r].std()),
-              **{k: float(v[r]) for k, v in sorted(logged.items())},
-          }
-          for r in range(len(last_scores))
-          if divergence.active[r]
-      ]
-      if rows:
-        run_folder.append_rows(metrics_path, rows)
-      checkpointer.save(step, state, {"elapsed_s": elapsed_before + time.time() - started, "diverged": divergence.to_json()})
-      by_setting = last_scores.reshape(len(settings), num_seeds)
-      bar.set_postfix(score=" ".join(f"{np.nanmean(x):.1f}" if np.isfinite(x).any() else "diverged" for x in by_setting))
-  bar.close()
-  checkpointer.close()
-  wall = elapsed_before + time.time() - started
-  if last_scores is None:  # resumed a finished run: report its last logged evaluation
-    last_scores = np.full(len(settings) * num_seeds, np.nan)
-    with open(metrics_path, newline="") as f:
-      for r in csv.DictReader(f):
-        if int(r["step"]) == config.num_updates:
-          last_scores[int(r["setting_index"]) * num_seeds + int(r["seed_index"])] = float(r["normalized_score"])
-  last_scores = last_scores.reshape(len(settings), num_seeds)
-  updates_done = int(state.step) - start_step
-  summary = {
-      "algo": config.algo,
-      "dataset": dataset.name,
-      "dataset_source": dataset.source,
-      "env_id": dataset.env_id,
-      "num_seeds": num_seeds,
-      "num_updates": config.num_updates,
-      "hyperparameters": config.hyperparameters(),
-      **(run_folder.summarise(last_scores[0], "normalized_score") if len(settings) == 1 else {}),
-      "settings": [{"hyperparameters": setting, **run_folder.summarise(scores, "normalized_score")} for setting, scores in zip(settings, last_scores)],
-      "diverged": [
-          {**event.to_json(), **dict(zip(("setting_index", "seed_index"), core.setting_and_seed(event.run, num_seeds))),
-           "message": event.describe(run_label(event.run, settings, num_seeds))}
-          for event in (divergence.get(r) for r in sorted(divergence.records))
-      ],
-      "dataset_return_mean": float(data_returns.mean()),
-      "dataset_normalized_score": float(score(data_returns).mean()),
-      "ref_min_score": dataset.ref_min_score,
-      "ref_max_score": dataset.ref_max_score,
-      "wall_time_s": wall,
-      "updates_per_s": updates_done / train_seconds if train_seconds else None,
-      "run_updates_per_s": updates_done * last_scores.size / train_seconds if train_seconds else None,
-      **scaling,
-  }
-  run_folder.write_json(os.path.join(workdir, "summary.json"), summary)
-  return summary
