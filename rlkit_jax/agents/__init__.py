@@ -5,7 +5,9 @@ from rlkit_jax.agents.bc import BC
 from rlkit_jax.agents.cql import CQL
 from rlkit_jax.agents.dqn import DQN
 from rlkit_jax.agents.iql import IQL
+from rlkit_jax.agents.rebrac import ReBRAC
 from rlkit_jax.agents.sac import SAC
+from rlkit_jax.agents.sac_n import EDAC, SACN
 from rlkit_jax.agents.td3_bc import TD3BC
 
-__all__ = ["AWAC", "AWR", "BC", "CQL", "DQN", "IQL", "SAC", "TD3BC"]
+__all__ = ["AWAC", "AWR", "BC", "CQL", "DQN", "EDAC", "IQL", "ReBRAC", "SAC", "SACN", "TD3BC"]

@@ -39,6 +39,12 @@ def adam(decay_steps: Optional[int] = None) -> optax.GradientTransformation:
   return optax.chain(*parts)
 
 
+def select_tree(flag: jax.Array, new: Any, old: Any) -> Any:
+  """Leafwise ``new if flag else old`` for a ``[]`` bool flag (stays vmappable: no Python branch);
+  TD3's delayed actor and target updates."""
+  return jax.tree.map(lambda n, o: jnp.where(flag, n, o), new, old)
+
+
 def train_state(apply_fn: Any, params: Any, learning_rate: ArrayLike, *, decay_steps: Optional[int] = None) -> TrainState:
   """A flax ``TrainState`` with :func:`adam` and the given (possibly traced) learning rate.
 

@@ -107,6 +107,13 @@ class SAC(TanhGaussianPolicyMean, flax.struct.PyTreeNode):
     means, log_stds = self.actor.apply_fn({"params": self.actor.params}, observations)
     return tanh_gaussian_sample(key, means, log_stds)[0]
 
+  def critic_loss(self, params: Any, batch: Transitions, targets: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """``mean_B Σ_E (Q_e(s, a) − y)²`` of critic parameters ``params`` against targets ``y`` ``[B]``;
+    returns ``(loss, {"critic_loss", "q_data"})``. Subclasses add terms (EDAC)."""
+    q = self.critic.apply_fn({"params": params}, batch.observations, batch.actions)
+    loss = jnp.mean(jnp.sum(objectives.squared_td_error(q, targets), axis=0))
+    return loss, {"critic_loss": loss, "q_data": jnp.mean(q)}
+
   @jax.jit
   def update(self, batch: Transitions) -> tuple["SAC", dict[str, jax.Array]]:
     """One gradient step of critic, actor and temperature, then the Polyak target update.
@@ -126,12 +133,7 @@ class SAC(TanhGaussianPolicyMean, flax.struct.PyTreeNode):
     soft_next_values = jnp.min(next_q, axis=0) - alpha * next_log_probs
     targets = objectives.td_target(batch.rewards, batch.terminals, soft_next_values, discount=self.discount)
 
-    def critic_loss_fn(params):
-      q = self.critic.apply_fn({"params": params}, batch.observations, batch.actions)
-      loss = jnp.mean(jnp.sum(objectives.squared_td_error(q, targets), axis=0))
-      return loss, {"critic_loss": loss, "q_data": jnp.mean(q)}
-
-    critic_grads, critic_info = jax.grad(critic_loss_fn, has_aux=True)(self.critic.params)
+    critic_grads, critic_info = jax.grad(self.critic_loss, has_aux=True)(self.critic.params, batch, targets)
     critic = self.critic.apply_gradients(grads=critic_grads)
 
     def actor_loss_fn(params):

@@ -13,7 +13,7 @@ from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
 from rlkit_jax.agents.base import MinCriticEnsemble
-from rlkit_jax.agents.common import train_state_and_target
+from rlkit_jax.agents.common import select_tree, train_state_and_target
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.networks import DeterministicPolicy, Ensemble, QFunction
 from rlkit_jax.agents.hyperparameters import AT_LEAST_ONE, NON_NEGATIVE, checked_create
@@ -25,11 +25,6 @@ def _networks(action_dim: int, hidden_dims: tuple[int, ...], num_critics: int):
   actor = DeterministicPolicy(action_dim, hidden_dims)
   critic = Ensemble(functools.partial(QFunction, hidden_dims), num_members=num_critics)
   return actor, critic
-
-
-def _select(flag: jax.Array, new: Any, old: Any) -> Any:
-  """Leafwise ``new if flag else old`` for a ``[]`` bool flag (stays vmappable: no Python branch)."""
-  return jax.tree.map(lambda n, o: jnp.where(flag, n, o), new, old)
 
 
 class TD3BC(MinCriticEnsemble, flax.struct.PyTreeNode):
@@ -172,11 +167,11 @@ class TD3BC(MinCriticEnsemble, flax.struct.PyTreeNode):
 
     actor_grads, actor_info = jax.grad(actor_loss_fn, has_aux=True)(self.actor.params)
     update_actor = step % self.policy_delay == 0
-    actor = _select(update_actor, self.actor.apply_gradients(grads=actor_grads), self.actor)
-    target_actor = _select(
+    actor = select_tree(update_actor, self.actor.apply_gradients(grads=actor_grads), self.actor)
+    target_actor = select_tree(
         update_actor, optax.incremental_update(actor.params, self.target_actor_params, self.tau), self.target_actor_params
     )
-    target_critic = _select(
+    target_critic = select_tree(
         update_actor,
         optax.incremental_update(critic.params, self.target_critic_params, self.tau),
         self.target_critic_params,

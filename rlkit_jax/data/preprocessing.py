@@ -120,6 +120,26 @@ def with_returns_to_go(dataset: Dataset, discount: float) -> Dataset:
   return dataclasses.replace(dataset, transitions=dataset.transitions.replace(returns_to_go=returns))
 
 
+def with_next_actions(dataset: Dataset) -> Dataset:
+  """``dataset`` with ``transitions.next_actions`` filled: row t gets the action of row t + 1 of
+  its trajectory (split at ``episode_ends``).
+
+  The last row of a trajectory has no next action in the data; it gets its own action. At a
+  terminal that value is never used (the target does not bootstrap); at a time-out it stands in
+  for the unrecorded next action — D4RL's ``qlearning_dataset``, which ReBRAC's code builds on,
+  drops such rows instead.
+
+  Returns:
+    A new :class:`Dataset`; ``transitions.next_actions`` has the actions' shape and dtype.
+  """
+  actions = np.asarray(dataset.transitions.actions)
+  next_actions = actions.copy()
+  if len(actions) > 1:
+    follows = ~np.asarray(dataset.episode_ends[:-1], bool)  # row t + 1 continues row t's trajectory
+    next_actions[:-1][follows] = actions[1:][follows]
+  return dataclasses.replace(dataset, transitions=dataset.transitions.replace(next_actions=next_actions))
+
+
 def filter_top_trajectories(dataset: Dataset, fraction: float) -> Dataset:
   r"""Keeps the whole trajectories whose undiscounted return is in the top ``fraction``.
 

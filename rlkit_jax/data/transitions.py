@@ -20,6 +20,8 @@ class Transitions:
     returns_to_go: optional Monte Carlo return ``Σ_{k≥t} γ^{k-t} r_k`` to the end of s_t's
       trajectory, ``[N]`` float32; None unless an agent needs it (AWR), filled by
       :func:`rlkit_jax.data.preprocessing.with_returns_to_go`.
+    next_actions: optional a_{t+1}, the action the dataset took at s_{t+1}, ``[N, A]``; None unless
+      an agent needs it (ReBRAC), filled by :func:`rlkit_jax.data.preprocessing.with_next_actions`.
   """
 
   observations: jax.Array
@@ -28,6 +30,7 @@ class Transitions:
   terminals: jax.Array
   next_observations: jax.Array
   returns_to_go: jax.Array | None = None
+  next_actions: jax.Array | None = None
 
   def __len__(self) -> int:
     return int(self.rewards.shape[0])

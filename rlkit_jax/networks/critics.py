@@ -24,14 +24,19 @@ class QFunction(nn.Module):
   """Q(s, a): observations ``[B, O]`` and actions ``[B, A]`` → values ``[B]``.
 
   Wrap in :class:`rlkit_jax.networks.Ensemble` for E critics with output ``[E, B]``.
+
+  Attributes:
+    hidden_dims: hidden widths.
+    layer_norm: LayerNorm after each hidden layer (see :class:`~rlkit_jax.networks.mlp.MLP`).
   """
 
   hidden_dims: Sequence[int] = (256, 256)
+  layer_norm: bool = False
 
   @nn.compact
   def __call__(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
     inputs = jnp.concatenate([observations, actions], axis=-1)
-    return MLP((*self.hidden_dims, 1))(inputs)[..., 0]
+    return MLP((*self.hidden_dims, 1), layer_norm=self.layer_norm)(inputs)[..., 0]
 
 
 class DiscreteQFunction(nn.Module):

@@ -36,6 +36,8 @@ class MLP(nn.Module):
     hidden_dims: output width of each layer; the last entry is the output width.
     activate_final: apply the activation after the last layer too.
     activation: the nonlinearity (default ReLU).
+    layer_norm: LayerNorm after every hidden Dense, before the activation (ReBRAC's critics,
+      Tarasov et al. 2023; Ball et al. 2023).
 
   Input ``[..., D]`` → output ``[..., hidden_dims[-1]]``, float32.
   """
@@ -43,12 +45,15 @@ class MLP(nn.Module):
   hidden_dims: Sequence[int]
   activate_final: bool = False
   activation: Callable[[jax.Array], jax.Array] = nn.relu
+  layer_norm: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     for i, width in enumerate(self.hidden_dims):
       x = nn.Dense(width, kernel_init=default_init())(x)
       if i + 1 < len(self.hidden_dims) or self.activate_final:
+        if self.layer_norm:
+          x = nn.LayerNorm()(x)
         x = self.activation(x)
     return x
 
@@ -62,10 +67,15 @@ class Ensemble(nn.Module):
   Attributes:
     net_cls: the member module class, or a ``functools.partial`` of one.
     num_members: E.
+    split_inputs: every input has a leading axis ``E`` too, member e reading slice e (the same
+      parameters as the shared-input form: ``ensemble.clone(split_inputs=True).apply(variables,
+      ...)``). EDAC uses it to take each member's gradient with respect to its own copy of the
+      actions in one backward pass.
   """
 
   net_cls: Callable[..., nn.Module]
   num_members: int = 2
+  split_inputs: bool = False
 
   @nn.compact
   def __call__(self, *args):
@@ -73,7 +83,7 @@ class Ensemble(nn.Module):
         self.net_cls,
         variable_axes={"params": 0},
         split_rngs={"params": True},
-        in_axes=None,
+        in_axes=0 if self.split_inputs else None,
         out_axes=0,
         axis_size=self.num_members,
     )

@@ -8,6 +8,7 @@ from rlkit_jax.objectives.classifier import (
     sigmoid_cross_entropy,
 )
 from rlkit_jax.objectives.conservative import cql_discrete_penalty, cql_penalty
+from rlkit_jax.objectives.ensemble import edac_diversity_loss, rebrac_actor_loss, rebrac_next_values
 from rlkit_jax.objectives.iql import iql_actor_loss, iql_critic_loss, iql_value_loss
 from rlkit_jax.objectives.policy import (
     advantage_weighted_loss,
@@ -37,6 +38,7 @@ __all__ = [
     "cql_discrete_penalty",
     "cql_penalty",
     "dqn_target",
+    "edac_diversity_loss",
     "expectile_loss",
     "gail_discriminator_loss",
     "goal_classifier_loss",
@@ -48,6 +50,8 @@ __all__ = [
     "plackett_luce_loss",
     "preference_accuracy",
     "ranking_to_pairs",
+    "rebrac_actor_loss",
+    "rebrac_next_values",
     "sac_actor_loss",
     "sac_temperature_loss",
     "segment_return",

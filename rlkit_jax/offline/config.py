@@ -7,7 +7,7 @@ import functools
 from typing import Any, Mapping, Optional, Sequence
 
 from rlkit_jax import data as data_lib
-from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, IQL, TD3BC
+from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, EDAC, IQL, SACN, TD3BC, ReBRAC
 from rlkit_jax.agents.common import agent_options, numeric_hyperparameters
 from rlkit_jax.agents.hyperparameters import check_hyperparameters
 from rlkit_jax.data import preprocessing
@@ -43,8 +43,11 @@ ALGOS: dict[str, Algorithm] = {
     "bc": Algorithm(BC, "behaviour cloning (maximum likelihood)"),
     "cql": Algorithm(CQL, "CQL(H) on SAC, continuous actions (Kumar et al. 2020)"),
     "dqn": Algorithm(DQN, "Double DQN, plus the discrete CQL(H) penalty when cql_alpha > 0 (discrete actions)"),
+    "edac": Algorithm(EDAC, "EDAC: SAC-N plus the ensemble gradient-diversity term (An et al. 2021)"),
     "filtered_bc": Algorithm(BC, "BC on the top --top_fraction of trajectories by return", filter_trajectories=True),
     "iql": Algorithm(IQL, "Implicit Q-learning (Kostrikov et al. 2021)"),
+    "rebrac": Algorithm(ReBRAC, "ReBRAC: TD3+BC with LayerNorm critics and actor and critic BC penalties (Tarasov et al. 2023)"),
+    "sac_n": Algorithm(SACN, "SAC-N: SAC with N critics and the minimum over N (An et al. 2021)"),
     "td3_bc": Algorithm(TD3BC, "TD3+BC (Fujimoto & Gu 2021)"),
 }
 
@@ -174,7 +177,8 @@ def prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[d
 
   In order: the action space is checked against the algorithm, rewards are replaced by
   ``config.reward_model``'s if one is set, filtered BC keeps its top trajectories, rewards are
-  scaled (``config.reward_scaling``), and AWR gets its Monte Carlo returns-to-go. Evaluation is
+  scaled (``config.reward_scaling``), AWR gets its Monte Carlo returns-to-go and ReBRAC the
+  dataset's next actions. Evaluation is
   untouched: it always reports the task's own return.
 
   Returns:
@@ -200,6 +204,8 @@ def prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[d
   dataset, scaling = preprocessing.scale_rewards(dataset, config.reward_scaling)
   if getattr(algo.agent_class, "needs_returns_to_go", False):
     dataset = preprocessing.with_returns_to_go(dataset, discount=config.hyperparameters()["discount"])
+  if getattr(algo.agent_class, "needs_next_actions", False):
+    dataset = preprocessing.with_next_actions(dataset)
   return dataset, scaling
 
 

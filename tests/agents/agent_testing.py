@@ -15,6 +15,7 @@ import numpy as np
 
 from rlkit_jax.agents.awac import AWAC
 from rlkit_jax.agents.awr import AWR
+from rlkit_jax.agents.rebrac import ReBRAC
 from rlkit_jax.agents.td3_bc import TD3BC
 from rlkit_jax.data.transitions import Transitions
 
@@ -28,9 +29,10 @@ def random_batch(seed: int = 0, *, returns_to_go: bool = False) -> Transitions:
   """``BATCH`` random transitions from ``np.random.default_rng(seed)``.
 
   ``observations`` and ``next_observations`` ``[BATCH, O]`` ~ N(0, 1), ``actions`` ``[BATCH, A]``
-  ~ U(-1, 1), ``rewards`` ``[BATCH]`` ~ N(0, 1), ``terminals`` ``[BATCH]`` 1.0 with probability 0.2;
-  all float32. With ``returns_to_go`` (AWR needs them) also ``returns_to_go`` ``[BATCH]`` ~ 5 N(0, 1),
-  drawn last, so the other fields are the same either way.
+  ~ U(-1, 1), ``rewards`` ``[BATCH]`` ~ N(0, 1), ``terminals`` ``[BATCH]`` 1.0 with probability 0.2,
+  ``next_actions`` ``[BATCH, A]`` ~ U(-1, 1) (ReBRAC reads them); all float32. With
+  ``returns_to_go`` (AWR needs them) also ``returns_to_go`` ``[BATCH]`` ~ 5 N(0, 1), drawn last, so
+  the other fields are the same either way.
   """
   rng = np.random.default_rng(seed)
   fields = dict(
@@ -40,6 +42,7 @@ def random_batch(seed: int = 0, *, returns_to_go: bool = False) -> Transitions:
       terminals=jnp.asarray(rng.random(BATCH) < 0.2, jnp.float32),
       next_observations=jnp.asarray(rng.standard_normal((BATCH, O)), jnp.float32),
   )
+  fields["next_actions"] = jnp.asarray(rng.uniform(-1.0, 1.0, (BATCH, A)), jnp.float32)
   if returns_to_go:
     fields["returns_to_go"] = jnp.asarray(5.0 * rng.standard_normal(BATCH), jnp.float32)
   return Transitions(**fields)
@@ -140,18 +143,21 @@ def assert_update_is_pure(
 
 
 # Per agent: the TrainStates an update must change, the swept loss hyperparameter and its values.
-# Sweep members: keys [k0, k0, k1, k1]; members 0-2 learn, member 3 has the loss hyperparameter at 0,
-# which turns each of these agents into plain behaviour cloning (β = 0: every weight is 1; α = 0: no
-# Q term) — the baseline of the learning tests, from the same initial networks as member 2.
+# Sweep members: keys [k0, k0, k1, k1]; members 0-2 learn, member 3 has the loss hyperparameter at the
+# value that turns each of these agents into plain behaviour cloning (β = 0: every weight is 1; α = 0:
+# no Q term; ReBRAC's β₁ = 1000: the BC penalty swamps the normalised Q) — the baseline of the
+# learning tests, from the same initial networks as member 2.
 AGENTS = {
     "AWR": (AWR, ("actor", "value"), "temperature", [3.0, 3.0, 3.0, 0.0]),
     "AWAC": (AWAC, ("actor", "critic"), "temperature", [5.0, 5.0, 5.0, 0.0]),
     "TD3BC": (TD3BC, ("critic",), "alpha", [2.5, 2.5, 2.5, 0.0]),
+    "ReBRAC": (ReBRAC, ("critic",), "actor_bc_coef", [0.05, 0.05, 0.05, 1000.0]),
 }
 FIXED = {
     "AWR": dict(actor_lr=1e-2, value_lr=1e-2),
     "AWAC": dict(actor_lr=1e-2, critic_lr=1e-2, tau=0.1),
     "TD3BC": dict(actor_lr=1e-2, critic_lr=1e-2, tau=0.1),
+    "ReBRAC": dict(actor_lr=1e-2, critic_lr=1e-2, tau=0.1),
 }
 plain_update = jax.jit(lambda a, b: a.update(b))  # one compile per agent type
 

@@ -1,4 +1,4 @@
-"""The checks AWR, AWAC and TD3+BC share, parametrized over :data:`agent_testing.AGENTS`; each
+"""The checks AWR, AWAC, TD3+BC and ReBRAC share, parametrized over :data:`agent_testing.AGENTS`; each
 agent's own tests are in its file (test_awr.py, test_td3_bc.py).
 
 Tiny networks; compilation dominates: each agent compiles its plain ``update`` (shared by the
@@ -113,6 +113,7 @@ def bandit_batch() -> Transitions:
       terminals=jnp.ones(BATCH, jnp.float32),
       next_observations=jnp.asarray(np.tile(-observation, (BATCH, 1))),
       returns_to_go=rewards,
+      next_actions=jnp.asarray(np.stack([GOOD_ACTION, *OTHER_ACTIONS] * (BATCH // 4))),
   )
 
 
@@ -130,12 +131,12 @@ def trained_on_bandit(name):
 
 def test_bandit_reward_aware_agent_beats_behaviour_cloning(name, trained_on_bandit):
   _, _, means = trained_on_bandit
-  # Member 3 (β = 0 or α = 0) is behaviour cloning: the mean of the four corners, about (0, 0).
+  # Member 3 (β = 0, α = 0, or ReBRAC's β₁ = 1000) is behaviour cloning: the mean of the four corners, about (0, 0).
   np.testing.assert_allclose(means[3], 0.0, atol=0.15, err_msg=f"{name}: the BC member")
   bc_gap = np.linalg.norm(means[3] - GOOD_ACTION)
   for i in (0, 2):
     assert np.all(means[i] > 0.3), (name, means)  # in the good action's quadrant
-    if name != "TD3BC":  # weighted BC stays on the data; TD3+BC's Q term may extrapolate past it
+    if name not in ("TD3BC", "ReBRAC"):  # weighted BC stays on the data; a Q term may extrapolate past it
       assert np.linalg.norm(means[i] - GOOD_ACTION) < bc_gap - 0.4, (name, means)
 
 

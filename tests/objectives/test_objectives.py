@@ -111,6 +111,44 @@ def np_iql_actor_loss(lp, tq, v, beta, max_w):
   return np_awr_loss(lp, tq.min(axis=0) - v, beta, max_w)
 
 
+def np_edac_diversity(g):
+  # An et al. 2021, Sec. 4.2 with the authors' normalisation: per sample, the cosine similarity of
+  # every ordered pair i != j of the members' action gradients, summed, over (E - 1).
+  (g,) = _f64(g)
+  num_members, batch = g.shape[:2]
+  out = np.zeros(batch)
+  for b in range(batch):
+    for i in range(num_members):
+      for j in range(num_members):
+        if i != j:
+          gi, gj = g[i, b], g[j, b]
+          out[b] += gi @ gj / ((np.linalg.norm(gi) + 1e-10) * (np.linalg.norm(gj) + 1e-10))
+  return out / (num_members - 1)
+
+
+def np_numeric_grad(ref, argnum, h=1e-6):
+  """d mean(ref) / d args[argnum] by central differences in float64 (an independent check of a
+  gradient too long to derive by hand)."""
+
+  def grad(*args):
+    args = [np.asarray(a, np.float64) for a in args]
+    x = args[argnum]
+    out = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+      for sign in (1.0, -1.0):
+        shifted = x.copy()
+        shifted[index] += sign * h
+        out[index] += sign * np.mean(ref(*args[:argnum], shifted, *args[argnum + 1:])) / (2 * h)
+    return out
+
+  return grad
+
+
+def np_rebrac_penalty(pi, a):
+  pi, a = _f64(pi, a)
+  return np.sum((pi - a) ** 2, axis=-1)
+
+
 # ----------------------------------------------------------------------------------------------
 # Analytic gradients of the mean loss, d mean(L) / d arg.
 # ----------------------------------------------------------------------------------------------
@@ -419,6 +457,47 @@ CASES = [
             3: lambda q, pi, a, alpha: -np.mean(np.float64(q)) / np.mean(np.abs(np.float64(q))),
         },
         smooth_argnums=(1, 2),  # not Q: finite differences would see the stopped mean|Q|
+    ),
+    # -- critic ensembles (EDAC) and ReBRAC --
+    Case(
+        "edac_diversity_loss",
+        obj.edac_diversity_loss,
+        np_edac_diversity,
+        lambda rng: (_normal(rng, 3, B, 2),),
+        [()],
+        {0: np_numeric_grad(np_edac_diversity, 0)},
+        smooth_argnums=(0,),
+    ),
+    # Tarasov et al. 2023, Eq. (2): L = β₁ ‖π − a‖² − Q / mean|Q| (normaliser stopped).
+    # d mean L / dQ = −1/(B mean|Q|); d/dπ = 2β₁(π − a)/B = −d/da; d/dβ₁ = mean ‖π − a‖².
+    Case(
+        "rebrac_actor_loss",
+        lambda q, pi, a, beta: obj.rebrac_actor_loss(q, pi, a, actor_bc_coef=beta),
+        lambda q, pi, a, beta: beta * np_rebrac_penalty(pi, a) - np.float64(q) / np.mean(np.abs(np.float64(q))),
+        lambda rng: (_normal(rng, B, scale=3.0), _normal(rng, B, 3, scale=0.5), _normal(rng, B, 3, scale=0.5)),
+        [(0.0,), (0.05,), (1.0,)],
+        {
+            0: lambda q, pi, a, beta: np.full(B, -1.0 / np.mean(np.abs(np.float64(q))) / B),
+            1: lambda q, pi, a, beta: 2.0 * beta * (np.float64(pi) - np.float64(a)) / B,
+            2: lambda q, pi, a, beta: -2.0 * beta * (np.float64(pi) - np.float64(a)) / B,
+            3: lambda q, pi, a, beta: np.mean(np_rebrac_penalty(pi, a)),
+        },
+        smooth_argnums=(1, 2),
+    ),
+    # Eq. (3): v(s') = min Q'(s', ã') − β₂ ‖ã' − a'‖². d/dQ' = 1/B; d/dã' = −2β₂(ã' − a')/B = −d/da'.
+    Case(
+        "rebrac_next_values",
+        lambda q, pi, a, beta: obj.rebrac_next_values(q, pi, a, critic_bc_coef=beta),
+        lambda q, pi, a, beta: np.float64(q) - beta * np_rebrac_penalty(pi, a),
+        lambda rng: (_normal(rng, B, scale=3.0), _normal(rng, B, 3, scale=0.5), _normal(rng, B, 3, scale=0.5)),
+        [(0.0,), (0.5,), (2.0,)],
+        {
+            0: lambda q, pi, a, beta: np.full(B, 1.0 / B),
+            1: lambda q, pi, a, beta: -2.0 * beta * (np.float64(pi) - np.float64(a)) / B,
+            2: lambda q, pi, a, beta: 2.0 * beta * (np.float64(pi) - np.float64(a)) / B,
+            3: lambda q, pi, a, beta: -np.mean(np_rebrac_penalty(pi, a)),
+        },
+        smooth_argnums=(0, 1, 2),
     ),
     # -- conservative (CQL) --
     Case(
@@ -848,6 +927,10 @@ MISMATCHES = {
     "iql_critic_size": lambda: obj.iql_critic_loss(_Q, _V4, _V4, _V1, discount=0.9),
     "iql_critic_q_size": lambda: obj.iql_critic_loss(jnp.zeros((E, 3)), _V4, _V4, _V4, discount=0.9),
     "iql_actor_size": lambda: obj.iql_actor_loss(_V1, _Q, _V4, temperature=3.0),
+    "edac_rank": lambda: obj.edac_diversity_loss(_Q),
+    "edac_one_member": lambda: obj.edac_diversity_loss(jnp.zeros((1, 4, 2))),
+    "rebrac_actor_size": lambda: obj.rebrac_actor_loss(_V1, jnp.zeros((4, 2)), jnp.zeros((4, 2)), actor_bc_coef=1.0),
+    "rebrac_next_actions": lambda: obj.rebrac_next_values(_V4, jnp.zeros((4, 2)), jnp.zeros((4, 3)), critic_bc_coef=1.0),
 }
 
 
@@ -856,6 +939,18 @@ MISMATCHES = {
 def test_shape_or_dtype_mismatch_raises(call, transform):
   with pytest.raises(AssertionError):
     transform(call)()
+
+
+def test_edac_diversity_of_aligned_and_opposed_gradients():
+  """E members whose gradients all point one way give E (each of the E(E−1) ordered pairs counts
+  1, over E − 1); two opposed members give −2 (both ordered pairs count −1); a zero gradient
+  counts 0, not NaN."""
+  aligned = np.tile(np.array([[[1.0, 2.0]]], np.float32), (4, 3, 1)) * np.arange(1, 5, dtype=np.float32)[:, None, None]
+  np.testing.assert_allclose(obj.edac_diversity_loss(aligned), np.full(3, 4.0), rtol=1e-6)
+  opposed = np.array([[[1.0, 0.0]], [[-2.0, 0.0]]], np.float32)
+  np.testing.assert_allclose(obj.edac_diversity_loss(opposed), [-2.0], rtol=1e-6)
+  zero = np.zeros((3, 2, 2), np.float32)
+  assert np.all(np.isfinite(jax.grad(lambda g: obj.edac_diversity_loss(g).sum())(zero)))
 
 
 def test_lower_precision_dtype_preserved():
