@@ -1,4 +1,6 @@
-"""IQL throughput at 1, 4 and 16 seeds in one program, and the share of the matmul peak it reaches.
+"""IQL throughput at 1, 4 and 16 seeds in one program, and the share of the matmul peak it reaches;
+then the cost of a critic ensemble: SAC-N and EDAC updates/s at N = 2, 10 and 50 critics (one
+seed), as a ratio to N = 2 measured in the same run.
 
   python experiments/benchmark.py
 
@@ -17,7 +19,7 @@ from absl import flags
 
 import cli
 from rlkit_jax.training import core
-from rlkit_jax.agents import IQL
+from rlkit_jax.agents import EDAC, IQL, SACN
 from rlkit_jax.data.transitions import Transitions
 
 _SEEDS = cli.define_integer_list("seeds", [1, 4, 16], "Seed counts to measure.")
@@ -26,6 +28,7 @@ _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed calls per setting (the best
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Minibatch size per seed.")
 _HIDDEN = flags.DEFINE_integer("hidden", 256, "Hidden width (two hidden layers).")
 _MATMUL = flags.DEFINE_integer("matmul_size", 2048, "n of the n×n float32 matmul used for the peak.")
+_CRITICS = cli.define_integer_list("critics", [2, 10, 50], "Ensemble sizes N of the SAC-N / EDAC measurement (empty: skip).")
 _OBS_DIM, _ACT_DIM, _NUM_CRITICS = 11, 3, 2  # Hopper
 
 
@@ -60,6 +63,35 @@ def matmul_peak(n, repeats):
   return 2 * n**3 / _best_time(lambda: matmul(a, b), repeats)
 
 
+def _time_updates(create, dataset, num_seeds, train) -> float:
+  """Best wall time of one compiled call of ``train`` (``_UPDATES`` updates of ``num_seeds`` runs)."""
+  state, data = core.place(core.init_run_state(create, seed=0, num_seeds=num_seeds), dataset)
+  state, _ = train(state, data)  # compile
+  jax.block_until_ready(state)
+  holder = [state]
+
+  def call():
+    holder[0], _ = train(holder[0], data)
+    return holder[0]
+
+  return _best_time(call, _REPEATS.value)
+
+
+def ensemble_costs(dataset, train) -> list[dict]:
+  """SAC-N and EDAC updates/s (one seed) at each N of ``--critics``, and the ratio to the first N."""
+  rows = []
+  for name, cls in (("sac_n", SACN), ("edac", EDAC)):
+    for num_critics in _CRITICS.value:
+      create = functools.partial(
+          cls.create, observation_dim=_OBS_DIM, action_dim=_ACT_DIM, hidden_dims=(_HIDDEN.value,) * 2, num_critics=num_critics
+      )
+      rows.append({"algo": name, "num_critics": num_critics, "updates_per_s": _UPDATES.value / _time_updates(create, dataset, 1, train)})
+  for row in rows:
+    first = next(r for r in rows if r["algo"] == row["algo"])
+    row["cost_vs_first_n"] = first["updates_per_s"] / row["updates_per_s"]
+  return rows
+
+
 def main(argv):
   del argv
   rng = np.random.default_rng(0)
@@ -77,16 +109,7 @@ def main(argv):
   train = core.make_train_chunk(batch_size=_BATCH_SIZE.value, num_updates=_UPDATES.value)
   results = []
   for num_seeds in _SEEDS.value:
-    state, data = core.place(core.init_run_state(create, seed=0, num_seeds=num_seeds), dataset)
-    state, _ = train(state, data)  # compile
-    jax.block_until_ready(state)
-    holder = [state]
-
-    def call():
-      holder[0], metrics = train(holder[0], data)
-      return holder[0]
-
-    seconds = _best_time(call, _REPEATS.value)
+    seconds = _time_updates(create, dataset, num_seeds, train)
     updates_per_s = _UPDATES.value / seconds
     achieved = updates_per_s * num_seeds * flops
     results.append({
@@ -114,6 +137,12 @@ def main(argv):
     print(f"{r['num_seeds']:>5} {r['program_updates_per_s']:>10.1f} {r['seed_updates_per_s']:>11.1f} "
           f"{r['seed_throughput_vs_first']:>9.2f} {r['achieved_gflops']:>8.2f} {100 * r['share_of_matmul_peak']:>6.1f}%")
   print(f"matmul peak {peak / 1e9:.1f} GFLOP/s ({_MATMUL.value}² float32); one IQL update = {flops / 1e9:.3f} GFLOP")
+  if _CRITICS.value:
+    rows = ensemble_costs(dataset, train)
+    print(json.dumps({"ensembles": rows}, indent=1))
+    print(f"{'algo':>6} {'N':>4} {'updates/s':>10} {'time vs N=' + str(_CRITICS.value[0]):>12}")
+    for r in rows:
+      print(f"{r['algo']:>6} {r['num_critics']:>4} {r['updates_per_s']:>10.1f} {r['cost_vs_first_n']:>12.2f}")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ from rlkit_jax.agents.cql import CQL
 from rlkit_jax.agents.dqn import DQN
 from rlkit_jax.agents.iql import IQL
 from rlkit_jax.agents.rebrac import ReBRAC
+from rlkit_jax.agents.rvs import RvS
 from rlkit_jax.agents.sac import SAC
 from rlkit_jax.agents.sac_n import EDAC, SACN
 from rlkit_jax.agents.td3_bc import TD3BC
 
-__all__ = ["AWAC", "AWR", "BC", "CQL", "DQN", "EDAC", "IQL", "ReBRAC", "SAC", "SACN", "TD3BC"]
+__all__ = ["AWAC", "AWR", "BC", "CQL", "DQN", "EDAC", "IQL", "ReBRAC", "RvS", "SAC", "SACN", "TD3BC"]

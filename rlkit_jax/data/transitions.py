@@ -22,6 +22,8 @@ class Transitions:
       :func:`rlkit_jax.data.preprocessing.with_returns_to_go`.
     next_actions: optional a_{t+1}, the action the dataset took at s_{t+1}, ``[N, A]``; None unless
       an agent needs it (ReBRAC), filled by :func:`rlkit_jax.data.preprocessing.with_next_actions`.
+    timesteps: optional step index of s_t in its trajectory (0 at the first row), ``[N]`` int32;
+      None unless an agent needs it (RvS), filled by :func:`rlkit_jax.data.preprocessing.with_timesteps`.
   """
 
   observations: jax.Array
@@ -31,6 +33,7 @@ class Transitions:
   next_observations: jax.Array
   returns_to_go: jax.Array | None = None
   next_actions: jax.Array | None = None
+  timesteps: jax.Array | None = None
 
   def __len__(self) -> int:
     return int(self.rewards.shape[0])

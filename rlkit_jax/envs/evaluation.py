@@ -26,7 +26,9 @@ def evaluate(
   Args:
     act_fn: maps observations ``[num_envs, O]`` (float32) to actions ``[num_envs, A]``; e.g. a
       jitted, vmapped ``agent.eval_actions`` reshaped over ``[S, K]``. For a ``Discrete(n)`` task
-      the actions are integer indices ``[num_envs]`` (``[num_envs, 1]`` is accepted too).
+      the actions are integer indices ``[num_envs]`` (``[num_envs, 1]`` is accepted too). If it
+      has an ``observe(rewards [num_envs])`` method, that is called after every step with the
+      rewards just received (a return-conditioned policy decrements its prompt with them).
     env_id: a registered gymnasium id, e.g. ``"Hopper-v5"``.
     num_envs: episodes to run (seeds × episodes per seed).
     seed: base seed of the environments.
@@ -40,6 +42,7 @@ def evaluate(
   discrete = isinstance(envs.single_action_space, gym.spaces.Discrete)
   try:
     observations, _ = envs.reset(seed=seed)
+    observe = getattr(act_fn, "observe", None)  # a policy conditioned on the rewards it has received
     returns = np.zeros(num_envs)
     done = np.zeros(num_envs, dtype=bool)
     while not done.all():
@@ -49,6 +52,8 @@ def evaluate(
           raise ValueError(f"{env_id}: a Discrete task needs integer actions, act_fn returned {actions.dtype}")
         actions = actions.reshape(num_envs).astype(np.int64)
       observations, rewards, terminated, truncated, _ = envs.step(actions)
+      if observe is not None:
+        observe(np.asarray(rewards, np.float64))
       returns += np.where(done, 0.0, rewards)
       done |= terminated | truncated
     return returns

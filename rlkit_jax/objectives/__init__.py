@@ -13,6 +13,7 @@ from rlkit_jax.objectives.iql import iql_actor_loss, iql_critic_loss, iql_value_
 from rlkit_jax.objectives.policy import (
     advantage_weighted_loss,
     advantage_weights,
+    average_reward_to_go,
     bc_loss,
     sac_actor_loss,
     sac_temperature_loss,
@@ -31,6 +32,7 @@ from rlkit_jax.objectives.value import dqn_target, expectile_loss, squared_td_er
 __all__ = [
     "advantage_weighted_loss",
     "advantage_weights",
+    "average_reward_to_go",
     "bc_loss",
     "bradley_terry_loss",
     "bradley_terry_ranking_loss",

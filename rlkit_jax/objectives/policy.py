@@ -1,4 +1,5 @@
-"""Policy objectives: behaviour cloning, advantage weighting (AWR / AWAC / IQL actor), SAC and TD3+BC.
+"""Policy objectives: behaviour cloning, advantage weighting (AWR / AWAC / IQL actor), SAC, TD3+BC,
+and the outcome a return-conditioned policy (RvS) is conditioned on.
 
 Shape letters: ``B`` batch. Log-probabilities are of whole action vectors (summed over action
 dimensions), in nats. Every loss returns per-element values; the caller reduces.
@@ -27,6 +28,35 @@ def bc_loss(log_probs: ArrayLike) -> jax.Array:
   chex.assert_rank(log_probs, 1)
   chex.assert_type(log_probs, float)
   return -jnp.asarray(log_probs)
+
+
+def average_reward_to_go(returns_to_go: ArrayLike, timesteps: ArrayLike, *, horizon: ArrayLike) -> jax.Array:
+  r"""RvS-R's outcome ``ω_t = R̂_t / (H − t)``: the return still to come per step left in the time limit.
+
+  In the data R̂_t is the undiscounted return from s_t to the end of its trajectory; at evaluation it
+  is the prompt R̂_0 minus the rewards received so far, so one prompt ("return 3000") becomes the
+  reward rate the policy should keep up. Emmons et al. condition RvS-R on the average reward to go;
+  dividing by the steps left in the time limit (rather than in the episode, unknown at evaluation)
+  is what makes the prompt decrementable.
+
+  Args:
+    returns_to_go: R̂_t, ``[B]`` float, the task's reward units.
+    timesteps: t, ``[B]`` (int or float), steps since the trajectory began.
+    horizon: H, the task's time limit (1000 for MuJoCo locomotion); may be traced.
+
+  Returns:
+    ``[B]`` float, reward units per step; the divisor is floored at 1 (t ≥ H − 1).
+
+  References:
+    Emmons et al., `RvS: What is Essential for Offline RL via Supervised Learning?
+    <https://arxiv.org/abs/2112.10751>`_, ICLR 2022, Sec. 3 (RvS-R, outcome = average reward to go).
+  """
+  chex.assert_rank([returns_to_go, timesteps], 1)
+  chex.assert_equal_shape([returns_to_go, timesteps])
+  chex.assert_type(returns_to_go, float)
+  rtg = jnp.asarray(returns_to_go)
+  remaining = jnp.maximum(horizon - jnp.asarray(timesteps, rtg.dtype), 1.0)
+  return rtg / remaining
 
 
 def advantage_weights(

@@ -7,7 +7,7 @@ import functools
 from typing import Any, Mapping, Optional, Sequence
 
 from rlkit_jax import data as data_lib
-from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, EDAC, IQL, SACN, TD3BC, ReBRAC
+from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, EDAC, IQL, SACN, TD3BC, ReBRAC, RvS
 from rlkit_jax.agents.common import agent_options, numeric_hyperparameters
 from rlkit_jax.agents.hyperparameters import check_hyperparameters
 from rlkit_jax.data import preprocessing
@@ -47,6 +47,7 @@ ALGOS: dict[str, Algorithm] = {
     "filtered_bc": Algorithm(BC, "BC on the top --top_fraction of trajectories by return", filter_trajectories=True),
     "iql": Algorithm(IQL, "Implicit Q-learning (Kostrikov et al. 2021)"),
     "rebrac": Algorithm(ReBRAC, "ReBRAC: TD3+BC with LayerNorm critics and actor and critic BC penalties (Tarasov et al. 2023)"),
+    "rvs": Algorithm(RvS, "RvS-R: return-conditioned imitation of every transition (Emmons et al. 2021)"),
     "sac_n": Algorithm(SACN, "SAC-N: SAC with N critics and the minimum over N (An et al. 2021)"),
     "td3_bc": Algorithm(TD3BC, "TD3+BC (Fujimoto & Gu 2021)"),
 }
@@ -177,8 +178,9 @@ def prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[d
 
   In order: the action space is checked against the algorithm, rewards are replaced by
   ``config.reward_model``'s if one is set, filtered BC keeps its top trajectories, rewards are
-  scaled (``config.reward_scaling``), AWR gets its Monte Carlo returns-to-go and ReBRAC the
-  dataset's next actions. Evaluation is
+  scaled (``config.reward_scaling``; RvS's undiscounted returns-to-go and timesteps are taken
+  before, in the task's units), AWR gets its Monte Carlo returns-to-go and ReBRAC the dataset's
+  next actions. Evaluation is
   untouched: it always reports the task's own return.
 
   Returns:
@@ -201,6 +203,8 @@ def prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[d
     dataset = relabel_with_reward_model(dataset, config.reward_model)
   if algo.filter_trajectories:
     dataset = preprocessing.filter_top_trajectories(dataset, config.top_fraction)
+  if getattr(algo.agent_class, "conditions_on_returns", False):  # in the task's units, as the prompt is
+    dataset = preprocessing.with_timesteps(preprocessing.with_returns_to_go(dataset, discount=1.0))
   dataset, scaling = preprocessing.scale_rewards(dataset, config.reward_scaling)
   if getattr(algo.agent_class, "needs_returns_to_go", False):
     dataset = preprocessing.with_returns_to_go(dataset, discount=config.hyperparameters()["discount"])

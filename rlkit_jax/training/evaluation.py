@@ -16,12 +16,49 @@ def _eval_actions(agents: Any, observations: jax.Array) -> jax.Array:
   return jax.vmap(lambda agent, obs: agent.eval_actions(obs))(agents, observations)
 
 
+@jax.jit
+def _conditioned_actions(agents: Any, observations: jax.Array, outcomes: jax.Array) -> jax.Array:
+  return jax.vmap(lambda agent, obs, out: agent.conditioned_actions(obs, out))(agents, observations, outcomes)
+
+
+class ReturnPrompt:
+  """The act function of return-conditioned agents (RvS) in one vector env: each episode starts
+  with its run's prompt R̂_0 = ``agents.target_return`` and, after every step, R̂ drops by the
+  reward received and t grows by one; the policy sees ω = R̂ / (H − t)
+  (:func:`rlkit_jax.objectives.average_reward_to_go`).
+
+  Args:
+    agents: batched agents ``[R, ...]`` with ``conditioned_actions``, ``target_return`` ``[R]`` and
+      a static ``horizon``.
+    episodes_per_seed: K (episode i of the vector env belongs to run ``i // K``).
+  """
+
+  def __init__(self, agents: Any, episodes_per_seed: int):
+    self.agents, self.episodes = agents, episodes_per_seed
+    self.num_runs = jax.tree.leaves(agents)[0].shape[0]
+    self.remaining = np.repeat(np.asarray(agents.target_return, np.float64), episodes_per_seed)
+    self.steps = np.zeros_like(self.remaining)
+
+  def __call__(self, observations: np.ndarray) -> np.ndarray:
+    outcomes = self.remaining / np.maximum(self.agents.horizon - self.steps, 1.0)
+    shape = (self.num_runs, self.episodes)
+    actions = np.asarray(_conditioned_actions(
+        self.agents, observations.reshape(shape + (-1,)), jnp.asarray(outcomes.reshape(shape), jnp.float32)
+    ))
+    return actions.reshape((self.num_runs * self.episodes,) + actions.shape[2:])
+
+  def observe(self, rewards: np.ndarray) -> None:
+    self.remaining -= rewards
+    self.steps += 1
+
+
 def evaluate_agents(agents: Any, env_id: str, *, episodes_per_seed: int, seed: int) -> np.ndarray:
   """Runs ``episodes_per_seed`` episodes of every run's deterministic policy in one vector env.
 
   Args:
     agents: batched agents ``[R, ...]`` with an ``eval_actions(observations [K, O])`` method
-      returning ``[K, A]`` float (continuous) or ``[K]`` int (discrete) actions.
+      returning ``[K, A]`` float (continuous) or ``[K]`` int (discrete) actions; agents with a
+      ``conditioned_actions`` method (RvS) act through a :class:`ReturnPrompt` instead.
     env_id: gymnasium task.
     episodes_per_seed: K.
     seed: environment seed (use a different one per evaluation round).
@@ -35,6 +72,9 @@ def evaluate_agents(agents: Any, env_id: str, *, episodes_per_seed: int, seed: i
     obs = observations.reshape(num_runs, episodes_per_seed, -1)
     actions = np.asarray(_eval_actions(agents, obs))
     return actions.reshape((num_runs * episodes_per_seed,) + actions.shape[2:])
+
+  if hasattr(agents, "conditioned_actions"):
+    act_fn = ReturnPrompt(agents, episodes_per_seed)
 
   returns = evaluate(act_fn, env_id, num_envs=num_runs * episodes_per_seed, seed=seed)
   return returns.reshape(num_runs, episodes_per_seed)

@@ -191,7 +191,7 @@ def test_action_space_mismatch_fails_before_compiling(hopper_file, cartpole_file
   monkeypatch.setattr(core, "init_run_state", None)  # never reached
   with pytest.raises(ValueError, match="has discrete actions but --algo=iql is for continuous actions; valid --algo choices for this dataset: dqn"):
     run_offline(_config(cartpole_file), str(tmp_path))
-  with pytest.raises(ValueError, match="continuous actions but --algo=dqn is for discrete actions; valid --algo choices for this dataset: awac, awr, bc, cql, edac, filtered_bc, iql, rebrac, sac_n, td3_bc"):
+  with pytest.raises(ValueError, match="continuous actions but --algo=dqn is for discrete actions; valid --algo choices for this dataset: awac, awr, bc, cql, edac, filtered_bc, iql, rebrac, rvs, sac_n, td3_bc"):
     run_offline(_config(hopper_file, algo="dqn"), str(tmp_path))
 
 
@@ -207,7 +207,7 @@ def test_discrete_sweep_runs_end_to_end(cartpole_file, tmp_path):
   assert all(np.isfinite(float(r["q_policy_actions"])) for r in rows)
 
 
-@pytest.mark.parametrize("algo", ["awac", "awr", "cql", "edac", "filtered_bc", "rebrac", "sac_n", "td3_bc"])
+@pytest.mark.parametrize("algo", ["awac", "awr", "cql", "edac", "filtered_bc", "rebrac", "rvs", "sac_n", "td3_bc"])
 def test_every_continuous_algorithm_sweeps_in_one_program(algo, hopper_file, tmp_path):
   """actor_lr ∈ {1e-30, 1e-3} × 2 seeds: 4 runs of one program; a 1e-30 rate leaves the actor as created
   (to 1e-25: zero-initialised biases move by ~1e-30 a step)."""

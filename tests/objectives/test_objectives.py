@@ -458,6 +458,15 @@ CASES = [
         },
         smooth_argnums=(1, 2),  # not Q: finite differences would see the stopped mean|Q|
     ),
+    # -- return conditioning (RvS-R): ω = R̂ / max(H − t, 1); d mean ω / dR̂ = 1 / (B max(H − t, 1)) --
+    Case(
+        "average_reward_to_go",
+        lambda rtg, t, horizon: obj.average_reward_to_go(rtg, t, horizon=horizon),
+        lambda rtg, t, horizon: np.float64(rtg) / np.maximum(horizon - np.float64(t), 1.0),
+        lambda rng: (_normal(rng, B, scale=300.0), rng.integers(0, 1000, B).astype(np.int32)),
+        [(1000.0,), (500.0,), (200.0,)],
+        {0: lambda rtg, t, horizon: 1.0 / np.maximum(horizon - np.float64(t), 1.0) / B},  # linear: no check_grads
+    ),
     # -- critic ensembles (EDAC) and ReBRAC --
     Case(
         "edac_diversity_loss",
