@@ -68,13 +68,12 @@ def evaluate_agents(agents: Any, env_id: str, *, episodes_per_seed: int, seed: i
   """
   num_runs = jax.tree.leaves(agents)[0].shape[0]
 
-  def act_fn(observations: np.ndarray) -> np.ndarray:
+  def greedy(observations: np.ndarray) -> np.ndarray:
     obs = observations.reshape(num_runs, episodes_per_seed, -1)
     actions = np.asarray(_eval_actions(agents, obs))
     return actions.reshape((num_runs * episodes_per_seed,) + actions.shape[2:])
 
-  if hasattr(agents, "conditioned_actions"):
-    act_fn = ReturnPrompt(agents, episodes_per_seed)
+  act_fn = ReturnPrompt(agents, episodes_per_seed) if hasattr(agents, "conditioned_actions") else greedy
 
   returns = evaluate(act_fn, env_id, num_envs=num_runs * episodes_per_seed, seed=seed)
   return returns.reshape(num_runs, episodes_per_seed)
