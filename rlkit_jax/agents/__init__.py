@@ -3,6 +3,7 @@ from rlkit_jax.agents.awac import AWAC
 from rlkit_jax.agents.awr import AWR
 from rlkit_jax.agents.bc import BC
 from rlkit_jax.agents.cql import CQL
+from rlkit_jax.agents.decision_transformer import DecisionTransformer
 from rlkit_jax.agents.dqn import DQN
 from rlkit_jax.agents.iql import IQL
 from rlkit_jax.agents.rebrac import ReBRAC
@@ -11,4 +12,4 @@ from rlkit_jax.agents.sac import SAC
 from rlkit_jax.agents.sac_n import EDAC, SACN
 from rlkit_jax.agents.td3_bc import TD3BC
 
-__all__ = ["AWAC", "AWR", "BC", "CQL", "DQN", "EDAC", "IQL", "ReBRAC", "RvS", "SAC", "SACN", "TD3BC"]
+__all__ = ["AWAC", "AWR", "BC", "CQL", "DQN", "DecisionTransformer", "EDAC", "IQL", "ReBRAC", "RvS", "SAC", "SACN", "TD3BC"]

@@ -17,6 +17,7 @@ from rlkit_jax.objectives.policy import (
     bc_loss,
     sac_actor_loss,
     sac_temperature_loss,
+    sequence_action_error,
     td3_bc_actor_loss,
 )
 from rlkit_jax.objectives.preference import (
@@ -57,6 +58,7 @@ __all__ = [
     "sac_actor_loss",
     "sac_temperature_loss",
     "segment_return",
+    "sequence_action_error",
     "sigmoid_cross_entropy",
     "squared_td_error",
     "td3_bc_actor_loss",

@@ -59,6 +59,29 @@ def average_reward_to_go(returns_to_go: ArrayLike, timesteps: ArrayLike, *, hori
   return rtg / remaining
 
 
+def sequence_action_error(predicted: ArrayLike, actions: ArrayLike, mask: ArrayLike) -> jax.Array:
+  r"""The Decision Transformer's loss per step: ``mask · mean_A (â − a)²`` over a window of K steps.
+
+  Args:
+    predicted: â, ``[B, K, A]`` float, the model's actions.
+    actions: a, the dataset's, ``[B, K, A]``.
+    mask: ``[B, K]`` bool or 0/1, False at left padding.
+
+  Returns:
+    ``[B, K]``; the loss is its sum over the sum of ``mask`` (the mean over real steps).
+
+  References:
+    Chen et al., `Decision Transformer <https://arxiv.org/abs/2106.01345>`_, 2021, Algorithm 1
+    (mean squared error for continuous actions).
+  """
+  chex.assert_rank([predicted, actions, mask], [3, 3, 2])
+  chex.assert_equal_shape([predicted, actions])
+  chex.assert_equal_shape_prefix([predicted, mask], 2)
+  chex.assert_type([predicted, actions], float)
+  squared = jnp.mean(jnp.square(jnp.asarray(predicted) - jnp.asarray(actions)), axis=-1)
+  return jnp.where(jnp.asarray(mask, bool), squared, 0.0)
+
+
 def advantage_weights(
     advantages: ArrayLike, *, temperature: ArrayLike, max_weight: ArrayLike = 100.0
 ) -> jax.Array:

@@ -7,7 +7,7 @@ import functools
 from typing import Any, Mapping, Optional, Sequence
 
 from rlkit_jax import data as data_lib
-from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, EDAC, IQL, SACN, TD3BC, ReBRAC, RvS
+from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, EDAC, IQL, SACN, TD3BC, DecisionTransformer, ReBRAC, RvS
 from rlkit_jax.agents.common import agent_options, numeric_hyperparameters
 from rlkit_jax.agents.hyperparameters import check_hyperparameters
 from rlkit_jax.data import preprocessing
@@ -43,6 +43,7 @@ ALGOS: dict[str, Algorithm] = {
     "bc": Algorithm(BC, "behaviour cloning (maximum likelihood)"),
     "cql": Algorithm(CQL, "CQL(H) on SAC, continuous actions (Kumar et al. 2020)"),
     "dqn": Algorithm(DQN, "Double DQN, plus the discrete CQL(H) penalty when cql_alpha > 0 (discrete actions)"),
+    "dt": Algorithm(DecisionTransformer, "Decision Transformer: a causal transformer over return, state, action (Chen et al. 2021)"),
     "edac": Algorithm(EDAC, "EDAC: SAC-N plus the ensemble gradient-diversity term (An et al. 2021)"),
     "filtered_bc": Algorithm(BC, "BC on the top --top_fraction of trajectories by return", filter_trajectories=True),
     "iql": Algorithm(IQL, "Implicit Q-learning (Kostrikov et al. 2021)"),

@@ -125,7 +125,9 @@ def init_run_state(
 
 def scan_updates(agent: Any, key: jax.Array, data: Transitions, size: jax.Array | None, *, batch_size: int,
                  num_updates: int) -> tuple[Any, jax.Array, dict[str, jax.Array]]:
-  """``num_updates`` updates of one agent in a ``lax.scan``, each on a minibatch drawn from ``data``.
+  """``num_updates`` updates of one agent in a ``lax.scan``, each on a minibatch drawn from ``data``
+  (uniform transitions, or the agent's own ``sample_batch(data, key, batch_size, size=...)`` where it
+  has one: the Decision Transformer's segments).
 
   Args:
     agent: a pytree with a pure ``update(batch) -> (agent, metrics)``.
@@ -144,7 +146,8 @@ def scan_updates(agent: Any, key: jax.Array, data: Transitions, size: jax.Array 
     # scan xs under vmap.
     agent, key = carry
     key, batch_key = jax.random.split(key)
-    agent, metrics = agent.update(sample_batch(data, batch_key, batch_size, size=size))
+    sample = getattr(agent, "sample_batch", None) or sample_batch  # an agent may sample its own batches (segments)
+    agent, metrics = agent.update(sample(data, batch_key, batch_size, size=size))
     return (agent, key), metrics
 
   (agent, key), metrics = jax.lax.scan(body, (agent, key), None, length=num_updates)

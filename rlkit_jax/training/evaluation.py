@@ -52,13 +52,56 @@ class ReturnPrompt:
     self.steps += 1
 
 
+@jax.jit
+def _context_actions(agents: Any, returns, observations, actions, timesteps, mask) -> jax.Array:
+  return jax.vmap(lambda agent, *context: agent.act_in_context(*context))(agents, returns, observations, actions, timesteps, mask)
+
+
+class ContextPrompt(ReturnPrompt):
+  """The act function of sequence agents (the Decision Transformer) in one vector env: as
+  :class:`ReturnPrompt`, and each episode keeps its last K (R̂, s, a, t) steps, left-padded at the
+  start; the agent acts on that window (``act_in_context``).
+
+  Args:
+    agents: batched agents ``[R, ...]`` with ``act_in_context``, ``target_return`` ``[R]`` and
+      static ``context_length`` and ``action_dim``.
+    episodes_per_seed: K episodes per run.
+  """
+
+  def __init__(self, agents: Any, episodes_per_seed: int):
+    super().__init__(agents, episodes_per_seed)
+    m, k = len(self.remaining), agents.context_length
+    self.returns = np.zeros((m, k), np.float32)
+    self.observations: np.ndarray | None = None  # [M, K, O], made at the first call
+    self.actions = np.zeros((m, k, agents.action_dim), np.float32)
+    self.timesteps = np.zeros((m, k), np.int32)
+    self.mask = np.zeros((m, k), bool)
+
+  def __call__(self, observations: np.ndarray) -> np.ndarray:
+    m, k = self.mask.shape
+    if self.observations is None:
+      self.observations = np.zeros((m, k, observations.shape[-1]), np.float32)
+    for window in (self.returns, self.observations, self.actions, self.timesteps, self.mask):
+      window[:, :-1] = window[:, 1:].copy()  # drop the oldest step
+    self.returns[:, -1], self.observations[:, -1], self.actions[:, -1] = self.remaining, observations, 0.0
+    self.timesteps[:, -1], self.mask[:, -1] = self.steps, True
+    shape = (self.num_runs, self.episodes)
+    split = lambda x: jnp.asarray(x.reshape(shape + x.shape[1:]))
+    actions = np.asarray(_context_actions(
+        self.agents, split(self.returns), split(self.observations), split(self.actions), split(self.timesteps), split(self.mask)
+    )).reshape(m, -1)
+    self.actions[:, -1] = actions
+    return actions
+
+
 def evaluate_agents(agents: Any, env_id: str, *, episodes_per_seed: int, seed: int) -> np.ndarray:
   """Runs ``episodes_per_seed`` episodes of every run's deterministic policy in one vector env.
 
   Args:
     agents: batched agents ``[R, ...]`` with an ``eval_actions(observations [K, O])`` method
       returning ``[K, A]`` float (continuous) or ``[K]`` int (discrete) actions; agents with a
-      ``conditioned_actions`` method (RvS) act through a :class:`ReturnPrompt` instead.
+      ``conditioned_actions`` method (RvS) act through a :class:`ReturnPrompt` instead, and
+      agents with ``act_in_context`` (the Decision Transformer) through a :class:`ContextPrompt`.
     env_id: gymnasium task.
     episodes_per_seed: K.
     seed: environment seed (use a different one per evaluation round).
@@ -73,7 +116,12 @@ def evaluate_agents(agents: Any, env_id: str, *, episodes_per_seed: int, seed: i
     actions = np.asarray(_eval_actions(agents, obs))
     return actions.reshape((num_runs * episodes_per_seed,) + actions.shape[2:])
 
-  act_fn = ReturnPrompt(agents, episodes_per_seed) if hasattr(agents, "conditioned_actions") else greedy
+  if hasattr(agents, "act_in_context"):
+    act_fn = ContextPrompt(agents, episodes_per_seed)
+  elif hasattr(agents, "conditioned_actions"):
+    act_fn = ReturnPrompt(agents, episodes_per_seed)
+  else:
+    act_fn = greedy
 
   returns = evaluate(act_fn, env_id, num_envs=num_runs * episodes_per_seed, seed=seed)
   return returns.reshape(num_runs, episodes_per_seed)

@@ -467,6 +467,19 @@ CASES = [
         [(1000.0,), (500.0,), (200.0,)],
         {0: lambda rtg, t, horizon: 1.0 / np.maximum(horizon - np.float64(t), 1.0) / B},  # linear: no check_grads
     ),
+    # -- Decision Transformer: mask · mean_A (â − a)²; d mean / dâ = mask · 2(â − a) / (A · B · K) --
+    Case(
+        "sequence_action_error",
+        obj.sequence_action_error,
+        lambda p, a, m: np.where(m, np.mean((np.float64(p) - np.float64(a)) ** 2, axis=-1), 0.0),
+        lambda rng: (_normal(rng, B, 4, 3), _normal(rng, B, 4, 3), rng.random((B, 4)) < 0.7),
+        [()],
+        {
+            0: lambda p, a, m: m[..., None] * 2.0 * (np.float64(p) - np.float64(a)) / (3 * B * 4),
+            1: lambda p, a, m: -1.0 * m[..., None] * 2.0 * (np.float64(p) - np.float64(a)) / (3 * B * 4),
+        },
+        smooth_argnums=(0, 1),
+    ),
     # -- critic ensembles (EDAC) and ReBRAC --
     Case(
         "edac_diversity_loss",

@@ -1,0 +1,72 @@
+"""The Decision Transformer's network: a GPT-style causal transformer over (return, state, action)
+tokens, built from flax modules."""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+class CausalBlock(nn.Module):
+  """Pre-LayerNorm transformer block: ``x + MHA(LN(x))`` then ``x + MLP(LN(x))`` (GELU, 4× width).
+
+  Input ``[B, T, D]`` and a boolean attention mask ``[B, 1, T, T]`` (True = may attend).
+  """
+
+  num_heads: int
+
+  @nn.compact
+  def __call__(self, x: jax.Array, mask: jax.Array) -> jax.Array:
+    width = x.shape[-1]
+    x = x + nn.MultiHeadDotProductAttention(num_heads=self.num_heads, qkv_features=width)(nn.LayerNorm()(x), mask=mask)
+    h = nn.Dense(width)(nn.gelu(nn.Dense(4 * width)(nn.LayerNorm()(x))))
+    return x + h
+
+
+class DecisionTransformerNet(nn.Module):
+  """Actions predicted from a context of K steps (Chen et al. 2021, Sec. 3 and Fig. 1).
+
+  Each step t contributes three tokens, R̂_t, s_t, a_t, each embedded by its own linear layer plus a
+  learned embedding of the timestep; the 3K tokens (in that order) pass a LayerNorm and
+  ``num_layers`` causal blocks, and the state token's output predicts a_t = tanh(Linear(h)). A
+  step's action token is never seen by its own prediction (causality), so the actions fed at the
+  last position may be anything.
+
+  Attributes:
+    action_dim: A.
+    embed_dim: D (128 in the paper's MuJoCo runs).
+    num_layers: blocks (3). num_heads: attention heads (1).
+    max_timestep: size of the timestep embedding table; timesteps are clipped into it.
+
+  Call with ``returns [B, K]`` (scaled returns to go), ``observations [B, K, O]``, ``actions
+  [B, K, A]``, ``timesteps [B, K]`` int and ``mask [B, K]`` bool (False = padding); returns
+  predicted actions ``[B, K, A]`` in (−1, 1).
+  """
+
+  action_dim: int
+  embed_dim: int = 128
+  num_layers: int = 3
+  num_heads: int = 1
+  max_timestep: int = 1000
+
+  @nn.compact
+  def __call__(self, returns, observations, actions, timesteps, mask):
+    batch, context = returns.shape
+    time = nn.Embed(self.max_timestep, self.embed_dim)(jnp.clip(timesteps, 0, self.max_timestep - 1))
+    tokens = jnp.stack(
+        [
+            nn.Dense(self.embed_dim)(returns[..., None]) + time,
+            nn.Dense(self.embed_dim)(observations) + time,
+            nn.Dense(self.embed_dim)(actions) + time,
+        ],
+        axis=2,
+    ).reshape(batch, 3 * context, self.embed_dim)  # R̂_1, s_1, a_1, R̂_2, ...
+    token_mask = jnp.repeat(mask, 3, axis=1)  # [B, 3K]
+    attention = nn.combine_masks(
+        nn.make_causal_mask(token_mask, dtype=jnp.bool_), nn.make_attention_mask(token_mask, token_mask, dtype=jnp.bool_)
+    )
+    x = nn.LayerNorm()(tokens)
+    for _ in range(self.num_layers):
+      x = CausalBlock(self.num_heads)(x, attention)
+    state_outputs = x.reshape(batch, context, 3, self.embed_dim)[:, :, 1]
+    return jnp.tanh(nn.Dense(self.action_dim)(state_outputs))
