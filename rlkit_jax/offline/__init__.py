@@ -10,9 +10,9 @@ from rlkit_jax.offline.config import (
     prepare_dataset,
     relabel_with_reward_model,
 )
-from rlkit_jax.offline.job import run_label, run_offline
+from rlkit_jax.offline.job import load_trained, run_label, run_offline
 
 __all__ = [
     "ALGOS", "Algorithm", "DEFAULT_DATASET", "OfflineConfig", "create_fn", "prepare_dataset", "relabel_with_reward_model",
-    "run_label", "run_offline",
+    "load_trained", "run_label", "run_offline",
 ]

@@ -186,3 +186,39 @@ def run_offline(
   }
   run_folder.write_json(os.path.join(workdir, "summary.json"), summary)
   return summary
+
+
+def load_trained(workdir: str, *, dataset_dir: Optional[str] = None, step: Optional[int] = None) -> tuple[OfflineConfig, Any, Any]:
+  """A finished (or checkpointed) offline run's agents, to evaluate them again, e.g. under other
+  prompts (``agents.replace(target_return=...)``).
+
+  Args:
+    workdir: the run folder (``config.json``, ``checkpoints/``).
+    dataset_dir: extra folder to look for the run's dataset in.
+    step: which checkpoint; default the newest readable one.
+
+  Returns:
+    ``(config, agents, dataset)``: the run's settings, its agents (every leaf ``[R, ...]``,
+    ``R = H × S``, setting-major) and the dataset as the agents were trained on it.
+
+  Raises:
+    FileNotFoundError: no ``config.json`` in ``workdir``. CheckpointError: no readable checkpoint.
+  """
+  import dataclasses
+  import json
+
+  with open(os.path.join(workdir, "config.json")) as f:
+    saved = json.load(f)
+  config = OfflineConfig(**{field.name: saved[field.name] for field in dataclasses.fields(OfflineConfig) if field.name in saved})
+  dataset, _ = prepare_dataset(config, data_lib.load(config.dataset, dataset_dir=dataset_dir, env_id=config.env_id))
+  like = core.init_run_state(
+      create_fn(config, dataset.transitions.observations.shape[1], data_lib.action_dim(dataset)),
+      seed=config.seed, num_seeds=config.num_seeds, settings=config.settings,
+  )
+  checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json())
+  try:
+    _, state, _ = checkpointer.restore(like, step)
+  finally:
+    checkpointer.close()
+  return config, state.agents, dataset
+
