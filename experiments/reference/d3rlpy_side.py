@@ -163,7 +163,15 @@ def _cql(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
       conservative_weight=h["cql_alpha"], n_action_samples=h["num_sampled_actions"],
       soft_q_backup=bool(h["backup_entropy"]), max_q_backup=False,
   )
+  if h["backup_entropy"]:
+    target = ("TD target action", "a′ ~ π(·|s′), minus α log π", "the same (soft_q_backup=True)")
+  elif h["mean_backup"]:
+    target = ("TD target action", "tanh μ(s′) (mean_backup)", "tanh μ(s′) (soft_q_backup=False)")
+  else:
+    target = ("TD target action", "a′ ~ π(·|s′), no entropy term",
+              "tanh μ(s′) (soft_q_backup=False; a sample without the entropy term is not settable) — differs")
   return config, [
+      target,
       ("cql_alpha", h["cql_alpha"], f"conservative_weight={h['cql_alpha']:g} × α, α fixed at 1 (alpha_learning_rate=0)"
        if not lagrange else "conservative_weight × learned α"),
       ("cql_temperature", h["cql_temperature"], "1 (not settable)"),

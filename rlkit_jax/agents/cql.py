@@ -82,7 +82,7 @@ class CQL(TanhGaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
   shrinks below it.
 
   Fields: networks as ``TrainState`` s; numeric hyperparameters as ``[]`` float32 leaves (vmappable);
-  ``num_sampled_actions``, ``lagrange``, ``backup_entropy`` and ``bc_steps`` static.
+  ``num_sampled_actions``, ``lagrange``, ``backup_entropy``, ``bc_steps`` and ``mean_backup`` static.
 
   References:
     Kumar et al., `Conservative Q-Learning for Offline Reinforcement Learning
@@ -109,6 +109,7 @@ class CQL(TanhGaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
   lagrange: bool = flax.struct.field(pytree_node=False, default=False)
   backup_entropy: bool = flax.struct.field(pytree_node=False, default=False)
   bc_steps: int = flax.struct.field(pytree_node=False, default=0)
+  mean_backup: bool = flax.struct.field(pytree_node=False, default=False)
 
   action_space = "continuous"
   hyperparameter_ranges = {
@@ -141,6 +142,7 @@ class CQL(TanhGaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
       lagrange: bool = False,
       backup_entropy: bool = False,
       bc_steps: int = 0,
+      mean_backup: bool = False,
   ) -> "CQL":
     """Initialises networks and optimisers. Defaults: CORL's CQL configs for D4RL gym-MuJoCo.
 
@@ -172,11 +174,18 @@ class CQL(TanhGaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
         backup" of the reference code and CORL's ``backup_entropy=False``). Static.
       bc_steps: updates of BC warm start for the actor (0, CORL gym-MuJoCo; the reference code
         uses 40 000). Static int.
+      mean_backup: bootstrap at the policy mean a′ = tanh(μ(s′)) instead of a sample a′ ~ π(·|s′)
+        (False; True is d3rlpy's CQL with ``soft_q_backup=False``). Static.
+
+    Raises:
+      ValueError: ``mean_backup`` with ``backup_entropy`` (the mean action has no entropy term).
 
     Returns:
       A new agent; ``jax.vmap`` over ``key`` or any float-valued argument gives a batch of agents.
     """
     del actor_decay_steps  # the CQL paper and reference use constant learning rates
+    if mean_backup and backup_entropy:
+      raise ValueError("CQL.create: mean_backup bootstraps at tanh(μ(s′)), which has no entropy term; drop backup_entropy")
     key, actor_key, critic_key = jax.random.split(key, 3)
     observations = jnp.zeros((1, observation_dim), jnp.float32)
     actions = jnp.zeros((1, action_dim), jnp.float32)
@@ -199,6 +208,7 @@ class CQL(TanhGaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
         lagrange=bool(lagrange),
         backup_entropy=bool(backup_entropy),
         bc_steps=int(bc_steps),
+        mean_backup=bool(mean_backup),
     )
 
   def penalty_weight(self) -> jax.Array:
@@ -262,8 +272,10 @@ class CQL(TanhGaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
     means, log_stds = self.actor.apply_fn({"params": actor_params}, batch.observations)
     next_means, next_log_stds = self.actor.apply_fn({"params": actor_params}, batch.next_observations)
 
-    # TD target from the target critics at a' ~ π(·|s').
+    # TD target from the target critics at a' ~ π(·|s') (or at its mean, tanh μ(s')).
     next_actions, next_log_probs = tanh_gaussian_sample(next_key, next_means, next_log_stds)
+    if self.mean_backup:
+      next_actions = jnp.tanh(next_means)
     next_q = self.critic.apply_fn({"params": self.target_critic_params}, batch.next_observations, next_actions)
     next_values = jnp.min(next_q, axis=0)
     if self.backup_entropy:

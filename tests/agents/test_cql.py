@@ -254,3 +254,19 @@ def test_lagrange_multiplier_follows_the_gap(batch):
   assert np.all(np.diff(weights[:, 0]) > 0), weights
   assert np.all(np.diff(weights[:, 1]) < 0), weights
   assert float(agents[0].penalty_weight()) > weights[-1, 0]
+
+
+@pytest.mark.parametrize("mean_backup", [False, True])
+def test_mean_backup_bootstraps_at_the_policy_mean(batch, mean_backup):
+  """With no penalty (cql_alpha = 0) the critic step depends on the sampling key only through a′:
+  with ``mean_backup`` (a′ = tanh μ(s′), d3rlpy's soft_q_backup=False) two keys give the same
+  critics; with a sampled a′ they do not."""
+  create = jax.jit(lambda k: CQL.create(k, O, A, hidden_dims=HIDDEN, cql_alpha=0.0, mean_backup=mean_backup))
+  agent = create(jax.random.key(0))
+  other_key = agent.replace(key=jax.random.key(7))
+  step = jax.jit(lambda a, b: a.update(b))
+  first, _ = step(agent.replace(key=jax.random.clone(agent.key)), batch)
+  second, _ = step(other_key, batch)
+  assert trees_differ(first.critic.params, second.critic.params) is not mean_backup
+  with pytest.raises(ValueError, match="drop backup_entropy"):
+    CQL.create(jax.random.key(0), O, A, mean_backup=True, backup_entropy=True)
