@@ -7,12 +7,14 @@ stratified-bootstrap interval from rliable) as a markdown table and a PNG curve.
 """
 import json
 import os
+import sys
 
 import jax.numpy as jnp
 import numpy as np
 from absl import flags
 
-import cli
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
+import cli  # noqa: E402
 from rlkit_jax.offline import load_trained
 from rlkit_jax.training.evaluation import evaluate_agents
 
