@@ -157,3 +157,26 @@ def test_report_gives_rliable_intervals_and_verdicts(tmp_path):
   assert "50.0, 52.0, 54.0" in rows[("a_agree", "ours")] and "52.0 ± 1.6" in rows[("a_agree", "ours")]
   assert "3 min" in rows[("a_agree", "d3rlpy")]  # 3 seeds × 60 s of training, summed
   assert os.path.getsize(f"{out}_curves.png") > 0 and os.path.getsize(f"{out}_iqm.png") > 0
+
+
+SAC_TINY = ["--env=Hopper-v5", "--num_steps=400", "--start_steps=200", "--update_every=100", "--eval_every=200",
+            "--eval_episodes=2", "--num_seeds=2"]
+
+
+def test_sac_reproduction_ours_side_and_the_same_episodes_on_the_reference_side(tmp_path):
+  """Ours trains S seeds through the online job; a reference seed i (where d3rlpy imports) logs at
+  the same steps, and resuming it with other settings is refused naming the setting."""
+  script = os.path.join(EXPERIMENTS, "reference", "reproduce_sac.py")
+  out = _run(script, *SAC_TINY, "--side=ours", f"--workdir={tmp_path}")
+  assert out.returncode == 0, out.stderr[-2000:]
+  with open(tmp_path / "ours" / "metrics.csv") as f:
+    ours = list(csv.DictReader(f))
+  assert [(int(r["step"]), int(r["seed_index"])) for r in ours] == [(200, 0), (200, 1), (400, 0), (400, 1)]
+  pytest.importorskip("d3rlpy")
+  out = _run(script, *SAC_TINY, "--side=reference", "--reference_seeds=1", f"--workdir={tmp_path}")
+  assert out.returncode == 0, out.stderr[-2000:]
+  with open(tmp_path / "d3rlpy" / "seed1" / "metrics.csv") as f:
+    reference = list(csv.DictReader(f))
+  assert [int(r["step"]) for r in reference] == [200, 400] and all(np.isfinite(float(r["return"])) for r in reference)
+  again = _run(script, *SAC_TINY[:-1], "--num_seeds=3", "--side=reference", "--reference_seeds=1", "--resume", f"--workdir={tmp_path}")
+  assert again.returncode == 2 and "num_seeds=2, this one 3" in again.stderr
