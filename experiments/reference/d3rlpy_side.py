@@ -136,6 +136,25 @@ def _td3_bc(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
   return config, [("observation normalisation", "none", "none (no observation_scaler)"), _INIT]
 
 
+def _rebrac(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
+  del num_updates
+  critic_encoder = d3rlpy.models.VectorEncoderFactory(hidden_units=list(hidden_dims), use_layer_norm=bool(h["critic_layer_norm"]))
+  config = d3rlpy.algos.ReBRACConfig(
+      actor_learning_rate=h["actor_lr"], critic_learning_rate=h["critic_lr"],
+      actor_encoder_factory=_encoder(d3rlpy, hidden_dims), critic_encoder_factory=critic_encoder,
+      batch_size=batch_size, gamma=h["discount"], tau=h["tau"], n_critics=h["num_critics"],
+      target_smoothing_sigma=h["policy_noise"], target_smoothing_clip=h["noise_clip"], actor_beta=h["actor_bc_coef"],
+      critic_beta=h["critic_bc_coef"], update_actor_interval=h["policy_delay"],
+  )
+  return config, [
+      ("critic LayerNorm", "Dense → ReLU → LayerNorm" if h["critic_layer_norm"] else "none",
+       "the same (use_layer_norm)" if h["critic_layer_norm"] else "none"),
+      ("next action at a trajectory's last row", "the row's own action (preprocessing.with_next_actions)",
+       "zeros (d3rlpy's episode end; unused at a termination)"),
+      _INIT,
+  ]
+
+
 def _awac(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
   del num_updates
   config = d3rlpy.algos.AWACConfig(
@@ -200,7 +219,9 @@ def _dqn(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
   ]
 
 
-ALGOS: dict[str, Callable] = {"iql": _iql, "bc": _bc, "td3_bc": _td3_bc, "awac": _awac, "cql": _cql, "dqn": _dqn}
+ALGOS: dict[str, Callable] = {
+    "iql": _iql, "bc": _bc, "td3_bc": _td3_bc, "awac": _awac, "cql": _cql, "dqn": _dqn, "rebrac": _rebrac,
+}
 
 
 def make_config(algo: str, hyperparameters: dict[str, Any], *, hidden_dims, batch_size: int, num_updates: int):

@@ -36,8 +36,8 @@ class MLP(nn.Module):
     hidden_dims: output width of each layer; the last entry is the output width.
     activate_final: apply the activation after the last layer too.
     activation: the nonlinearity (default ReLU).
-    layer_norm: LayerNorm after every hidden Dense, before the activation (ReBRAC's critics,
-      Tarasov et al. 2023; Ball et al. 2023).
+    layer_norm: LayerNorm after every hidden layer's activation (Dense → ReLU → LayerNorm, as
+      ReBRAC's code and d3rlpy's ``use_layer_norm`` place it; Tarasov et al. 2023).
 
   Input ``[..., D]`` → output ``[..., hidden_dims[-1]]``, float32.
   """
@@ -52,9 +52,9 @@ class MLP(nn.Module):
     for i, width in enumerate(self.hidden_dims):
       x = nn.Dense(width, kernel_init=default_init())(x)
       if i + 1 < len(self.hidden_dims) or self.activate_final:
+        x = self.activation(x)
         if self.layer_norm:
           x = nn.LayerNorm()(x)
-        x = self.activation(x)
     return x
 
 
