@@ -209,7 +209,10 @@ def load_trained(workdir: str, *, dataset_dir: Optional[str] = None, step: Optio
 
   with open(os.path.join(workdir, "config.json")) as f:
     saved = json.load(f)
-  config = OfflineConfig(**{field.name: saved[field.name] for field in dataclasses.fields(OfflineConfig) if field.name in saved})
+  fields = {field.name: saved[field.name] for field in dataclasses.fields(OfflineConfig) if field.name in saved}
+  fields["hidden_dims"] = tuple(fields.get("hidden_dims", OfflineConfig.hidden_dims))  # JSON made them lists
+  fields["sweep"] = {name: tuple(values) for name, values in fields.get("sweep", {}).items()}
+  config = OfflineConfig(**fields)
   dataset, _ = prepare_dataset(config, data_lib.load(config.dataset, dataset_dir=dataset_dir, env_id=config.env_id))
   like = core.init_run_state(
       create_fn(config, dataset.transitions.observations.shape[1], data_lib.action_dim(dataset)),

@@ -278,3 +278,18 @@ def test_script_rejects_bad_flags_before_compiling(flag, message, tmp_path):
   assert out.returncode == 2  # a usage error: one line, ``train_offline.py: <message>``
   assert out.stderr.strip().startswith("train_offline.py: ") and message in out.stderr, out.stderr[-2000:]
   assert not (tmp_path / "run").exists()
+
+
+def test_load_trained_gives_back_the_saved_agents(hopper_file, reference_run):
+  """``load_trained`` rebuilds a finished run's agents from its folder alone (config.json and the
+  newest checkpoint): the same parameters as the checkpoint, ready to evaluate again."""
+  from rlkit_jax.offline import load_trained
+  from rlkit_jax.training.evaluation import evaluate_agents
+
+  workdir, _ = reference_run
+  config, agents, dataset = load_trained(workdir)
+  assert config == _config(hopper_file)
+  saved = _params(workdir, config)
+  for a, b in zip(jax.tree.leaves(agents.actor.params), jax.tree.leaves(saved.agents.actor.params)):
+    np.testing.assert_array_equal(a, b)
+  assert evaluate_agents(agents, dataset.env_id, episodes_per_seed=1, seed=0).shape == (2, 1)
