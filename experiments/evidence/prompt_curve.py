@@ -15,6 +15,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 import cli  # noqa: E402
+from reference.intervals import iqm_intervals  # noqa: E402
 from rlkit_jax.offline import load_trained
 from rlkit_jax.training.evaluation import evaluate_agents
 
@@ -26,10 +27,7 @@ _OUT = flags.DEFINE_string("out", "docs/prompt_curve", "Output prefix: <out>.md,
 
 
 def _iqm_interval(scores: np.ndarray) -> tuple[float, float, float]:
-  from rliable import library as rly
-  from rliable import metrics
-
-  point, interval = rly.get_interval_estimates({"x": scores[:, None]}, lambda s: np.array([metrics.aggregate_iqm(s)]), reps=2000)
+  point, interval = iqm_intervals({"x": scores}, reps=2000)
   return float(point["x"][0]), float(interval["x"][0, 0]), float(interval["x"][1, 0])
 
 

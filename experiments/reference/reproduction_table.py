@@ -22,6 +22,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 import cli  # noqa: E402
+from reference.intervals import iqm_intervals  # noqa: E402
 from rlkit_jax.errors import UsageError
 
 _RUNS = flags.DEFINE_string("runs", "runs/reproduce", "Folder holding reproduce.py workdirs.")
@@ -56,16 +57,6 @@ def read_side(cell: str, side: str) -> dict | None:
       with open(summary) as f:
         seconds = json.load(f)["wall_time_s"]
   return {"steps": np.array(steps)[complete], "scores": scores[complete], "seconds": seconds, "seeds": len(seeds)}
-
-
-def iqm_intervals(finals: dict[str, np.ndarray], reps: int) -> tuple[dict, dict]:
-  """rliable's IQM point estimates and 95% stratified-bootstrap intervals, per side (scores ``[S]``)."""
-  from rliable import library as rly  # noqa: PLC0415 (reference extra)
-  from rliable import metrics  # noqa: PLC0415
-
-  score_dict = {side: np.asarray(v, np.float64)[:, None] for side, v in finals.items()}  # [runs, 1 task]
-  iqm = lambda x: np.array([metrics.aggregate_iqm(x)])
-  return rly.get_interval_estimates(score_dict, iqm, reps=reps, random_state=np.random.RandomState(0))
 
 
 def main(argv):

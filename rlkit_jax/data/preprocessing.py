@@ -143,11 +143,8 @@ def with_next_actions(dataset: Dataset) -> Dataset:
 def with_timesteps(dataset: Dataset) -> Dataset:
   """``dataset`` with ``transitions.timesteps`` filled: each row's step index in its trajectory
   (0 at the row after an ``episode_ends`` row, and at row 0), ``[N]`` int32."""
-  ends = np.asarray(dataset.episode_ends, bool)
-  rows = np.arange(len(ends))
-  starts = np.concatenate([[0], np.flatnonzero(ends[:-1]) + 1])  # first row of every trajectory
-  first_row = starts[np.searchsorted(starts, rows, side="right") - 1]
-  timesteps = (rows - first_row).astype(np.int32)
+  starts, stops = trajectory_bounds(dataset.episode_ends)
+  timesteps = (np.arange(len(dataset.episode_ends)) - np.repeat(starts, stops - starts)).astype(np.int32)
   return dataclasses.replace(dataset, transitions=dataset.transitions.replace(timesteps=timesteps))
 
 

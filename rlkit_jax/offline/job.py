@@ -8,7 +8,9 @@ setting and seed), ``summary.json`` and orbax checkpoints (one per evaluation) u
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
+import json
 import os
 import time
 from typing import Any, Mapping, Optional, Sequence
@@ -204,9 +206,6 @@ def load_trained(workdir: str, *, dataset_dir: Optional[str] = None, step: Optio
   Raises:
     FileNotFoundError: no ``config.json`` in ``workdir``. CheckpointError: no readable checkpoint.
   """
-  import dataclasses
-  import json
-
   with open(os.path.join(workdir, "config.json")) as f:
     saved = json.load(f)
   fields = {field.name: saved[field.name] for field in dataclasses.fields(OfflineConfig) if field.name in saved}
