@@ -29,7 +29,8 @@ _SEED = flags.DEFINE_integer("seed", 0, "Master seed.")
 _NUM_STEPS = flags.DEFINE_integer("num_steps", 200_000, "SAC [DQN: 50_000] training budget (environment steps).")
 _NUM_TRANSITIONS = flags.DEFINE_integer("num_transitions", 100_000, "Size of random/medium/expert datasets [50_000].")
 _MEDIUM_FRACTION = flags.DEFINE_float(
-    "medium_fraction", 0.4, "Medium policy's target fraction of expert return [of the way from random to expert]."
+    "medium_fraction", None,
+    "Medium policy's target fraction of the expert's return (default 1/3, D4RL's) [of the way from random to expert, 0.4].",
 )
 _START_STEPS = flags.DEFINE_integer("start_steps", 5_000, "Initial uniformly random steps [DQN: steps before updates, 1_000].")
 _EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Steps between evaluations (snapshots) [2_000].")
@@ -47,7 +48,9 @@ flags.register_validator(
 )
 
 # The discrete recipe's defaults for flags left unset (a few minutes per task on one CPU core).
-_DISCRETE_DEFAULTS = {"num_steps": 50_000, "num_transitions": 50_000, "start_steps": 1_000, "eval_every": 2_000}
+_DISCRETE_DEFAULTS = {
+    "num_steps": 50_000, "num_transitions": 50_000, "start_steps": 1_000, "eval_every": 2_000, "medium_fraction": 0.4,
+}
 
 
 def main(argv):
@@ -71,7 +74,7 @@ def main(argv):
         seed=_SEED.value,
         num_steps=value("num_steps"),
         num_transitions=value("num_transitions"),
-        medium_fraction=_MEDIUM_FRACTION.value,
+        medium_fraction=value("medium_fraction"),
         behavior_epsilon=_BEHAVIOR_EPSILON.value,
         kinds=_KINDS.value,
         eval_every=value("eval_every"),
@@ -85,7 +88,7 @@ def main(argv):
         seed=_SEED.value,
         num_steps=_NUM_STEPS.value,
         num_transitions=_NUM_TRANSITIONS.value,
-        medium_fraction=_MEDIUM_FRACTION.value,
+        **({} if _MEDIUM_FRACTION.value is None else {"medium_fraction": _MEDIUM_FRACTION.value}),
         kinds=_KINDS.value,
         eval_every=_EVAL_EVERY.value,
         start_steps=_START_STEPS.value,

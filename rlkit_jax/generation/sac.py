@@ -3,7 +3,8 @@ medium, medium-replay, expert and medium-expert datasets in D4RL's HDF5 layout.
 
 Recipe (Fu et al., `D4RL <https://arxiv.org/abs/2004.07219>`_, 2020, Sec. 4): "random" rolls out
 the randomly initialised SAC policy; "expert" the final SAC policy; "medium" the training snapshot whose
-evaluation return is closest to ``medium_fraction`` of the expert's; "medium-replay" is the
+evaluation return is closest to ``medium_fraction`` of the expert's (D4RL's "about 1/3 the
+performance of the expert"); "medium-replay" is the
 replay buffer up to that snapshot; "medium-expert" concatenates medium and expert.
 
 The SAC run is :func:`rlkit_jax.online.train_online` with one seed on the task's reward, in its own
@@ -107,7 +108,7 @@ def make_d4rl_datasets(
     seed: int,
     num_steps: int,
     num_transitions: int,
-    medium_fraction: float = 0.4,
+    medium_fraction: float = 1 / 3,
     kinds: Sequence[str] = recipe.DATASET_KINDS,
     provenance: dict[str, Any] | None = None,
     workdir: str | None = None,
@@ -124,7 +125,8 @@ def make_d4rl_datasets(
     num_steps: SAC training budget in environment steps.
     num_transitions: size of the random, medium and expert datasets.
     medium_fraction: "medium" is the snapshot whose stochastic eval return is closest to this
-      fraction of the final (expert) policy's.
+      fraction of the final (expert) policy's; default 1/3, D4RL's (Fu et al. 2020, Sec. 4). Files
+      with no ``medium_fraction`` attribute were made with 0.4, the earlier default.
     kinds: which of :data:`recipe.DATASET_KINDS` to write.
     provenance: extra file attributes (e.g. the generating command).
     workdir: the SAC run's folder (checkpoints, ``metrics.csv``, ``snapshots/``); default
@@ -177,6 +179,7 @@ def make_d4rl_datasets(
       "expert_eval_return": expert.eval_return,
       "medium_snapshot_step": medium.step,
       "medium_eval_return": medium.eval_return,
+      "medium_fraction": medium_fraction,
       **(provenance or {}),
   }
   policies = {"random": initial.actor_params, "medium": medium.actor_params, "expert": expert.actor_params}

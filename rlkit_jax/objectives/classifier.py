@@ -11,6 +11,7 @@ from typing import Callable
 import chex
 import jax
 import jax.numpy as jnp
+import optax
 from jax.typing import ArrayLike
 
 REWARD_TRANSFORMS = ("logit", "log_d", "log_d_minus_log_1_minus_d", "gail")
@@ -142,27 +143,36 @@ def mixup(key: jax.Array, positives: ArrayLike, negatives: ArrayLike, *, alpha: 
   return lam[:, None] * positives + (1.0 - lam[:, None]) * negatives, lam
 
 
-def gradient_penalty(logit_fn: Callable[[jax.Array], jax.Array], inputs: ArrayLike) -> jax.Array:
-  r"""Zero-centred gradient penalty ``‖∇_x l(x)‖²`` per example.
+def gradient_penalty(logit_fn: Callable[[jax.Array], jax.Array], inputs: ArrayLike, *, target: ArrayLike = 0.0) -> jax.Array:
+  r"""Input-gradient penalty ``(‖∇_x l(x)‖ − target)²`` per example.
 
-  Penalising the squared norm of the logit's input gradient (target 0, the R1 form of Mescheder
-  et al. 2018) keeps a discriminator smooth, so the reward it defines gives the policy a useful
-  slope; DAC applies a gradient penalty to GAIL's discriminator. Evaluate it on real examples, or
-  on mixed ones (:func:`mixup`), and add ``λ_GP · mean`` to the classifier loss.
+  ``target = 0`` is the zero-centred form ``‖∇_x l(x)‖²`` (R1, Mescheder et al. 2018): it keeps a
+  discriminator smooth, so the reward it defines gives the policy a useful slope; evaluate it on
+  real (or :func:`mixup`-mixed) examples. ``target = 1`` is WGAN-GP's one-centred form (Gulrajani
+  et al. 2017), which DAC applies to GAIL's discriminator on random interpolates of expert and
+  policy inputs; it allows unit slopes. Add ``λ_GP · mean`` to the classifier loss.
 
   Args:
     logit_fn: ``[B, D] → [B]``, row i's logit depending on row i only (a classifier's apply with
       its parameters bound); differentiated twice when the result is trained on.
     inputs: ``x``, ``[B, D]`` float.
+    target: the gradient norm the penalty centres on, ≥ 0 (may be traced). The norm's own
+      gradient is taken as 0 at a zero input gradient (:func:`optax.safe_norm`), so both forms are
+      finite everywhere.
 
   Returns:
     ``[B]`` float.
 
   References:
     Mescheder et al., `Which Training Methods for GANs do actually Converge?
-    <https://arxiv.org/abs/1801.04406>`_, 2018, Eq. (9); Kostrikov et al. 2019 (DAC), Sec. 4.
+    <https://arxiv.org/abs/1801.04406>`_, 2018, Eq. (9); Gulrajani et al., `Improved Training of
+    Wasserstein GANs <https://arxiv.org/abs/1704.00028>`_, 2017, Eq. (3); Kostrikov et al. 2019
+    (DAC), Sec. 4.
   """
   inputs = jnp.asarray(inputs)
   chex.assert_rank(inputs, 2)
   grads = jax.grad(lambda x: jnp.sum(logit_fn(x)))(inputs)  # row i only depends on x_i
-  return jnp.sum(grads**2, axis=-1)
+  squared_norm = jnp.sum(grads**2, axis=-1)
+  # (‖g‖ − t)² expanded, so that t = 0 is exactly ‖g‖² (values and gradients) with no norm's kink.
+  target = jnp.asarray(target, squared_norm.dtype)
+  return squared_norm - 2.0 * target * optax.safe_norm(grads, 0.0, axis=-1) + target**2

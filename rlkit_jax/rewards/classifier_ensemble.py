@@ -24,6 +24,8 @@ from rlkit_jax.agents.common import train_state
 from rlkit_jax.networks import MLP
 from rlkit_jax.training.divergence import all_finite, select_runs
 
+GRADIENT_PENALTY_FORMS = ("zero_centred", "one_centred")  # see fit()
+
 
 @functools.lru_cache(maxsize=None)
 def _network(hidden_dims: tuple[int, ...]) -> MLP:
@@ -123,7 +125,7 @@ def input_statistics(observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _member_loss(
     model: ClassifierEnsemble, params: Any, positives: jax.Array, negatives: jax.Array, key: jax.Array, *,
-    mixup_alpha: float, gradient_penalty: float,
+    mixup_alpha: float, gradient_penalty: float, gradient_penalty_form: str = "zero_centred",
 ) -> tuple[jax.Array, jax.Array]:
   """One member's loss and accuracy on a balanced batch of standardised ``[B, O]`` positives and negatives."""
   logit_fn = lambda x: model._member_logits(params, x)
@@ -136,11 +138,15 @@ def _member_loss(
     inputs = jnp.concatenate([positives, negatives], axis=0)
     loss = jnp.mean(objectives.goal_classifier_loss(positive_logits, negative_logits))
   if gradient_penalty > 0:
-    loss = loss + gradient_penalty * jnp.mean(objectives.gradient_penalty(logit_fn, inputs))
+    target = 0.0
+    if gradient_penalty_form == "one_centred":  # WGAN-GP/DAC: norm 1 on uniform interpolates of each pair
+      inputs, _ = objectives.mixup(jax.random.fold_in(key, 1), positives, negatives, alpha=1.0)
+      target = 1.0
+    loss = loss + gradient_penalty * jnp.mean(objectives.gradient_penalty(logit_fn, inputs, target=target))
   return loss, accuracy
 
 
-@functools.partial(jax.jit, static_argnames=("num_steps", "batch_size", "mixup_alpha", "gradient_penalty"))
+@functools.partial(jax.jit, static_argnames=("num_steps", "batch_size", "mixup_alpha", "gradient_penalty", "gradient_penalty_form"))
 def fit(
     model: ClassifierEnsemble,
     positives: jax.Array,
@@ -151,6 +157,7 @@ def fit(
     batch_size: int = 128,
     mixup_alpha: float = 0.0,
     gradient_penalty: float = 0.0,
+    gradient_penalty_form: str = "zero_centred",
 ) -> tuple[ClassifierEnsemble, dict[str, jax.Array]]:
   """Trains every member for ``num_steps`` Adam steps on balanced minibatches; one ``lax.scan``.
 
@@ -160,8 +167,10 @@ def fit(
   of D+ and D−, the classes weigh equally (Fu et al. 2018, Eq. 3; Singh et al. 2019, Sec. 4).
   With ``mixup_alpha > 0`` the pairs are mixed instead (:func:`rlkit_jax.objectives.mixup`,
   Singh et al. 2019, Sec. 5) and trained with soft labels; ``gradient_penalty > 0`` adds
-  ``weight · mean ‖∇_x l(x)‖²`` (:func:`rlkit_jax.objectives.gradient_penalty`) on the (mixed)
-  inputs, with x the standardised observation.
+  ``weight · mean`` of :func:`rlkit_jax.objectives.gradient_penalty` in the chosen form, with x
+  the standardised input: ``"zero_centred"``, ``‖∇_x l(x)‖²`` on the (mixed) training inputs;
+  ``"one_centred"``, ``(‖∇_x l(x)‖ − 1)²`` on uniform interpolates of each positive/negative pair
+  (WGAN-GP's form, as DAC uses it).
 
   Args:
     model: the ensemble; its ``key`` is split and advanced.
@@ -173,6 +182,7 @@ def fit(
     batch_size: B, positives and negatives per member and step (2B inputs; static).
     mixup_alpha: Beta(α, α) of mixup; 0 = off (static).
     gradient_penalty: weight of the gradient penalty; 0 = off (static).
+    gradient_penalty_form: one of :data:`GRADIENT_PENALTY_FORMS` (static).
 
   Returns:
     ``(model, metrics)``: ``classifier_loss`` (nats; the regularised training loss) and
@@ -191,7 +201,8 @@ def fit(
     x_pos = jnp.take(positives, jax.random.randint(pos_key, (batch_size,), 0, num_positives), axis=0)
     x_neg = jnp.take(negatives, jax.random.randint(neg_key, (batch_size,), 0, negative_count), axis=0)
     loss_fn = lambda p: _member_loss(
-        model, p, x_pos, x_neg, mix_key, mixup_alpha=mixup_alpha, gradient_penalty=gradient_penalty
+        model, p, x_pos, x_neg, mix_key, mixup_alpha=mixup_alpha, gradient_penalty=gradient_penalty,
+        gradient_penalty_form=gradient_penalty_form,
     )
     (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     return state.apply_gradients(grads=grads), loss, accuracy
@@ -260,7 +271,7 @@ def positive_accuracy(models: ClassifierEnsemble, positives: jax.Array) -> jax.A
   return jax.vmap(lambda m: jnp.mean((jnp.mean(m.logits(positives), axis=0) > 0).astype(jnp.float32)))(models)
 
 
-@functools.partial(jax.jit, static_argnames=("num_steps", "batch_size", "mixup_alpha", "gradient_penalty"))
+@functools.partial(jax.jit, static_argnames=("num_steps", "batch_size", "mixup_alpha", "gradient_penalty", "gradient_penalty_form"))
 def fit_seeds(
     models: ClassifierEnsemble, positives: jax.Array, negatives: jax.Array, counts: jax.Array, **options: Any
 ) -> tuple[ClassifierEnsemble, dict[str, jax.Array]]:

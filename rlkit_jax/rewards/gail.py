@@ -134,9 +134,11 @@ class DiscriminatorReward(ClassifierReward):
     discount: γ of the learner (the absorbing state's value is ``r(s_a) / (1 − γ)``), in [0, 1).
     absorbing: DAC's absorbing states (see the module docstring); False = plain GAIL.
     transform: default ``"gail"`` (−log(1 − D)); see :class:`ClassifierReward` for the others.
-    gradient_penalty: weight of the zero-centred input-gradient penalty on the discriminator's
-      (standardised) inputs, default 10 (DAC's weight, Kostrikov et al. 2019, Sec. 5; theirs is
-      WGAN-GP's, centred at norm 1 on interpolates).
+    gradient_penalty: weight of the input-gradient penalty on the discriminator's (standardised)
+      inputs, default 10 (DAC's weight, Kostrikov et al. 2019, Sec. 5).
+    gradient_penalty_form: ``"zero_centred"`` (default, ``‖∇l‖²`` on the training pairs) or
+      ``"one_centred"`` (``(‖∇l‖ − 1)²`` on interpolates of expert and visited pairs: DAC's own,
+      WGAN-GP's form).
     num_steps: Adam steps per seed's ensemble every ``update_every_steps`` (default 1000) env
       steps: 250, one per 4 SAC updates (the first fit gets ``initial_num_steps``, default 10×).
     batch_size: B demonstrated and B visited inputs per step (default 256, SAC's batch).
@@ -162,6 +164,7 @@ class DiscriminatorReward(ClassifierReward):
       absorbing: bool = True,
       transform: str = "gail",
       gradient_penalty: float = 10.0,
+      gradient_penalty_form: str = "zero_centred",
       num_steps: int = 250,
       batch_size: int = 256,
       **options: Any,
@@ -179,7 +182,7 @@ class DiscriminatorReward(ClassifierReward):
     super().__init__(
         num_seeds=num_seeds, observation_dim=width, positives=demonstrations, key=key,
         negatives=None, add_visited=True, transform=transform, gradient_penalty=gradient_penalty,
-        num_steps=num_steps, batch_size=batch_size, **options,
+        gradient_penalty_form=gradient_penalty_form, num_steps=num_steps, batch_size=batch_size, **options,
     )
 
   def _visited(self, buffer: Any, start: int, stop: int) -> np.ndarray:
@@ -234,7 +237,8 @@ class DiscriminatorReward(ClassifierReward):
 _KWARGS: dict[str, type] = {
     "demos": str, "num_demos": int, "absorbing": bool, "negatives_capacity": int, "update_every_steps": int,
     "num_steps": int, "initial_num_steps": int, "batch_size": int, "ensemble_size": int, "hidden_dims": str,
-    "learning_rate": float, "transform": str, "mixup_alpha": float, "gradient_penalty": float, "normalize": bool,
+    "learning_rate": float, "transform": str, "mixup_alpha": float, "gradient_penalty": float,
+    "gradient_penalty_form": str, "normalize": bool,
 }
 
 

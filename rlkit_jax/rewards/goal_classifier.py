@@ -90,6 +90,9 @@ class ClassifierReward:
     transform: the reward transform, one of :data:`rlkit_jax.objectives.classifier.REWARD_TRANSFORMS`.
     mixup_alpha: mixup's α (0 = off); Singh et al. 2019 regularise VICE's classifier with mixup.
     gradient_penalty: weight of the input-gradient penalty (0 = off).
+    gradient_penalty_form: ``"zero_centred"`` (``‖∇l‖²`` on the training inputs) or
+      ``"one_centred"`` (``(‖∇l‖ − 1)²`` on interpolates of D+ and D− pairs, WGAN-GP's form); see
+      :func:`rlkit_jax.rewards.classifier_ensemble.fit`.
     normalize: standardise inputs with statistics of D+ ∪ D− taken at the first fit (then fixed).
     features: indices into the observation of the features the classifier sees (default all O): the
       part of the state the success examples are about, e.g. ``(0,)``, Swimmer-v5's heading. With
@@ -123,6 +126,7 @@ class ClassifierReward:
       transform: str = "log_d",
       mixup_alpha: float = 0.0,
       gradient_penalty: float = 0.0,
+      gradient_penalty_form: str = "zero_centred",
       normalize: bool = True,
       features: Optional[Sequence[int]] = None,
   ):
@@ -144,6 +148,11 @@ class ClassifierReward:
     ):
       if value <= 0:
         raise ValueError(f"ClassifierReward: {field} must be positive, got {value}")
+    if gradient_penalty_form not in classifier_ensemble.GRADIENT_PENALTY_FORMS:
+      raise ValueError(
+          f"ClassifierReward: gradient_penalty_form={gradient_penalty_form!r}; choose one of "
+          f"{', '.join(classifier_ensemble.GRADIENT_PENALTY_FORMS)}"
+      )
     if mixup_alpha < 0 or gradient_penalty < 0:
       raise ValueError(f"ClassifierReward: mixup_alpha and gradient_penalty must be ≥ 0 (0 = off), got {mixup_alpha}, {gradient_penalty}")
     self.num_seeds, self.observation_dim = num_seeds, observation_dim
@@ -152,6 +161,7 @@ class ClassifierReward:
     self.initial_num_steps = 10 * num_steps if initial_num_steps is None else initial_num_steps
     self.batch_size, self.transform, self.normalize = batch_size, transform, bool(normalize)
     self.mixup_alpha, self.gradient_penalty = float(mixup_alpha), float(gradient_penalty)
+    self.gradient_penalty_form = gradient_penalty_form
     self.positives = positives
     self._positives = jnp.asarray(positives)
     init_key, reservoir_key = jax.random.split(key)
@@ -206,6 +216,7 @@ class ClassifierReward:
       fitted, fit_metrics = classifier_ensemble.fit_seeds(
           models, self._positives, jnp.asarray(self.negatives), jnp.asarray(self.counts, jnp.int32), num_steps=num_steps,
           batch_size=self.batch_size, mixup_alpha=self.mixup_alpha, gradient_penalty=self.gradient_penalty,
+          gradient_penalty_form=self.gradient_penalty_form,
       )
       self.models = fitted
       self.fits += 1
@@ -274,8 +285,8 @@ def _host_rng(key: jax.Array) -> np.random.Generator:
 _KWARGS: dict[str, type] = {
     "examples": str, "frozen": bool, "example_negatives": bool, "negatives_capacity": int, "update_every_steps": int,
     "num_steps": int, "initial_num_steps": int, "batch_size": int, "ensemble_size": int, "hidden_dims": str,
-    "learning_rate": float, "transform": str, "mixup_alpha": float, "gradient_penalty": float, "normalize": bool,
-    "features": str,
+    "learning_rate": float, "transform": str, "mixup_alpha": float, "gradient_penalty": float,
+    "gradient_penalty_form": str, "normalize": bool, "features": str,
 }
 
 
@@ -290,7 +301,7 @@ def make_classifier_reward(*, config: Any, observation_dim: int, key: jax.Array,
     ``"0"`` or ``"0-3-4"``; every other :class:`ClassifierReward` option by name
     (``negatives_capacity``, ``update_every_steps``, ``num_steps``, ``initial_num_steps``,
     ``batch_size``, ``ensemble_size``, ``learning_rate``, ``transform``, ``mixup_alpha``,
-    ``gradient_penalty``, ``normalize``).
+    ``gradient_penalty``, ``gradient_penalty_form``, ``normalize``).
 
   Raises:
     ValueError: no ``examples``, an unknown setting, or a value of the wrong type.

@@ -10,6 +10,7 @@ import pytest
 from rlkit_jax import generation as generate
 from rlkit_jax.data import load
 from rlkit_jax.generation import sac as generate_sac
+from rlkit_jax.results import load_metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -37,6 +38,15 @@ def test_make_d4rl_datasets_writes_every_kind(tmp_path):
   assert lengths["medium-replay"] == medium_step
   with h5py.File(paths["medium-replay"]) as f:
     assert f["timeouts"][-1] or f["terminals"][-1]  # the cut-off buffer ends a trajectory
+    attrs = dict(f.attrs)
+  # D4RL's rule: medium is the earlier snapshot nearest a third of the expert's (stochastic) return.
+  steps, returns = load_metrics(os.path.join(tmp_path, "runs", "Hopper-v5-seed0"), "stochastic_return")
+  returns = dict(zip(steps.tolist(), returns[:, 0].tolist()))
+  assert attrs["medium_fraction"] == pytest.approx(1 / 3) and attrs["expert_snapshot_step"] == 400
+  assert attrs["expert_eval_return"] == pytest.approx(returns[400])
+  earlier = [step for step in returns if step < 400]
+  nearest = min(earlier, key=lambda step: abs(returns[step] - returns[400] / 3))
+  assert attrs["medium_snapshot_step"] == nearest and attrs["medium_eval_return"] == pytest.approx(returns[nearest])
 
 
 def test_unknown_kind_is_refused(tmp_path):

@@ -301,6 +301,12 @@ class Case:
     return len(self.make_data(np.random.default_rng(0)))
 
 
+def _penalty_slope(g: np.ndarray, t: float) -> np.ndarray:
+  """d (‖g‖ − t)² / d g = 2 (‖g‖ − t) g / ‖g‖, rows of ``g`` ``[B, D]``."""
+  norm = np.linalg.norm(g, axis=-1, keepdims=True)
+  return 2.0 * (norm - t) * g / norm
+
+
 CASES = [
     Case(
         "expectile_loss",
@@ -647,15 +653,16 @@ CASES = [
         )
     ],
     Case(
-        # l(x) = x·w + ½‖x‖² has ∇_x l = w + x, so the penalty is ‖w + x‖² per row.
+        # l(x) = x·w + ½‖x‖² has ∇_x l = g = w + x, so the penalty is (‖g‖ − t)² per row and its
+        # gradient 2 (‖g‖ − t) g / ‖g‖ in x and in w (summed over rows); t = 0 is ‖g‖².
         "gradient_penalty",
-        lambda x, w: obj.gradient_penalty(lambda z: z @ w + 0.5 * jnp.sum(z**2, axis=-1), x),
-        lambda x, w: np.sum((np.float64(x) + np.float64(w)) ** 2, axis=-1),
+        lambda x, w, t: obj.gradient_penalty(lambda z: z @ w + 0.5 * jnp.sum(z**2, axis=-1), x, target=t),
+        lambda x, w, t: (np.linalg.norm(np.float64(x) + np.float64(w), axis=-1) - t) ** 2,
         lambda rng: (_normal(rng, B, 3), _normal(rng, 3)),
-        [()],
+        [(0.0,), (1.0,), (2.5,)],
         {
-            0: lambda x, w: 2.0 * (np.float64(x) + np.float64(w)) / B,
-            1: lambda x, w: 2.0 * np.sum(np.float64(x) + np.float64(w), axis=0) / B,
+            0: lambda x, w, t: _penalty_slope(np.float64(x) + np.float64(w), t) / B,
+            1: lambda x, w, t: np.sum(_penalty_slope(np.float64(x) + np.float64(w), t), axis=0) / B,
         },
         smooth_argnums=(0, 1),
     ),
@@ -739,6 +746,16 @@ def test_gradient_penalty_of_a_nonlinear_logit():
   got = jax.jit(lambda x: obj.gradient_penalty(lambda z: jnp.tanh(z @ w), x))(x)
   t = np.tanh(np.float64(x) @ np.float64(w))
   np.testing.assert_allclose(got, (1 - t**2) ** 2 * np.sum(np.float64(w) ** 2), rtol=1e-5)
+
+
+def test_gradient_penalty_is_finite_at_a_flat_logit():
+  """A constant logit has a zero input gradient: the penalty is t², and its parameter gradient is
+  finite (the norm's kink at 0 gives NaN without a safe norm)."""
+  x = _normal(np.random.default_rng(3), B, 3)
+  for t in (0.0, 1.0):
+    penalty = lambda w: jnp.mean(obj.gradient_penalty(lambda z: 0.0 * (z @ w) + w[0], x, target=t))
+    np.testing.assert_allclose(penalty(jnp.ones(3)), t**2)
+    assert np.all(np.isfinite(jax.grad(penalty)(jnp.ones(3))))
 
 
 def test_segment_return_rejects_unknown_reduction():

@@ -82,6 +82,31 @@ def test_fit_separates_two_blobs(regularised):
   assert np.all(accuracy > 0.9), accuracy  # Bayes accuracy Φ(2) = 0.977 per member
 
 
+def test_one_centred_penalty_gives_unit_slopes_between_the_classes():
+  """WGAN-GP's form, weighted heavily: on interpolates of the two blobs each member's logit has an
+  input-gradient norm near 1, and the blobs are still told apart."""
+  rng = np.random.default_rng(4)
+  positives, negatives = _blobs(rng, 300, 2.0), _blobs(rng, 1000, -2.0)
+  model, metrics = fit(
+      _ensemble(jax.random.key(2)), jnp.asarray(positives), jnp.asarray(negatives), jnp.asarray(1000, jnp.int32),
+      num_steps=600, batch_size=64, mixup_alpha=0.0, gradient_penalty=10.0, gradient_penalty_form="one_centred",
+  )
+  assert float(metrics["classifier_accuracy"]) > 0.9
+  lam = rng.random((300, 1)).astype(np.float32)
+  between = jnp.asarray(lam * positives + (1 - lam) * negatives[:300])
+  grads = jax.vmap(lambda x: jax.jacrev(lambda z: model.logits(z[None])[:, 0])(x))(between)  # [n, E, 2]
+  norms = np.linalg.norm(np.asarray(grads), axis=-1)
+  assert 0.7 < np.median(norms) < 1.3, np.percentile(norms, [10, 50, 90])
+
+
+def test_unknown_gradient_penalty_form_is_refused():
+  with pytest.raises(ValueError, match="gradient_penalty_form='two_centred'; choose one of zero_centred, one_centred"):
+    ClassifierReward(
+        num_seeds=1, observation_dim=2, positives=np.ones((3, 2), np.float32), key=jax.random.key(0),
+        gradient_penalty_form="two_centred",
+    )
+
+
 def test_balanced_batches_score_rare_positives_high():
   """10 positives, 1000 negatives, overlapping blobs (log-likelihood ratio 2·x₀): balanced batches
   learn the ratio (D ≈ σ(2x₀), high on positives); plain BCE on uniform draws from D+ ∪ D− learns
