@@ -120,7 +120,7 @@ def find_runs(root: str) -> list[str]:
   return sorted(d for d, _, files in os.walk(root) if "summary.json" in files)
 
 
-def _order(curves: Sequence[Curve], preferred: Sequence[str]) -> list[str]:
+def ordered_algos(curves: Sequence[Curve], preferred: Sequence[str]) -> list[str]:
   """Algorithm labels: by ``preferred`` base name, then by the swept values (numerically)."""
   rank = {v: i for i, v in enumerate(preferred)}
   keys = {c.algo: (rank.get(c.algo.split("[")[0], len(rank)), c.algo.split("[")[0], tuple(c.setting.items())) for c in curves}
@@ -131,7 +131,7 @@ def score_table(curves: Sequence[Curve], *, algo_order: Sequence[str] = ()) -> s
   """A markdown table: one row per dataset, one column per algorithm; each cell
   ``final ± std`` over seeds with the best evaluation's mean in parentheses; plus the dataset's
   own score. Cells without a run are ``–``."""
-  algos = _order(curves, algo_order)
+  algos = ordered_algos(curves, algo_order)
   datasets = sorted({c.dataset for c in curves})
   by_key = {(c.dataset, c.algo): c for c in curves}
   header = "| dataset | data | " + " | ".join(algos) + " |"
@@ -172,7 +172,7 @@ def plot_curves(curves: Sequence[Curve], path: str, *, column: str | None = None
   cols = min(3, len(datasets))
   rows = -(-len(datasets) // cols)
   fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.3 * rows), squeeze=False)
-  algos = _order(curves, algo_order)
+  algos = ordered_algos(curves, algo_order)
   colors = {algo: plt.get_cmap("tab10")(i % 10) for i, algo in enumerate(algos)}
   for ax, dataset in zip(axes.flat, datasets):
     for algo in algos:

@@ -88,3 +88,45 @@ def test_script_writes_table_and_plots(runs, tmp_path):
   for suffix in ("_curves.png", "_q.png"):
     with open(out + suffix, "rb") as f:
       assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def _score_table(runs, out, *extra):
+  return subprocess.run(
+      [sys.executable, os.path.join(REPO, "experiments", "evidence", "score_table.py"), f"--runs={runs}", f"--out={out}", *extra],
+      capture_output=True, text=True, timeout=180,
+  )
+
+
+def test_script_interval_estimates(tmp_path):
+  """rliable's IQM per cell (3 seeds: nothing trimmed, the mean) and over seeds × datasets (6 runs:
+  scipy's 25% trim drops one at each end)."""
+  pytest.importorskip("rliable")
+  root = tmp_path / "runs"
+  finals = {("bc", "hopper-medium-v5"): [10, 20, 60], ("bc", "walker2d-medium-v5"): [0, 30, 40],
+            ("iql", "hopper-medium-v5"): [50, 50, 80], ("iql", "walker2d-medium-v5"): [20, 20, 20]}
+  for (algo, dataset), last in finals.items():
+    _write_run(root / algo / dataset, algo, dataset, [[[0, 0, 0], last]])
+  out = str(tmp_path / "docs" / "table")
+  proc = _score_table(root, out, "--intervals", "--reps=200")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  lines = open(out + "_iqm.md").read().splitlines()
+  assert lines[0] == "| dataset | bc | iql |"
+  assert lines[2].startswith("| hopper-medium-v5 | 30.0 [") and "| 60.0 [" in lines[2]
+  assert lines[5] == "Over 2 datasets × 3 seeds (hopper-medium-v5, walker2d-medium-v5):"
+  bc_row = next(line for line in lines if line.startswith("| bc |"))
+  assert bc_row.startswith(f"| bc | {np.mean([10, 20, 30, 40]):.1f} [") and f"| {np.mean([10, 20, 60, 0, 30, 40]):.1f} [" in bc_row
+  for suffix in ("_aggregate.png", "_profiles.png"):
+    with open(out + suffix, "rb") as f:
+      assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_script_intervals_without_rliable_is_one_line(runs, tmp_path):
+  """Where rliable is missing (a fresh test venv), --intervals names the extra to install."""
+  try:
+    import rliable  # noqa: F401
+  except ImportError:
+    proc = _score_table(runs, str(tmp_path / "table"), "--intervals")
+    assert proc.returncode != 0 and "pip install -e '.[reference]'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+  else:
+    pytest.skip("rliable is installed here")

@@ -1,14 +1,20 @@
 """Builds a score table (markdown) and learning-curve PNGs from finished run folders.
 
-  python experiments/evidence/score_table.py --runs=runs/table --out=docs/score_table
+  python experiments/evidence/score_table.py --runs=runs/table --out=docs/score_table [--intervals]
 
 Writes ``<out>.md`` (normalized score, mean ± std over seeds at the final evaluation, best
 evaluation in parentheses, one row per dataset), ``<out>_curves.png`` (score curves per dataset)
 and ``<out>_q.png`` (mean Q on policy actions, the offline model-selection signal).
+
+With ``--intervals`` (the ``[reference]`` extra: rliable) it also writes ``<out>_iqm.md``: each
+cell's IQM over seeds with its 95% bootstrap interval, and each algorithm's IQM and mean over
+seeds × datasets (stratified bootstrap, over the datasets every algorithm has), with rliable's
+interval plot ``<out>_aggregate.png`` and performance profiles ``<out>_profiles.png``.
 """
 import os
 import sys
 
+import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
@@ -18,8 +24,45 @@ from rlkit_jax.offline import ALGOS
 
 _RUNS = flags.DEFINE_multi_string("runs", ["runs/table"], "Folders searched (recursively) for finished runs.")
 _OUT = flags.DEFINE_string("out", "docs/score_table", "Output path prefix.")
+_INTERVALS = flags.DEFINE_bool("intervals", False, "Add rliable's interval estimates (needs the [reference] extra).")
+_REPS = flags.DEFINE_integer("reps", 20_000, "Bootstrap resamples of --intervals.")
 
-ALGO_ORDER = ("bc", "filtered_bc", "awr", "awac", "td3_bc", "cql", "iql", "dqn")
+ALGO_ORDER = ("bc", "filtered_bc", "awr", "awac", "td3_bc", "cql", "iql", "rebrac", "sac_n", "edac", "rvs", "dt", "dqn")
+
+
+def interval_report(curves: list, order: list[str], out: str, reps: int) -> str:
+  """The ``--intervals`` outputs (module docstring); returns the markdown written to ``<out>_iqm.md``."""
+  from reference import intervals  # noqa: PLC0415 (rliable, the [reference] extra)
+
+  algos = results.ordered_algos(curves, order)
+  datasets = sorted({c.dataset for c in curves})
+  finals = {(c.dataset, c.algo): c.scores[-1] for c in curves}
+  points, bands = intervals.iqm_intervals({f"{d}|{a}": v for (d, a), v in finals.items()}, reps)
+  lines = ["| dataset | " + " | ".join(algos) + " |", "|---|" + "---|" * len(algos)]
+  for dataset in datasets:
+    cells = []
+    for algo in algos:
+      key = f"{dataset}|{algo}"
+      cells.append(f"{points[key][0]:.1f} [{bands[key][0, 0]:.1f}, {bands[key][1, 0]:.1f}]" if key in points else "–")
+    lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
+  common = [d for d in datasets if all((d, a) in finals for a in algos)]
+  seeds = {len(v) for v in finals.values()}
+  if common and len(seeds) == 1:
+    scores = {a: np.stack([finals[(d, a)] for d in common], axis=1) for a in algos}  # [seeds, datasets]
+    agg_points, agg_bands = intervals.aggregate_intervals(scores, reps)
+    lines += ["", f"Over {len(common)} datasets × {seeds.pop()} seeds ({', '.join(common)}):", "",
+              "| algorithm | IQM [95% CI] | mean [95% CI] |", "|---|---|---|"]
+    for a in algos:
+      (iqm, mean), band = agg_points[a], agg_bands[a]
+      lines.append(f"| {a} | {iqm:.1f} [{band[0, 0]:.1f}, {band[1, 0]:.1f}] | {mean:.1f} [{band[0, 1]:.1f}, {band[1, 1]:.1f}] |")
+    intervals.plot_aggregates(agg_points, agg_bands, out + "_aggregate.png")
+    intervals.plot_performance_profiles(scores, out + "_profiles.png", reps=min(reps, 2000))
+  else:
+    lines += ["", "No aggregate: no dataset has every algorithm, or the runs differ in their number of seeds."]
+  table = "\n".join(lines) + "\n"
+  with open(out + "_iqm.md", "w") as f:
+    f.write(table)
+  return table
 
 
 def main(argv):
@@ -38,6 +81,8 @@ def main(argv):
   if with_q:
     results.plot_curves(with_q, _OUT.value + "_q.png", column="q_policy_actions", algo_order=order)
   print(table)
+  if _INTERVALS.value:
+    print(interval_report(curves, order, _OUT.value, _REPS.value))
   print(f"{len(folders)} runs, {len(curves)} curves; wrote {_OUT.value}.md, {_OUT.value}_curves.png" + (f", {_OUT.value}_q.png" if with_q else ""))
 
 

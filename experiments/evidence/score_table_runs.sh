@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # Trains every (task, dataset, algorithm) cell of the score table, 3 seeds each in one program.
 # Re-running skips finished cells and resumes interrupted ones; settings via the environment:
-#   OUT (runs/table), DATASET_DIR (datasets), UPDATES (10000), ALGOS, TASKS, KINDS.
-# Then: python experiments/evidence/score_table.py --runs=runs/table --out=docs/score_table
+#   OUT (runs/table), DATASET_DIR (datasets), UPDATES (10000; CQL and DT: CQL_UPDATES, DT_UPDATES,
+#   default UPDATES), ALGOS, TASKS, KINDS, DT_HPARAMS (see conditional_runs.sh).
+# Then: python experiments/evidence/score_table.py --runs=runs/table --out=docs/score_table --intervals
 set -euo pipefail
 OUT=${OUT:-runs/table}
 DATASET_DIR=${DATASET_DIR:-datasets}
 UPDATES=${UPDATES:-10000}
-ALGOS=${ALGOS:-"bc filtered_bc td3_bc awac iql cql"}
+ALGOS=${ALGOS:-"bc filtered_bc awr awac td3_bc iql cql rebrac sac_n edac rvs dt"}
 TASKS=${TASKS:-"hopper halfcheetah walker2d"}
 KINDS=${KINDS:-"medium medium-replay medium-expert"}
 # CQL: the reference code's actor rate (CORL's 3e-5 barely moves the actor in a short run), SAC's
 # entropy-temperature rate (at CORL's 3e-5 the temperature is still 0.76 after 10k updates and the
 # entropy bonus swamps the scaled rewards) and 4 sampled actions per proposal instead of 10, which
 # cuts the critic's work ~3x on a CPU.
-declare -A EXTRA=([cql]="--hparams=actor_lr=1e-4,temperature_lr=3e-4,num_sampled_actions=4")
+# ReBRAC: batch 1024 and the paper's per-dataset BC coefficients (PAPER_COEFFICIENTS), raw rewards;
+# SAC-N/EDAC at N = 10; RvS and DT on raw returns, DT at CPU size with the paper's batch 64.
+DT_HPARAMS=${DT_HPARAMS-embed_dim=64,num_layers=2,context_length=10,warmup_steps=2000}
+declare -A EXTRA=(
+  [cql]="--hparams=actor_lr=1e-4,temperature_lr=3e-4,num_sampled_actions=4"
+  [rebrac]="--batch_size=1024 --reward_scaling=none"
+  [sac_n]="--hparams=num_critics=10" [edac]="--hparams=num_critics=10"
+  [rvs]="--reward_scaling=none" [dt]="--reward_scaling=none --batch_size=64 ${DT_HPARAMS:+--hparams=$DT_HPARAMS}"
+)
+declare -A REBRAC=([hopper-medium]="0.01,0.001" [hopper-medium-replay]="0.05,0.5" [hopper-medium-expert]="0.1,0.01")
 for task in $TASKS; do
   for kind in $KINDS; do
     for algo in $ALGOS; do
@@ -23,10 +33,18 @@ for task in $TASKS; do
       [ -f "$workdir/summary.json" ] && continue
       resume=""
       [ -d "$workdir/checkpoints" ] && resume="--resume"
+      updates=$UPDATES
+      [ "$algo" = cql ] && updates=${CQL_UPDATES:-$UPDATES}
+      [ "$algo" = dt ] && updates=${DT_UPDATES:-$UPDATES}
+      extra=${EXTRA[$algo]:-}
+      if [ "$algo" = rebrac ] && [ -n "${REBRAC[$task-$kind]:-}" ]; then
+        IFS=, read -r actor critic <<< "${REBRAC[$task-$kind]}"
+        extra="$extra --hparams=actor_bc_coef=$actor,critic_bc_coef=$critic"
+      fi
       echo "== $algo $dataset $(date +%T)"
       python experiments/train_offline.py --algo="$algo" --dataset="$dataset" --dataset_dir="$DATASET_DIR" \
-        --num_seeds=3 --num_updates="$UPDATES" --eval_every=$((UPDATES / 4)) --updates_per_call=$((UPDATES / 20)) \
-        --eval_episodes=5 --workdir="$workdir" $resume ${EXTRA[$algo]:-} | tail -n 2
+        --num_seeds=3 --num_updates="$updates" --eval_every=$((updates / 4)) --updates_per_call=$((updates / 20)) \
+        --eval_episodes=5 --workdir="$workdir" $resume $extra | tail -n 2
     done
   done
 done
