@@ -1,5 +1,6 @@
 """Score table and learning curves from run folders written in the test (known numbers)."""
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -122,11 +123,8 @@ def test_script_interval_estimates(tmp_path):
 
 def test_script_intervals_without_rliable_is_one_line(runs, tmp_path):
   """Where rliable is missing (a fresh test venv), --intervals names the extra to install."""
-  try:
-    import rliable  # noqa: F401
-  except ImportError:
-    proc = _score_table(runs, str(tmp_path / "table"), "--intervals")
-    assert proc.returncode != 0 and "pip install -e '.[reference]'" in proc.stderr
-    assert "Traceback" not in proc.stderr
-  else:
+  if importlib.util.find_spec("rliable") is not None:
     pytest.skip("rliable is installed here")
+  proc = _score_table(runs, str(tmp_path / "table"), "--intervals")
+  assert proc.returncode != 0 and "pip install -e '.[reference]'" in proc.stderr
+  assert "Traceback" not in proc.stderr
