@@ -134,7 +134,7 @@ def main(argv):
         eval_every=config.eval_every, batch_size=config.batch_size, score=score,
         evaluate=lambda act_fn, step, i: evaluate(act_fn, **episodes(step, i)),
         folder=os.path.join(workdir, "d3rlpy", f"seed{i}"), resume=_RESUME.value, fingerprint=fingerprint,
-        progress=lambda step, i=i: report(step, f" seed {i}"),
+        progress=lambda step, i=i: report(step, f" seed {i}"), target_return=config.hyperparameters().get("target_return", np.nan),
     )
     print(f"d3rlpy seed {i}: {rows_i[-1]['normalized_score']:.1f} ({rows_i[-1]['train_s']:.0f} s of training)")
 

@@ -155,6 +155,48 @@ def _rebrac(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
   ]
 
 
+def _dt(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
+  del hidden_dims, num_updates
+  embed = int(h["embed_dim"])
+  config = d3rlpy.algos.DecisionTransformerConfig(
+      batch_size=batch_size, learning_rate=h["learning_rate"], context_size=int(h["context_length"]),
+      max_timestep=int(h["horizon"]), num_heads=int(h["num_heads"]), num_layers=int(h["num_layers"]),
+      attn_dropout=0.0, resid_dropout=0.0, embed_dropout=0.0, activation_type="gelu",
+      encoder_factory=d3rlpy.models.VectorEncoderFactory(hidden_units=[embed], exclude_last_activation=True),
+      optim_factory=d3rlpy.optimizers.AdamWFactory(
+          weight_decay=h["weight_decay"], clip_grad_norm=0.25,
+          lr_scheduler_factory=d3rlpy.optimizers.WarmupSchedulerFactory(warmup_steps=int(h["warmup_steps"])),
+      ),
+      reward_scaler=d3rlpy.preprocessing.MultiplyRewardScaler(1.0 / h["return_scale"]),
+  )
+  return config, [
+      ("embeddings", f"linear R̂, s, a → {embed} plus a learned timestep embedding", f"the same (a one-layer encoder of {embed} without activation)"),
+      ("dropout", "none", "0 everywhere (d3rlpy's default is 0.1)"),
+      ("segments", "K rows inside one trajectory, padded and masked at its start",
+       "d3rlpy's sample_trajectory_batch; a trajectory without a termination carries one extra zero-action row (to_mdp_dataset)"),
+      ("evaluation prompt", f"R̂₀ = {h['target_return']:g}, minus each reward", "the same (StatefulTransformerWrapper per episode)"),
+      _INIT,
+  ]
+
+
+class TransformerPrompt:
+  """A d3rlpy ``StatefulTransformerWrapper`` per evaluation episode, driven by our vectorised
+  evaluator: called with observations ``[K, O]`` it acts in each episode, and ``observe(rewards
+  [K])`` hands each wrapper the reward its next call reports (the prompt drops by it)."""
+
+  def __init__(self, algo, target_return: float):
+    self.algo, self.target_return, self.wrappers, self.rewards = algo, float(target_return), None, None
+
+  def __call__(self, observations: np.ndarray) -> np.ndarray:
+    if self.wrappers is None:
+      self.wrappers = [self.algo.as_stateful_wrapper(target_return=self.target_return) for _ in observations]
+      self.rewards = np.zeros(len(observations))
+    return np.stack([w.predict(o.astype(np.float32), float(r)) for w, o, r in zip(self.wrappers, observations, self.rewards)])
+
+  def observe(self, rewards: np.ndarray) -> None:
+    self.rewards = np.asarray(rewards, np.float64)
+
+
 def _awac(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
   del num_updates
   config = d3rlpy.algos.AWACConfig(
@@ -220,7 +262,7 @@ def _dqn(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
 
 
 ALGOS: dict[str, Callable] = {
-    "iql": _iql, "bc": _bc, "td3_bc": _td3_bc, "awac": _awac, "cql": _cql, "dqn": _dqn, "rebrac": _rebrac,
+    "iql": _iql, "bc": _bc, "td3_bc": _td3_bc, "awac": _awac, "cql": _cql, "dqn": _dqn, "rebrac": _rebrac, "dt": _dt,
 }
 
 
@@ -275,7 +317,7 @@ def train_seed(
     config, mdp, *, seed_index: int, run_seed: int, num_updates: int, eval_every: int, batch_size: int,
     evaluate: Callable[[Callable[[np.ndarray], np.ndarray], int, int], np.ndarray],
     score: Callable[[np.ndarray], np.ndarray], folder: str, resume: bool, fingerprint: dict[str, Any],
-    progress: Callable[[int], None] = lambda step: None,
+    progress: Callable[[int], None] = lambda step: None, target_return: float = float("nan"),
 ) -> list[dict[str, Any]]:
   """Trains one seed of the reference in chunks of ``eval_every`` updates, evaluating and saving after each.
 
@@ -289,6 +331,7 @@ def train_seed(
     folder: where the model, optimiser and RNG states and ``metrics.csv`` go.
     fingerprint: the run's settings; a saved state with other settings is refused.
     resume: continue from the saved state in ``folder``; without it an existing state is refused.
+    target_return: a transformer's evaluation prompt R̂₀ (task units).
 
   Returns:
     The seed's metric rows, one per evaluation.
@@ -315,13 +358,18 @@ def train_seed(
     algo._grad_step = step  # the policy delay of TD3-style updates counts it
   rows = _read_rows(metrics_path, step)
   os.makedirs(folder, exist_ok=True)
+  if hasattr(config, "context_size"):  # a transformer: trajectory segments, a prompt per evaluation episode
+    sample = lambda n: mdp.sample_trajectory_batch(n, length=config.context_size)
+    act = lambda: TransformerPrompt(algo, target_return)
+  else:
+    sample, act = mdp.sample_transition_batch, lambda: (lambda obs: algo.predict(obs))
   while step < num_updates:
     started = time.time()
     for _ in range(min(eval_every, num_updates - step)):
-      algo.update(mdp.sample_transition_batch(batch_size))
+      algo.update(sample(batch_size))
     step = min(step + eval_every, num_updates)
     elapsed += time.time() - started
-    returns = evaluate(lambda obs: algo.predict(obs), step, seed_index)
+    returns = evaluate(act(), step, seed_index)
     rows.append({"step": step, "setting_index": 0, "seed_index": seed_index,
                  "normalized_score": float(score(returns).mean()), "return_mean": float(returns.mean()),
                  "return_std": float(returns.std()), "train_s": elapsed})

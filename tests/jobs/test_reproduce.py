@@ -121,6 +121,24 @@ def test_tiny_reproduction_trains_both_sides_resumes_and_refuses_other_settings(
   assert "| objective |" in (tmp_path / "settings_d3rlpy.md").read_text()
 
 
+@pytest.mark.parametrize("algo, extra", [
+    ("rebrac", ["--batch_size=16"]),
+    ("dt", ["--batch_size=4", "--reward_scaling=none", "--hparams=embed_dim=16,num_layers=1,context_length=5,warmup_steps=5"]),
+])
+def test_tiny_reference_of_the_newer_agents(hopper_file, tmp_path, algo, extra):
+  """d3rlpy's ReBRAC and Decision Transformer from our settings: a few updates, one evaluation
+  (DT's through a per-episode prompt), and the side-by-side settings table."""
+  pytest.importorskip("d3rlpy")
+  result = _run(os.path.join(EXPERIMENTS, "reproduce.py"), f"--dataset={hopper_file}", f"--algo={algo}", "--num_seeds=1",
+                "--num_updates=10", "--eval_every=10", "--eval_episodes=2", "--side=reference", f"--workdir={tmp_path}", *extra)
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(tmp_path / "d3rlpy" / "seed0" / "metrics.csv") as f:
+    (row,) = list(csv.DictReader(f))
+  assert int(row["step"]) == 10 and np.isfinite(float(row["return_mean"]))
+  settings = (tmp_path / "settings_d3rlpy.md").read_text()
+  assert ("| evaluation prompt |" if algo == "dt" else "| critic LayerNorm |") in settings
+
+
 def _write_cell(root, name: str, ours: list[float], reference: list[float], reference_steps=(10, 20)) -> None:
   cell = root / name
   (cell / "ours").mkdir(parents=True)
