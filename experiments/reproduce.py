@@ -23,14 +23,14 @@ from absl import flags, logging
 
 import cli
 from flag_parsing import parse_numbers
-from reference import d3rlpy_side, jax_corl_side
+from reference import d3rlpy_configs, d3rlpy_side, jax_corl_side
 from rlkit_jax import data as data_lib
 from rlkit_jax.data.preprocessing import REWARD_SCALINGS
 from rlkit_jax.envs import evaluate, normalized_score
 from rlkit_jax.errors import UsageError
 from rlkit_jax.offline import DEFAULT_DATASET, OfflineConfig, prepare_dataset, run_offline
 
-_ALGO = flags.DEFINE_string("algo", "iql", "Algorithm, on both sides: " + ", ".join(sorted(d3rlpy_side.ALGOS)) + ".")
+_ALGO = flags.DEFINE_string("algo", "iql", "Algorithm, on both sides: " + ", ".join(sorted(d3rlpy_configs.ALGOS)) + ".")
 _DATASET = flags.DEFINE_string("dataset", DEFAULT_DATASET, "Dataset name or HDF5 path.")
 _DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "Extra folder holding generated datasets.")
 _ENV_ID = cli.define_env_id()
@@ -87,7 +87,7 @@ def main(argv):
       corl = jax_corl_side.load_jax_corl(_JAX_CORL.value)
       rows = jax_corl_side.settings_rows(corl, config.num_updates)
     else:
-      reference_config, rows = d3rlpy_side.make_config(
+      reference_config, rows = d3rlpy_configs.make_config(
           config.algo, config.hyperparameters(), hidden_dims=config.hidden_dims, batch_size=config.batch_size,
           num_updates=config.num_updates,
       )
