@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+import h5py
 import numpy as np
 import pytest
 
@@ -198,3 +199,22 @@ def test_sac_reproduction_ours_side_and_the_same_episodes_on_the_reference_side(
   assert [int(r["step"]) for r in reference] == [200, 400] and all(np.isfinite(float(r["return"])) for r in reference)
   again = _run(script, *SAC_TINY[:-1], "--num_seeds=3", "--side=reference", "--reference_seeds=1", "--resume", f"--workdir={tmp_path}")
   assert again.returncode == 2 and "num_seeds=2, this one 3" in again.stderr
+  # Its replay buffer as a medium-replay file: trajectories end at terminations and env resets.
+  replay = tmp_path / "walker-like-medium-replay.hdf5"
+  converter = os.path.join(EXPERIMENTS, "reference", "replay_dataset.py")
+  buffer = tmp_path / "d3rlpy" / "seed1" / "buffer.npz"
+  out = _run(converter, f"--buffer={buffer}", "--env=Hopper-v5", "--num_transitions=300", f"--out={replay}")
+  assert out.returncode == 0, out.stderr[-2000:]
+  dataset = data.load(str(replay))
+  stored = np.load(buffer)
+  t = dataset.transitions
+  np.testing.assert_array_equal(t.observations, stored["observations"][:300])
+  with h5py.File(replay) as f:
+    flagged = np.flatnonzero(f["terminals"][:] | f["timeouts"][:])
+  ends = np.flatnonzero(dataset.episode_ends)
+  np.testing.assert_array_equal(ends, flagged)  # every trajectory ends on a flag, every flag ends one
+  assert ends[-1] == 299
+  inner = np.setdiff1d(np.arange(299), ends)
+  np.testing.assert_array_equal(t.next_observations[inner], t.observations[inner + 1])
+  too_many = _run(converter, f"--buffer={buffer}", "--env=Hopper-v5", "--num_transitions=500", f"--out={replay}")
+  assert too_many.returncode == 2 and "holds 400 rows, fewer than --num_transitions=500" in too_many.stderr
