@@ -5,7 +5,8 @@
 # demonstrations. Every run resumes; finished runs are skipped. Tables go to stdout.
 # Settings via the environment:
 #   OUT (runs/gail_sweep), STEPS (phase 1 budget, 100000), FINAL_STEPS (phase 2, 300000),
-#   PHASES ("1 2"), BEST (a setting name of phase 1, default one_centred), DATASET_DIR (datasets).
+#   PHASES ("1 2"), BEST (a setting name of phase 1, default one_centred), DATASET_DIR (datasets),
+#   ORDER (the phase-1 settings to run, in order).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-runs/gail_sweep}; STEPS=${STEPS:-100000}; FINAL_STEPS=${FINAL_STEPS:-300000}
@@ -19,7 +20,7 @@ declare -A SETTINGS=(
   [one_centred_airl]="gradient_penalty_form=one_centred,transform=log_d_minus_log_1_minus_d"
   [one_centred_1000]="gradient_penalty_form=one_centred,num_steps=1000"
 )
-ORDER="defaults one_centred gp1 one_centred_airl one_centred_1000"
+ORDER=${ORDER:-"one_centred defaults gp1 one_centred_airl one_centred_1000"}
 source experiments/evidence/resumable_online.sh
 demos() {  # demos N: the first N trajectories of hopper-expert-v5
   local file="$OUT/hopper-expert-v5-$1demos.hdf5"
