@@ -28,7 +28,7 @@ from absl import flags, logging
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 import cli  # noqa: E402
-from reference.d3rlpy_side import check_fingerprint, require_d3rlpy, write_rows  # noqa: E402
+from reference.d3rlpy_side import check_fingerprint, require_d3rlpy, transition_minibatch, write_rows  # noqa: E402
 from rlkit_jax.data.registry import reference_scores  # noqa: E402
 from rlkit_jax.envs import evaluate, make_env  # noqa: E402
 from rlkit_jax.envs.evaluation import normalized_score  # noqa: E402
@@ -67,15 +67,6 @@ def _d3rlpy_sac(d3rlpy, config: OnlineConfig):
       actor_learning_rate=3e-4, critic_learning_rate=3e-4, temp_learning_rate=3e-4, batch_size=config.batch_size,
       gamma=0.99, tau=0.005, n_critics=2, initial_temperature=1.0, actor_encoder_factory=encoder,
       critic_encoder_factory=encoder,
-  )
-
-
-def _minibatch(d3rlpy, buffer: dict[str, np.ndarray], rows: np.ndarray):
-  column = lambda x: x[rows].astype(np.float32).reshape(len(rows), 1)
-  return d3rlpy.dataset.TransitionMiniBatch(
-      observations=buffer["observations"][rows], actions=buffer["actions"][rows], rewards=column(buffer["rewards"]),
-      next_observations=buffer["next_observations"][rows], next_actions=buffer["actions"][rows],
-      terminals=column(buffer["terminals"]), intervals=np.ones((len(rows), 1), np.float32), transitions=[],
   )
 
 
@@ -137,7 +128,7 @@ def train_reference_seed(config: OnlineConfig, seed_index: int, folder: str, res
     step += config.update_every
     if step >= config.start_steps:
       for _ in range(config.update_every):
-        algo.update(_minibatch(d3rlpy, buffer, np.random.randint(0, step, config.batch_size)))
+        algo.update(transition_minibatch(d3rlpy, buffer, np.random.randint(0, step, config.batch_size)))
     if step % config.eval_every == 0 or step == n:
       # Our seed i's episodes at this step: the online job evaluates S × K envs from one base seed.
       base = config.seed * 1_000_003 + step + seed_index * config.eval_episodes

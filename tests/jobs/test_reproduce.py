@@ -218,3 +218,17 @@ def test_sac_reproduction_ours_side_and_the_same_episodes_on_the_reference_side(
   np.testing.assert_array_equal(t.next_observations[inner], t.observations[inner + 1])
   too_many = _run(converter, f"--buffer={buffer}", "--env=Hopper-v5", "--num_transitions=500", f"--out={replay}")
   assert too_many.returncode == 2 and "holds 400 rows, fewer than --num_transitions=500" in too_many.stderr
+
+
+def test_one_sac_update_equals_d3rlpys():
+  """The same weights, batch and noise: the critic step agrees to float precision, and with the
+  temperature frozen (d3rlpy's actor loss otherwise uses the post-step α) so does the actor's."""
+  pytest.importorskip("d3rlpy")
+  result = _run(os.path.join(EXPERIMENTS, "reference", "d3rlpy_sac_check.py"), "--batch_size=64")
+  assert result.returncode == 0, result.stderr[-3000:]
+  frozen = result.stdout.split("### temperature learning rate 1e-12")[1]
+  differences = dict(part.strip().rsplit(" ", 1) for part in frozen.split("after one update: ")[1].splitlines()[0].split(","))
+  assert float(differences["critic"]) < 1e-5 and float(differences["target critic"]) < 1e-6, differences
+  assert float(differences["actor"]) < 1e-4, differences  # Adam's first step: rate × g / (|g| + ε) for g ≈ ε
+  losses = [line for line in frozen.splitlines() if line.startswith("| actor loss")][0].split("|")
+  assert abs(float(losses[2]) - float(losses[3])) < 1e-5, losses
