@@ -71,10 +71,7 @@ def plot_performance_profiles(scores: dict[str, np.ndarray], path: str, reps: in
   score_dict = {name: np.asarray(v, np.float64) for name, v in scores.items()}
   profiles, cis = library.create_performance_profile(score_dict, thresholds, reps=reps)
   fig, ax = plt.subplots(figsize=(6.0, 3.6))
-  plot_utils.plot_performance_profiles(
-      profiles, thresholds, performance_profile_cis=cis, xlabel=r"normalized score $\tau$", ax=ax,
-      colors=dict(zip(score_dict, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3)),
-  )
-  ax.legend(list(score_dict), fontsize=8, loc="upper right")
+  plot_utils.plot_performance_profiles(profiles, thresholds, performance_profile_cis=cis, xlabel=r"normalized score $\tau$", ax=ax)
+  ax.legend(fontsize=8, loc="upper right")  # the profile lines carry the algorithm names
   fig.savefig(path, dpi=110, bbox_inches="tight")
   plt.close(fig)
