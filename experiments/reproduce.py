@@ -28,7 +28,7 @@ from rlkit_jax import data as data_lib
 from rlkit_jax.data.preprocessing import REWARD_SCALINGS
 from rlkit_jax.envs import evaluate, normalized_score
 from rlkit_jax.errors import UsageError
-from rlkit_jax.offline import DEFAULT_DATASET, OfflineConfig, prepare_dataset, run_offline
+from rlkit_jax.offline import DEFAULT_DATASET, OfflineConfig, prepare_dataset, run_offline, with_data_prompt
 
 _ALGO = flags.DEFINE_string("algo", "iql", "Algorithm, on both sides: " + ", ".join(sorted(d3rlpy_configs.ALGOS)) + ".")
 _DATASET = flags.DEFINE_string("dataset", DEFAULT_DATASET, "Dataset name or HDF5 path.")
@@ -80,6 +80,10 @@ def main(argv):
   )
   config.validate()
   run_reference = _SIDE.value in ("both", "reference")
+  dataset = None
+  if run_reference:  # the job's own prompt rule, so that a return-conditioned reference is prompted alike
+    dataset = data_lib.load(config.dataset, dataset_dir=_DATASET_DIR.value, env_id=config.env_id)
+    config = with_data_prompt(config, dataset.episode_returns())
   if run_reference:  # before any training: a missing extra or algorithm is a one-line error now
     if _REFERENCE.value == "jax_corl":
       if config.algo != "iql":
@@ -101,7 +105,6 @@ def main(argv):
     return
   with open(os.path.join(workdir, f"settings_{_REFERENCE.value}.md"), "w") as f:
     f.write(_settings_table(config, _REFERENCE.value, rows))
-  dataset = data_lib.load(config.dataset, dataset_dir=_DATASET_DIR.value, env_id=config.env_id)
   prepared, _ = prepare_dataset(config, dataset)
   K = config.eval_episodes
   fingerprint = {**config.to_json(), "reference": _REFERENCE.value}

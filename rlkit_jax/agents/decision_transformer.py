@@ -128,7 +128,8 @@ class DecisionTransformer(flax.struct.PyTreeNode):
       embed_dim, num_layers, num_heads: the network (static).
       context_length: K (static).
       learning_rate, weight_decay: AdamW's (leaves: sweepable). warmup_steps: linear warm-up (static).
-      target_return: the evaluation prompt, task units. return_scale: divisor of returns to go.
+      target_return: the evaluation prompt, task units (the offline job sets it to the data's best
+        episode return, :func:`rlkit_jax.offline.with_data_prompt`). return_scale: divisor of returns to go.
       horizon: the task's time limit, the size of the timestep embedding (static).
       actor_decay_steps: ignored (warm-up, then a constant rate).
     """

@@ -81,7 +81,8 @@ class RvS(flax.struct.PyTreeNode):
       hidden_dims: hidden widths (the paper: 1024, 1024).
       actor_lr: Adam step size (1e-3, the paper's).
       target_return: the evaluation prompt R̂_0, task units (3600: the Decision Transformer's Hopper
-        prompt; set it per task).
+        prompt; set it per task and keep it within the data's returns — the offline job sets it to
+        the data's best episode return, :func:`rlkit_jax.offline.with_data_prompt`).
       outcome_scale: ω's unit for the network (1: Hopper's rewards are about 1–4 per step).
       horizon: H, the task's time limit in steps (static).
       actor_decay_steps: ignored (constant step size).

@@ -22,7 +22,7 @@ import tqdm
 from rlkit_jax import data as data_lib
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer
 from rlkit_jax.envs.evaluation import normalized_score
-from rlkit_jax.offline.config import ALGOS, OfflineConfig, create_fn, prepare_dataset
+from rlkit_jax.offline.config import ALGOS, OfflineConfig, create_fn, prepare_dataset, with_data_prompt
 from rlkit_jax.training import core, evaluation, run_folder
 from rlkit_jax.training.divergence import DivergenceLog
 
@@ -72,6 +72,7 @@ def run_offline(
         "pass --env_id=<the gymnasium task it was collected on> if gymnasium has one"
     )
   data_returns = dataset.episode_returns()
+  config = with_data_prompt(config, data_returns)
   dataset, scaling = prepare_dataset(config, dataset)
   observations, actions = dataset.transitions.observations, dataset.transitions.actions
   observation_dim = observations.shape[1]

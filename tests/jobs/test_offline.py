@@ -14,7 +14,7 @@ from rlkit_jax.training import core, evaluation
 from rlkit_jax.agents import IQL
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer
 from rlkit_jax.data import load, write_d4rl_hdf5
-from rlkit_jax.offline import OfflineConfig, create_fn, run_offline
+from rlkit_jax.offline import OfflineConfig, create_fn, load_trained, run_offline, with_data_prompt
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -212,7 +212,8 @@ def test_every_continuous_algorithm_sweeps_in_one_program(algo, hopper_file, tmp
   """actor_lr ∈ {1e-30, 1e-3} × 2 seeds: 4 runs of one program; a 1e-30 rate leaves the actor as created
   (to 1e-25: zero-initialised biases move by ~1e-30 a step)."""
   extra = {"cql": {"agent_kwargs": {"num_sampled_actions": 2}}, "edac": {"agent_kwargs": {"num_critics": 3}},
-           "sac_n": {"agent_kwargs": {"num_critics": 3}}}.get(algo, {})
+           "sac_n": {"agent_kwargs": {"num_critics": 3}},
+           "rvs": {"agent_kwargs": {"target_return": 100.0}}}.get(algo, {})  # given: the job keeps the config as it is
   config = _config(
       hopper_file, algo=algo, sweep={"actor_lr": (1e-30, 1e-3)}, num_updates=4, eval_every=4, updates_per_call=4,
       top_fraction=0.5, **extra,
@@ -293,3 +294,18 @@ def test_load_trained_gives_back_the_saved_agents(hopper_file, reference_run):
   for a, b in zip(jax.tree.leaves(agents.actor.params), jax.tree.leaves(saved.agents.actor.params)):
     np.testing.assert_array_equal(a, b)
   assert evaluate_agents(agents, dataset.env_id, episodes_per_seed=1, seed=0).shape == (2, 1)
+
+
+def test_return_conditioned_runs_are_prompted_with_the_data_best_return(hopper_file, tmp_path):
+  """RvS without a target_return: the job prompts with the data's best episode return (recorded in
+  config.json, carried by the agents); one that is given is kept."""
+  best = float(load(hopper_file).episode_returns().max())
+  config = _config(hopper_file, algo="rvs", num_updates=4, eval_every=4, updates_per_call=4)
+  run_offline(config, str(tmp_path / "default"), progress=False)
+  with open(tmp_path / "default" / "config.json") as f:
+    assert json.load(f)["agent_kwargs"] == {"target_return": pytest.approx(best)}
+  _, agents, _ = load_trained(str(tmp_path / "default"), dataset_dir=os.path.dirname(hopper_file))
+  np.testing.assert_allclose(agents.target_return, [best] * config.num_seeds, rtol=1e-6)
+  given = _config(hopper_file, algo="rvs", num_updates=4, eval_every=4, updates_per_call=4, agent_kwargs={"target_return": 50.0})
+  assert with_data_prompt(given, np.array([1.0, 900.0])) is given
+  assert with_data_prompt(_config(hopper_file), np.array([1.0, 900.0])).agent_kwargs == {}  # IQL has no prompt
