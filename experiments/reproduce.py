@@ -80,11 +80,9 @@ def main(argv):
   )
   config.validate()
   run_reference = _SIDE.value in ("both", "reference")
-  dataset = None
-  if run_reference:  # the job's own prompt rule, so that a return-conditioned reference is prompted alike
-    dataset = data_lib.load(config.dataset, dataset_dir=_DATASET_DIR.value, env_id=config.env_id)
-    config = with_data_prompt(config, dataset.episode_returns())
   if run_reference:  # before any training: a missing extra or algorithm is a one-line error now
+    dataset = data_lib.load(config.dataset, dataset_dir=_DATASET_DIR.value, env_id=config.env_id)
+    config = with_data_prompt(config, dataset.episode_returns())  # the job's prompt rule, for both sides
     if _REFERENCE.value == "jax_corl":
       if config.algo != "iql":
         raise UsageError(f"--reference=jax_corl has IQL only, not --algo={config.algo}; fix: --reference=d3rlpy")

@@ -78,24 +78,21 @@ def test_unfinished_run_is_named(tmp_path):
     results.load_curves(str(tmp_path / "run"))
 
 
-def test_script_writes_table_and_plots(runs, tmp_path):
-  out = str(tmp_path / "docs" / "table")
-  proc = subprocess.run(
-      [sys.executable, os.path.join(REPO, "experiments", "evidence", "score_table.py"), f"--runs={runs}", f"--out={out}"],
-      capture_output=True, text=True, timeout=120,
-  )
-  assert proc.returncode == 0, proc.stderr[-2000:]
-  assert open(out + ".md").read().startswith("| dataset | data | bc | iql |")
-  for suffix in ("_curves.png", "_q.png"):
-    with open(out + suffix, "rb") as f:
-      assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-
-
 def _score_table(runs, out, *extra):
   return subprocess.run(
       [sys.executable, os.path.join(REPO, "experiments", "evidence", "score_table.py"), f"--runs={runs}", f"--out={out}", *extra],
       capture_output=True, text=True, timeout=180,
   )
+
+
+def test_script_writes_table_and_plots(runs, tmp_path):
+  out = str(tmp_path / "docs" / "table")
+  proc = _score_table(runs, out)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert open(out + ".md").read().startswith("| dataset | data | bc | iql |")
+  for suffix in ("_curves.png", "_q.png"):
+    with open(out + suffix, "rb") as f:
+      assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 def test_script_interval_estimates(tmp_path):

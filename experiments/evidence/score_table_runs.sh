@@ -24,7 +24,6 @@ declare -A EXTRA=(
   [sac_n]="--hparams=num_critics=10" [edac]="--hparams=num_critics=10"
   [rvs]="--reward_scaling=none" [dt]="--reward_scaling=none --batch_size=64 ${DT_HPARAMS:+--hparams=$DT_HPARAMS}"
 )
-declare -A REBRAC=([hopper-medium]="0.01,0.001" [hopper-medium-replay]="0.05,0.5" [hopper-medium-expert]="0.1,0.01")
 for task in $TASKS; do
   for kind in $KINDS; do
     for algo in $ALGOS; do
@@ -37,9 +36,9 @@ for task in $TASKS; do
       [ "$algo" = cql ] && updates=${CQL_UPDATES:-$UPDATES}
       [ "$algo" = dt ] && updates=${DT_UPDATES:-$UPDATES}
       extra=${EXTRA[$algo]:-}
-      if [ "$algo" = rebrac ] && [ -n "${REBRAC[$task-$kind]:-}" ]; then
-        IFS=, read -r actor critic <<< "${REBRAC[$task-$kind]}"
-        extra="$extra --hparams=actor_bc_coef=$actor,critic_bc_coef=$critic"
+      if [ "$algo" = rebrac ]; then  # the paper's β₁, β₂ for this dataset, where it gives them
+        extra="$extra $(python -c 'import sys; from rlkit_jax.agents.rebrac import PAPER_COEFFICIENTS as c
+if sys.argv[1] in c: print("--hparams=actor_bc_coef={},critic_bc_coef={}".format(*c[sys.argv[1]]))' "$task-$kind")"
       fi
       echo "== $algo $dataset $(date +%T)"
       python experiments/train_offline.py --algo="$algo" --dataset="$dataset" --dataset_dir="$DATASET_DIR" \

@@ -11,6 +11,9 @@ from reference.d3rlpy_side import require_d3rlpy
 from rlkit_jax.errors import UsageError
 
 
+_INIT = ("initialisation", "orthogonal(√2) statistics", "PyTorch default (not expressible in d3rlpy's config)")
+
+
 def _encoder(d3rlpy, hidden_dims):
   return d3rlpy.models.VectorEncoderFactory(hidden_units=list(hidden_dims))
 
@@ -46,12 +49,9 @@ def _bc(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
       ("objective", "Gaussian log-likelihood", "Gaussian log-likelihood (policy_type='stochastic')"),
       ("actor schedule", "cosine to 0 over num_updates", f"CosineAnnealingLR(T_max={num_updates})"),
       ("policy", "N(tanh μ(s), σ), state-independent log σ ∈ [-5, 2]", "N(tanh μ(s), σ(s)), state-dependent log σ ∈ [-4, 15] (not settable)"),
-      ("initialisation", "orthogonal(√2) statistics", "PyTorch default (not expressible in d3rlpy's config)"),
+      _INIT,
   ]
   return config, table
-
-
-_INIT = ("initialisation", "orthogonal(√2) statistics", "PyTorch default (not expressible in d3rlpy's config)")
 
 
 def _td3_bc(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):

@@ -40,52 +40,42 @@ def _dense_layers(tree: dict) -> list[dict]:
   return [tree[f"Dense_{i}"] for i in range(len(tree))]
 
 
-def _copy(torch, linear, layer: dict, member: int | None = None) -> None:
-  kernel, bias = (np.asarray(layer[k] if member is None else layer[k][member]) for k in ("kernel", "bias"))
-  with torch.no_grad():
-    linear.weight.copy_(torch.from_numpy(kernel.T.copy()))
-    linear.bias.copy_(torch.from_numpy(bias.copy()))
-
-
-def transplant(torch, ours: SAC, modules) -> None:
-  """Our actor, critics and target critics into d3rlpy's SAC modules (hidden layers, then heads)."""
+def _layer_pairs(ours: SAC, modules):
+  """``(group, kernel [in, out], bias [out], torch Linear)`` for every layer of our actor, critics
+  and target critics and its d3rlpy counterpart (hidden layers, then heads; members of the ensemble
+  one by one)."""
   actor = ours.actor.params
-  hidden, (mean_head, log_std_head) = _dense_layers(actor["MLP_0"]), _dense_layers({k: v for k, v in actor.items() if k != "MLP_0"})
-  for i, layer in enumerate(hidden):
-    _copy(torch, modules.policy._encoder._layers[2 * i], layer)
-  _copy(torch, modules.policy._mu, mean_head)
-  _copy(torch, modules.policy._logstd, log_std_head)
-  for params, q_funcs in ((ours.critic.params, modules.q_funcs), (ours.target_critic_params, modules.targ_q_funcs)):
+  policy = modules.policy
+  actor_layers = _dense_layers(actor["MLP_0"]) + [actor["Dense_0"], actor["Dense_1"]]  # hidden, mean head, log σ head
+  actor_linears = [policy._encoder._layers[2 * i] for i in range(len(actor_layers) - 2)] + [policy._mu, policy._logstd]
+  for layer, linear in zip(actor_layers, actor_linears):
+    yield "actor", layer["kernel"], layer["bias"], linear
+  for group, params, q_funcs in (("critic", ours.critic.params, modules.q_funcs),
+                                 ("target critic", ours.target_critic_params, modules.targ_q_funcs)):
     layers = _dense_layers(params["VmapQFunction_0"]["MLP_0"])
-    for e, q in enumerate(q_funcs):
-      for i, layer in enumerate(layers[:-1]):
-        _copy(torch, q._encoder._layers[2 * i], layer, e)
-      _copy(torch, q._fc, layers[-1], e)
-
-
-def _differences(torch, ours: SAC, modules) -> dict[str, float]:
-  """Largest |ours − d3rlpy| per parameter group after both updates."""
-  theirs = {}
-  for name, q_funcs in (("critic", modules.q_funcs), ("target critic", modules.targ_q_funcs)):
-    params = ours.critic.params if name == "critic" else ours.target_critic_params
-    layers = _dense_layers(params["VmapQFunction_0"]["MLP_0"])
-    worst = 0.0
     for e, q in enumerate(q_funcs):
       linears = [q._encoder._layers[2 * i] for i in range(len(layers) - 1)] + [q._fc]
       for layer, linear in zip(layers, linears):
-        worst = max(worst, float(np.max(np.abs(np.asarray(layer["kernel"][e]).T - linear.weight.detach().numpy()))))
-        worst = max(worst, float(np.max(np.abs(np.asarray(layer["bias"][e]) - linear.bias.detach().numpy()))))
-    theirs[name] = worst
-  actor = ours.actor.params
-  linears = [modules.policy._encoder._layers[0], modules.policy._encoder._layers[2], modules.policy._mu, modules.policy._logstd]
-  layers = _dense_layers(actor["MLP_0"]) + [actor["Dense_0"], actor["Dense_1"]]
-  theirs["actor"] = max(
-      max(float(np.max(np.abs(np.asarray(layer["kernel"]).T - linear.weight.detach().numpy()))),
-          float(np.max(np.abs(np.asarray(layer["bias"]) - linear.bias.detach().numpy()))))
-      for layer, linear in zip(layers, linears)
-  )
-  theirs["log α"] = abs(float(ours.log_alpha.params["log_alpha"]) - float(modules.log_temp._parameter.detach().numpy().ravel()[0]))
-  return theirs
+        yield group, layer["kernel"][e], layer["bias"][e], linear
+
+
+def transplant(torch, ours: SAC, modules) -> None:
+  """Our actor, critics and target critics into d3rlpy's SAC modules (flax ``[in, out]`` → torch ``[out, in]``)."""
+  with torch.no_grad():
+    for _, kernel, bias, linear in _layer_pairs(ours, modules):
+      linear.weight.copy_(torch.from_numpy(np.array(kernel).T))
+      linear.bias.copy_(torch.from_numpy(np.array(bias)))
+
+
+def _differences(ours: SAC, modules) -> dict[str, float]:
+  """Largest |ours − d3rlpy| per parameter group after both updates."""
+  worst: dict[str, float] = {}
+  for group, kernel, bias, linear in _layer_pairs(ours, modules):
+    gap = max(float(np.max(np.abs(np.asarray(kernel).T - linear.weight.detach().numpy()))),
+              float(np.max(np.abs(np.asarray(bias) - linear.bias.detach().numpy()))))
+    worst[group] = max(worst.get(group, 0.0), gap)
+  worst["log α"] = abs(float(ours.log_alpha.params["log_alpha"]) - float(modules.log_temp._parameter.detach().numpy().ravel()[0]))
+  return worst
 
 
 def main(argv):
@@ -123,13 +113,13 @@ def main(argv):
       theirs = algo.update(transition_minibatch(d3rlpy, arrays, rows))
     finally:
       normal.rsample = original
-    updated, info = jax.jit(lambda agent, b: agent.update(b))(ours, batch)
+    updated, info = ours.update(batch)  # SAC.update is jitted
     print(f"\n### temperature learning rate {temperature_lr:g}\n\n| quantity | ours | d3rlpy |\n|---|---|---|")
     print(f"| critic loss | {float(info['critic_loss']):.6f} | {theirs['critic_loss']:.6f} |")
     print(f"| actor loss | {float(info['actor_loss']):.6f} | {theirs['actor_loss']:.6f} |")
     print(f"| α after the step | {float(jnp.exp(updated.log_alpha.params['log_alpha'])):.6f} | {theirs['temp']:.6f} |")
     print("\nlargest |ours − d3rlpy| after one update: " + ", ".join(
-        f"{name} {value:.1e}" for name, value in _differences(torch, updated, algo.impl.modules).items()))
+        f"{name} {value:.1e}" for name, value in _differences(updated, algo.impl.modules).items()))
 
 
 if __name__ == "__main__":

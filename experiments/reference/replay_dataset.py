@@ -20,6 +20,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 import cli  # noqa: E402
+from rlkit_jax.data import qlearning_arrays  # noqa: E402
 from rlkit_jax.data.hdf5 import write_d4rl_hdf5  # noqa: E402
 from rlkit_jax.errors import UsageError  # noqa: E402
 
@@ -31,13 +32,15 @@ _OUT = flags.DEFINE_string("out", None, "Output .hdf5 path.", required=True)
 
 
 def replay_arrays(buffer: dict[str, np.ndarray], num_transitions: int) -> dict[str, np.ndarray]:
-  """The first ``num_transitions`` rows of a saved buffer with ``terminals`` and ``timeouts`` as bool ``[N]``."""
-  n = num_transitions
-  arrays = {k: np.asarray(buffer[k][:n]) for k in ("observations", "actions", "rewards", "next_observations")}
-  terminals = np.asarray(buffer["terminals"][:n]) > 0.5
-  breaks = np.ones(n, bool)  # row t ends a trajectory when row t + 1 does not start from its s'
-  breaks[:-1] = np.any(arrays["next_observations"][:-1] != arrays["observations"][1:], axis=1)
-  return {**arrays, "rewards": arrays["rewards"].astype(np.float32), "terminals": terminals, "timeouts": breaks & ~terminals}
+  """The first ``num_transitions`` rows of a saved buffer with ``terminals`` and ``timeouts`` as bool ``[N]``:
+  a trajectory ends where our loader ends one (:func:`rlkit_jax.data.qlearning_arrays`: at a
+  termination, where s' is not the next row's s, and at the last row); the ends that are not
+  terminations are the time-outs."""
+  arrays = {k: np.asarray(buffer[k][:num_transitions]) for k in ("observations", "actions", "next_observations")}
+  arrays["rewards"] = np.asarray(buffer["rewards"][:num_transitions], np.float32)
+  arrays["terminals"] = np.asarray(buffer["terminals"][:num_transitions]) > 0.5
+  _, episode_ends = qlearning_arrays(arrays)
+  return {**arrays, "timeouts": episode_ends & ~arrays["terminals"]}
 
 
 def main(argv):
