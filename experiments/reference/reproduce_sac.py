@@ -14,6 +14,10 @@ differently and cannot resume), evaluation of the greedy policy through our eval
 episodes our seed i uses at that step. So what differs between the sides is the algorithm. Each
 reference seed saves its model, buffer and RNG states at every evaluation into
 ``<workdir>/d3rlpy/seed<i>`` and continues with ``--resume`` (its env restarts, as ours does).
+
+``--side=sbx`` is independent end to end: SBX's SAC (Stable Baselines' JAX SAC) in SB3's own loop,
+one update per env step, with the same settings and evaluation, into ``<workdir>/sbx/seed<i>``
+(:mod:`reference.sbx_side`).
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from absl import flags, logging
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 import cli  # noqa: E402
 from reference.d3rlpy_side import check_fingerprint, require_d3rlpy, transition_minibatch, write_rows  # noqa: E402
+from reference.sbx_side import train_sbx_seed  # noqa: E402
 from rlkit_jax.data.registry import reference_scores  # noqa: E402
 from rlkit_jax.envs import evaluate, make_env  # noqa: E402
 from rlkit_jax.envs.evaluation import normalized_score  # noqa: E402
@@ -40,12 +45,15 @@ _ENV = flags.DEFINE_string("env", "Hopper-v5", "gymnasium task (continuous actio
 _NUM_STEPS = flags.DEFINE_integer("num_steps", 200_000, "Environment steps per seed.")
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 3, "Seeds (ours: in one program; the reference: --reference_seeds).")
 _SEED = flags.DEFINE_integer("seed", 0, "Run seed.")
-_SIDE = flags.DEFINE_enum("side", "ours", ["ours", "reference"], "Which side to train.")
+_SIDE = flags.DEFINE_enum(
+    "side", "ours", ["ours", "reference", "sbx"],
+    "Which side to train: ours, d3rlpy's SAC in our loop (reference), or SBX's SAC in its own loop (sbx).",
+)
 _REFERENCE_SEEDS = cli.define_integer_list(
     "reference_seeds", [0], "Reference seed indices to train (one process each is best).", lower_bound=0
 )
 _START_STEPS = flags.DEFINE_integer("start_steps", 5_000, "Uniformly random steps before the first update.")
-_UPDATE_EVERY = flags.DEFINE_integer("update_every", 1_000, "Env steps per chunk of as many updates (both sides).")
+_UPDATE_EVERY = flags.DEFINE_integer("update_every", 1_000, "Env steps per chunk of as many updates (ours and d3rlpy; sbx updates every step).")
 _EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Env steps between evaluations.")
 _EVAL_EPISODES = flags.DEFINE_integer("eval_episodes", 10, "Episodes per seed and evaluation.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Cell folder: ours/ and d3rlpy/seed<i>/ go inside.", required=True)
@@ -58,6 +66,14 @@ def _config() -> OnlineConfig:
       start_steps=_START_STEPS.value, update_every=_UPDATE_EVERY.value, eval_every=_EVAL_EVERY.value,
       eval_episodes=_EVAL_EPISODES.value,
   )
+
+
+def _reference_scores(env_id: str) -> tuple[float, float]:
+  """D4RL's random and expert returns of the task (NaN where it has none: scores are then NaN)."""
+  try:
+    return reference_scores(env_id)
+  except DatasetError:
+    return float("nan"), float("nan")
 
 
 def _d3rlpy_sac(d3rlpy, config: OnlineConfig):
@@ -78,10 +94,7 @@ def train_reference_seed(config: OnlineConfig, seed_index: int, folder: str, res
   torch.set_num_threads(1)
   env = make_env(config.env_id)
   obs_dim, act_dim, n = env.observation_space.shape[0], env.action_space.shape[0], config.num_steps
-  try:
-    ref_min, ref_max = reference_scores(config.env_id)
-  except DatasetError:
-    ref_min = ref_max = float("nan")
+  ref_min, ref_max = _reference_scores(config.env_id)
   run_seed = config.seed * 1000 + seed_index
   state_path, model_path, metrics_path = (os.path.join(folder, x) for x in ("state.pkl", "model.pt", "metrics.csv"))
   if os.path.exists(state_path) and not resume:
@@ -160,6 +173,12 @@ def main(argv):
   if _SIDE.value == "ours":
     summary = run_online(config, os.path.join(workdir, "ours"), resume=_RESUME.value)
     print(f"ours: return {summary['return_mean']:.0f} ± {summary['return_std']:.0f} over {config.num_seeds} seeds")
+    return
+  if _SIDE.value == "sbx":
+    ref_min, ref_max = _reference_scores(config.env_id)
+    for seed_index in _REFERENCE_SEEDS.value:
+      train_sbx_seed(config, seed_index, os.path.join(workdir, "sbx", f"seed{seed_index}"), _RESUME.value,
+                     ref_min=ref_min, ref_max=ref_max)
     return
   for seed_index in _REFERENCE_SEEDS.value:
     train_reference_seed(config, seed_index, os.path.join(workdir, "d3rlpy", f"seed{seed_index}"), _RESUME.value)

@@ -29,7 +29,7 @@ _RUNS = flags.DEFINE_string("runs", "runs/reproduce", "Folder holding reproduce.
 _OUT = flags.DEFINE_string("out", "docs/reproduction", "Output path prefix (.md, _curves.png, _iqm.png).")
 _REPS = flags.DEFINE_integer("reps", 50_000, "Bootstrap resamples.")
 
-SIDES = ("ours", "d3rlpy", "jax_corl")
+SIDES = ("ours", "d3rlpy", "jax_corl", "sbx")
 
 
 def read_side(cell: str, side: str) -> dict | None:

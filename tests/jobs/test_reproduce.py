@@ -23,7 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 EXPERIMENTS = os.path.join(REPO, "experiments")
 sys.path.insert(0, EXPERIMENTS)
 
-from reference import d3rlpy_side  # noqa: E402
+from reference import d3rlpy_side, sbx_side  # noqa: E402
 from rlkit_jax.errors import UsageError  # noqa: E402
 
 
@@ -52,6 +52,12 @@ def test_missing_d3rlpy_is_a_one_line_usage_error(monkeypatch):
   monkeypatch.setitem(sys.modules, "d3rlpy", None)  # import d3rlpy now raises ImportError
   with pytest.raises(UsageError, match=r'fix: pip install -e "\.\[reference\]"'):
     d3rlpy_side.require_d3rlpy()
+
+
+def test_missing_sbx_is_a_one_line_usage_error(monkeypatch):
+  monkeypatch.setitem(sys.modules, "sbx", None)
+  with pytest.raises(UsageError, match=r"--side=sbx needs sbx-rl .*fix: pip install -e '\.\[reference\]'"):
+    sbx_side.require_sbx()
 
 
 def test_driver_refuses_what_a_reference_cannot_do_in_one_line(tmp_path):
@@ -232,3 +238,27 @@ def test_one_sac_update_equals_d3rlpys():
   assert float(differences["actor"]) < 1e-4, differences  # Adam's first step: rate × g / (|g| + ε) for g ≈ ε
   losses = [line for line in frozen.splitlines() if line.startswith("| actor loss")][0].split("|")
   assert abs(float(losses[2]) - float(losses[3])) < 1e-5, losses
+
+
+def test_sbx_side_runs_its_own_loop_logs_our_steps_and_resumes(tmp_path):
+  """SBX's SAC (where sbx-rl imports) logs at our evaluation steps, refuses to start over a saved run
+  and to resume with other settings (naming the first that differs), and resumes a saved one."""
+  pytest.importorskip("sbx")
+  script = os.path.join(EXPERIMENTS, "reference", "reproduce_sac.py")
+  tiny = ["--env=Hopper-v5", "--num_steps=400", "--start_steps=100", "--update_every=100", "--eval_every=200",
+          "--eval_episodes=2", "--num_seeds=2", "--side=sbx", "--reference_seeds=1"]
+  first = _run(script, *tiny, f"--workdir={tmp_path}")
+  assert first.returncode == 0, first.stderr[-2000:]
+  folder = tmp_path / "sbx" / "seed1"
+  with open(folder / "metrics.csv") as f:
+    rows = list(csv.DictReader(f))
+  assert [int(r["step"]) for r in rows] == [200, 400] and all(np.isfinite(float(r["normalized_score"])) for r in rows)
+  assert {"model.zip", "buffer.pkl", "state.pkl"} <= set(os.listdir(folder))
+  again = _run(script, *tiny, f"--workdir={tmp_path}")
+  assert again.returncode == 2 and "already holds an sbx run" in again.stderr and "--resume" in again.stderr
+  other = _run(script, *tiny, "--num_seeds=3", "--resume", f"--workdir={tmp_path}")
+  assert other.returncode == 2 and "num_seeds=2, this one 3" in other.stderr
+  resumed = _run(script, *tiny, "--resume", f"--workdir={tmp_path}")  # loads model and buffer; nothing left to do
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  with open(folder / "metrics.csv") as f:
+    assert list(csv.DictReader(f)) == rows

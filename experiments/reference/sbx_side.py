@@ -1,0 +1,111 @@
+"""The SBX reference side of ``reproduce_sac.py``: Stable Baselines' JAX SAC (``sbx-rl``) in its own
+training loop, evaluated through our evaluator.
+
+Unlike the d3rlpy side, which runs inside our loop, this side is independent end to end: SB3's
+off-policy loop as SAC is usually run (uniform actions before ``learning_starts``, then one update
+after every env step; its replay buffer bootstraps through time-outs), sbx's networks, losses and
+temperature. So ours (``update_every`` env steps, then as many updates) against this side also
+measures what our loop's chunking costs. The settings are ours: 256×256 networks, Adam 3e-4,
+batch 256, τ 0.005, γ 0.99, target entropy −|A|, the same number of uniform start steps. Its
+greedy policy is evaluated every ``eval_every`` env steps (after that step, before its update) on
+the episodes our seed i uses at that step; at every evaluation the model and replay buffer are
+saved, and ``resume`` continues from there (the env restarts, as ours does on resume).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from typing import Any
+
+from reference.d3rlpy_side import check_fingerprint, write_rows
+from rlkit_jax.envs import evaluate, make_env
+from rlkit_jax.envs.evaluation import normalized_score
+from rlkit_jax.errors import UsageError
+
+INSTALL = "pip install -e '.[reference]' (it includes sbx-rl and stable-baselines3)"
+
+
+def require_sbx():
+  """Imports ``sbx`` and ``stable_baselines3``, or raises a one-line UsageError saying what to install."""
+  try:
+    import sbx  # noqa: PLC0415 (optional extra)
+    from stable_baselines3.common.callbacks import BaseCallback  # noqa: PLC0415
+  except ImportError as error:
+    raise UsageError(f"--side=sbx needs sbx-rl and stable-baselines3 ({error}); fix: {INSTALL}") from None
+  return sbx, BaseCallback
+
+
+def sbx_settings(config) -> dict[str, Any]:
+  """``sbx.SAC``'s keyword arguments for the online job's ``config`` (one update per env step, whatever
+  ``config.update_every``; everything else sbx's defaults, which are SAC's: two critics, automatic
+  temperature from 1.0, target entropy −|A|)."""
+  return dict(
+      learning_rate=3e-4, buffer_size=config.num_steps, learning_starts=config.start_steps,
+      batch_size=config.batch_size, tau=0.005, gamma=0.99, train_freq=1, gradient_steps=1,
+      ent_coef="auto", target_entropy="auto",
+      policy_kwargs={"net_arch": [int(h) for h in config.hidden_dims]},
+  )
+
+
+def train_sbx_seed(config, seed_index: int, folder: str, resume: bool, *, ref_min: float, ref_max: float) -> None:
+  """One SBX seed to ``config.num_steps`` env steps; ``folder`` gets ``metrics.csv`` (the d3rlpy
+  side's columns), ``model.zip``, ``buffer.pkl`` and ``state.pkl``.
+
+  Raises:
+    UsageError: sbx is not installed; ``folder`` holds a run and ``resume`` is False, or a run of
+      other settings.
+  """
+  sbx, base_callback = require_sbx()
+  paths = {name: os.path.join(folder, name) for name in ("state.pkl", "model.zip", "buffer.pkl", "metrics.csv")}
+  if os.path.exists(paths["state.pkl"]) and not resume:
+    raise UsageError(f"{folder} already holds an sbx run; fix: pass --resume to continue it, or choose another --workdir")
+  fingerprint = {**config.to_json(), "seed_index": seed_index, "sbx": sbx.__version__}
+  del fingerprint["update_every"]  # not a setting of this side
+  run_seed = config.seed * 1000 + seed_index
+  env = make_env(config.env_id)
+  rows, elapsed = [], 0.0
+  if resume and os.path.exists(paths["state.pkl"]):
+    with open(paths["state.pkl"], "rb") as f:
+      saved = pickle.load(f)
+    check_fingerprint(saved, fingerprint, folder)
+    rows, elapsed = saved["rows"], saved["elapsed_s"]
+    model = sbx.SAC.load(paths["model.zip"], env=env)
+    model.load_replay_buffer(paths["buffer.pkl"])
+  else:
+    model = sbx.SAC("MlpPolicy", env, seed=run_seed, **sbx_settings(config))
+  os.makedirs(folder, exist_ok=True)
+  started = time.time()
+
+  class Evaluate(base_callback):
+    """Every ``eval_every`` env steps: our evaluator on the greedy policy, then a save."""
+
+    def _on_step(self) -> bool:
+      step = self.model.num_timesteps
+      if step % config.eval_every and step != config.num_steps:
+        return True
+      base = config.seed * 1_000_003 + step + seed_index * config.eval_episodes  # our seed i's episodes
+      returns = evaluate(
+          lambda obs: self.model.predict(obs, deterministic=True)[0], config.env_id,
+          num_envs=config.eval_episodes, seed=base,
+      )
+      now = elapsed + time.time() - started
+      rows.append({
+          "step": step, "seed_index": seed_index, "return": float(returns.mean()), "return_std": float(returns.std()),
+          "normalized_score": float(normalized_score(returns.mean(), ref_min, ref_max)), "train_s": now,
+      })
+      write_rows(paths["metrics.csv"], rows)
+      for name, save in (("model.zip", self.model.save), ("buffer.pkl", self.model.save_replay_buffer)):
+        stem, suffix = os.path.splitext(paths[name])
+        save(f"{stem}.tmp{suffix}")  # written whole, then renamed: a kill never leaves half a file
+        os.replace(f"{stem}.tmp{suffix}", paths[name])
+      with open(paths["state.pkl"] + ".tmp", "wb") as f:
+        pickle.dump({"fingerprint": fingerprint, "rows": rows, "elapsed_s": now}, f)
+      os.replace(paths["state.pkl"] + ".tmp", paths["state.pkl"])
+      print(f"sbx SAC seed {seed_index}: step {step:,}, return {returns.mean():.0f}", flush=True)
+      return True
+
+  remaining = config.num_steps - model.num_timesteps
+  if remaining > 0:
+    model.learn(total_timesteps=remaining, callback=Evaluate(), reset_num_timesteps=False)
+  env.close()
