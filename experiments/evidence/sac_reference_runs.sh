@@ -5,7 +5,7 @@
 #   OUT (runs/sac_reference), ENVS ("Hopper-v5 Walker2d-v5 HalfCheetah-v5"), SIDES ("ours reference sbx"),
 #   UPDATE_EVERY (1000: env steps per chunk of as many updates, ours and d3rlpy's; cells of another
 #   value get the suffix _update<N>; SBX updates after every step, in SB3's loop).
-# Then: python experiments/reference/reproduction_table.py --runs=$OUT --out=docs/sac_reference_cells
+# Then: python experiments/reference/reproduction_table.py --runs=$OUT --step_name='env steps' --out=docs/sac_reference_cells
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-runs/sac_reference}; ENVS=${ENVS:-"Hopper-v5 Walker2d-v5 HalfCheetah-v5"}; SIDES=${SIDES:-"ours reference sbx"}

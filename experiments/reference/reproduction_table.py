@@ -28,6 +28,7 @@ from rlkit_jax.errors import UsageError
 _RUNS = flags.DEFINE_string("runs", "runs/reproduce", "Folder holding reproduce.py workdirs.")
 _OUT = flags.DEFINE_string("out", "docs/reproduction", "Output path prefix (.md, _curves.png, _iqm.png).")
 _REPS = flags.DEFINE_integer("reps", 50_000, "Bootstrap resamples.")
+_STEP_NAME = flags.DEFINE_string("step_name", "updates", "What a step is (the column and x-axis name): updates, env steps.")
 
 SIDES = ("ours", "d3rlpy", "jax_corl", "sbx")
 
@@ -66,7 +67,7 @@ def main(argv):
   if not cells:
     raise UsageError(f"--runs={root}: no reproduce.py workdir (a folder with ours/) there; fix: point --runs at reproduce.py's --workdir parent")
   lines = [
-      "| cell | side | updates | per-seed final | mean ± std | IQM [95% CI] | train time | verdict |",
+      f"| cell | side | {_STEP_NAME.value} | per-seed final | mean ± std | IQM [95% CI] | train time | verdict |",
       "|---|---|---|---|---|---|---|---|",
   ]
   all_points, all_intervals, curves = {}, {}, []
@@ -114,7 +115,7 @@ def _plot(curves, points, intervals) -> None:
       if len(d["steps"]):
         ax.plot(d["steps"], d["scores"].mean(axis=1), label=side)
         ax.fill_between(d["steps"], d["scores"].min(axis=1), d["scores"].max(axis=1), alpha=0.2)
-    ax.set(title=name, xlabel="updates", ylabel="normalized score")
+    ax.set(title=name, xlabel=_STEP_NAME.value, ylabel="normalized score")
     ax.legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(_OUT.value + "_curves.png", dpi=110)
