@@ -6,7 +6,7 @@
 # Settings via the environment:
 #   OUT (runs/gail_sweep), STEPS (phase 1 budget, 100000), FINAL_STEPS (phase 2, 300000),
 #   PHASES ("1 2"), BEST (a setting name of phase 1, default one_centred), DATASET_DIR (datasets),
-#   ORDER (the phase-1 settings to run, in order).
+#   ORDER (the phase-1 settings to run, in order), DEMOS (phase 2's demonstration counts, in order: "1 4 10").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-runs/gail_sweep}; STEPS=${STEPS:-100000}; FINAL_STEPS=${FINAL_STEPS:-300000}
@@ -20,7 +20,7 @@ declare -A SETTINGS=(
   [one_centred_airl]="gradient_penalty_form=one_centred,transform=log_d_minus_log_1_minus_d"
   [one_centred_1000]="gradient_penalty_form=one_centred,num_steps=1000"
 )
-ORDER=${ORDER:-"one_centred defaults gp1 one_centred_airl one_centred_1000"}
+ORDER=${ORDER:-"one_centred defaults gp1 one_centred_airl one_centred_1000"}; DEMOS=${DEMOS:-"1 4 10"}
 source experiments/evidence/resumable_online.sh
 demos() {  # demos N: the first N trajectories of hopper-expert-v5
   local file="$OUT/hopper-expert-v5-$1demos.hdf5"
@@ -39,7 +39,7 @@ for phase in $PHASES; do
     for name in $ORDER; do gail "$OUT/sweep/$name" "$file" "$STEPS" "${SETTINGS[$name]}"; runs="$runs,$OUT/sweep/$name"; done
     python experiments/evidence/imitation_table.py --demos="$file" --online="${runs#,}" --png="$OUT/sweep.png"
   else
-    for n in 1 4 10; do
+    for n in $DEMOS; do
       file=$(demos $n)
       gail "$OUT/demos$n/gail" "$file" "$FINAL_STEPS" "${SETTINGS[$BEST]}"
       if [ ! -f "$OUT/demos$n/bc/summary.json" ]; then
