@@ -84,10 +84,12 @@ def main(argv):
     dataset = data_lib.load(config.dataset, dataset_dir=_DATASET_DIR.value, env_id=config.env_id)
     config = with_data_prompt(config, dataset.episode_returns())  # the job's prompt rule, for both sides
     if _REFERENCE.value == "jax_corl":
-      if config.algo != "iql":
-        raise UsageError(f"--reference=jax_corl has IQL only, not --algo={config.algo}; fix: --reference=d3rlpy")
+      if config.algo not in jax_corl_side.ALGOS:
+        raise UsageError(
+            f"--reference=jax_corl has IQL and BC (its IQL with beta=0) only, not --algo={config.algo}; fix: --reference=d3rlpy"
+        )
       corl = jax_corl_side.load_jax_corl(_JAX_CORL.value)
-      rows = jax_corl_side.settings_rows(corl, config.num_updates)
+      rows = jax_corl_side.settings_rows(corl, config.num_updates, config.algo)
     else:
       reference_config, rows = d3rlpy_configs.make_config(
           config.algo, config.hyperparameters(), hidden_dims=config.hidden_dims, batch_size=config.batch_size,
@@ -123,6 +125,7 @@ def main(argv):
         corl, prepared, num_seeds=S, seed=config.seed, num_updates=config.num_updates, eval_every=config.eval_every,
         batch_size=config.batch_size, score=score, folder=os.path.join(workdir, "jax_corl"), resume=_RESUME.value, fingerprint=fingerprint,
         evaluate=lambda act_fn, step: evaluate(act_fn, **episodes(step, 0, S)).reshape(S, K), progress=report,
+        algo=config.algo,
     )
     finals = [row["normalized_score"] for row in rows[-S:]]
     print(f"jax_corl: {np.mean(finals):.1f} ± {np.std(finals):.1f} ({rows[-1]['train_s']:.0f} s of training)")

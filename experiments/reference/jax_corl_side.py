@@ -1,4 +1,5 @@
-"""The JAX-CORL side of ``experiments/reproduce.py`` (IQL only): its own code, on our transitions.
+"""The JAX-CORL side of ``experiments/reproduce.py`` (IQL, and BC as its IQL with β = 0): its own
+code, on our transitions.
 
 JAX-CORL's ``algos/iql.py`` (nissymori/JAX-CORL) is loaded from the path given with
 ``--jax_corl`` (see :func:`load_jax_corl`) and trained with its defaults (LayerNorm in V, policy
@@ -6,6 +7,10 @@ mean without tanh, cosine actor schedule over the run) and with its own update f
 seeds are vmapped in one program, as it would run them on an accelerator. Its policy acts with the
 mean, clipped to [-1, 1], through our evaluator on our episodes. The state is pickled after every
 evaluation, so ``--resume`` continues a killed run.
+
+BC is JAX-CORL's IQL with the temperature β = 0: its advantage weights exp(β·(Q − V)) are then all 1,
+so its actor maximises the plain log-likelihood of the data's actions (its critics still train, but
+the actor never sees them).
 """
 from __future__ import annotations
 
@@ -51,10 +56,14 @@ def load_jax_corl(path: str | None) -> types.ModuleType:
   return module
 
 
-def settings_rows(corl, num_updates: int) -> list[tuple[str, object, object]]:
+ALGOS = {"iql": None, "bc": 0.0}  # our algorithm -> JAX-CORL's beta (None: its default)
+
+
+def settings_rows(corl, num_updates: int, algo: str = "iql") -> list[tuple[str, object, object]]:
   """The settings where JAX-CORL's defaults differ from ours or have no counterpart."""
   config = corl.IQLConfig(max_steps=num_updates)
-  return [
+  bc = [("behaviour cloning", "BC: maximum likelihood", "its IQL with beta=0 (every advantage weight is 1)")]
+  return (bc if algo == "bc" else []) + [
       ("V network", "MLP, no LayerNorm", f"LayerNorm after each hidden activation (layer_norm={config.layer_norm})"),
       ("policy mean", "tanh μ(s)", "μ(s), no tanh; actions clipped to [-1, 1] when acting"),
       ("initialisation", "orthogonal(√2) statistics, no QR", "orthogonal(√2)"),
@@ -75,10 +84,12 @@ def train(
     corl, dataset: Dataset, *, num_seeds: int, seed: int, num_updates: int, eval_every: int, batch_size: int,
     evaluate: Callable[[Callable[[np.ndarray], np.ndarray], int], np.ndarray], score: Callable[[np.ndarray], np.ndarray],
     folder: str, resume: bool, fingerprint: dict[str, Any], progress: Callable[[int], None] = lambda step: None,
+    algo: str = "iql",
 ) -> list[dict[str, Any]]:
   """Trains ``num_seeds`` JAX-CORL IQL agents (vmapped) on the prepared ``dataset``.
 
   Args:
+    algo: ``iql`` (its defaults) or ``bc`` (its IQL with β = 0), a key of :data:`ALGOS`.
     evaluate: ``(act_fn, step) -> returns [S, K]``, our evaluator on our job's episodes.
     Others as :func:`experiments.reference.d3rlpy_side.train_seed`.
 
@@ -88,7 +99,8 @@ def train(
   state_path, metrics_path = os.path.join(folder, "state.pkl"), os.path.join(folder, "metrics.csv")
   if os.path.exists(state_path) and not resume:
     raise UsageError(f"{folder} already holds a reference run; fix: pass --resume to continue it, or choose another --workdir")
-  config = corl.IQLConfig(max_steps=num_updates, batch_size=batch_size, n_jitted_updates=1, seed=seed)
+  beta = {} if ALGOS[algo] is None else {"beta": ALGOS[algo]}
+  config = corl.IQLConfig(max_steps=num_updates, batch_size=batch_size, n_jitted_updates=1, seed=seed, **beta)
   data = _transitions(corl, dataset)
   example = jax.tree.map(lambda x: x[0], data)
   keys = jax.random.split(jax.random.PRNGKey(seed), num_seeds)

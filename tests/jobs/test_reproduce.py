@@ -65,7 +65,7 @@ def test_driver_refuses_what_a_reference_cannot_do_in_one_line(tmp_path):
   fake.mkdir()
   (fake / "d3rlpy.py").write_text("raise ImportError('No module named torch')\n")
   cases = [
-      (["--algo=cql", "--reference=jax_corl"], {}, "--reference=jax_corl has IQL only"),
+      (["--algo=cql", "--reference=jax_corl"], {}, "--reference=jax_corl has IQL and BC (its IQL with beta=0) only"),
       (["--reference=jax_corl"], {}, "--reference=jax_corl needs --jax_corl="),
       (["--algo=iql"], {"PYTHONPATH": str(fake)}, 'pip install -e ".[reference]"'),
       (["--algo=dqn", "--side=reference"], {}, None),  # the shipped data is continuous: see below
