@@ -4,7 +4,8 @@ r"""The reproduction report: every cell of ``reproduce.py`` runs, ours next to e
 
 For each cell (a ``reproduce.py`` workdir) and side: per-seed final scores, mean, IQM with a 95%
 stratified-bootstrap interval (rliable), training wall time, and a verdict per reference: *agree*
-when the two intervals overlap, *differ* otherwise. Writes ``<out>.md`` (the table, meant to be
+when the two intervals overlap, *differ* otherwise, judged at the last step both sides have logged
+(a cell still running says at which step). Writes ``<out>.md`` (the table, meant to be
 pasted into ``docs/reproduction.md``), ``<out>_curves.png`` (learning curves, seed mean and range)
 and ``<out>_iqm.png`` (rliable's interval-estimate plot of every cell and side). Needs the
 ``[reference]`` extra (rliable, matplotlib).
@@ -80,12 +81,7 @@ def main(argv):
       if side not in finals:
         continue
       low, high = intervals[side][:, 0]
-      verdict = ""
-      if side != "ours" and "ours" in finals:
-        ours_low, ours_high = intervals["ours"][:, 0]
-        verdict = "agree" if low <= ours_high and ours_low <= high else "**differ**"
-        if d["steps"][-1] < sides["ours"]["steps"][-1] or d["seeds"] < sides["ours"]["seeds"]:
-          verdict = "pending (not every seed at ours' budget)"
+      verdict = "" if side == "ours" or "ours" not in finals else _verdict(sides["ours"], d)
       train_time = f"{d['seconds'] / 60:.0f} min" if np.isfinite(d["seconds"]) else "running"
       lines.append(
           f"| {name} | {side} | {d['steps'][-1]:,} | {', '.join(f'{x:.1f}' for x in finals[side])} | "
@@ -100,6 +96,23 @@ def main(argv):
   _plot(curves, all_points, all_intervals)
   print("\n".join(lines))
   print(f"wrote {_OUT.value}.md, {_OUT.value}_curves.png, {_OUT.value}_iqm.png")
+
+
+def _verdict(ours: dict, reference: dict) -> str:
+  """*agree* when the IQM intervals of the two sides overlap, *differ* otherwise, judged at the last
+  step both have logged for every seed; while a side is still short of the other's last step (or
+  of its seed count) the verdict names that step and says the cell is running."""
+  common = np.intersect1d(ours["steps"], reference["steps"])
+  if not len(common):
+    return "pending (no common step yet)"
+  at = {name: d["scores"][list(d["steps"]).index(common[-1])] for name, d in (("ours", ours), ("ref", reference))}
+  _, intervals = iqm_intervals(at, _REPS.value)
+  (ours_low, ours_high), (low, high) = intervals["ours"][:, 0], intervals["ref"][:, 0]
+  verdict = "agree" if low <= ours_high and ours_low <= high else "**differ**"
+  final = max(ours["steps"][-1], reference["steps"][-1])
+  if common[-1] < final or reference["seeds"] < ours["seeds"]:
+    verdict += f" at {common[-1]:,} (running: {reference['seeds']} of {ours['seeds']} seeds)"
+  return verdict
 
 
 def _plot(curves, points, intervals) -> None:

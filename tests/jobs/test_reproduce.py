@@ -171,6 +171,7 @@ def test_report_gives_rliable_intervals_and_verdicts(tmp_path):
   _write_cell(tmp_path / "runs", "a_agree", ours=[50.0, 52.0, 54.0], reference=[51.0, 53.0, 55.0])
   _write_cell(tmp_path / "runs", "b_differ", ours=[20.0, 21.0, 22.0], reference=[60.0, 61.0, 62.0])
   _write_cell(tmp_path / "runs", "c_running", ours=[20.0, 21.0, 22.0], reference=[60.0, 61.0, 62.0], reference_steps=(10,))
+  _write_cell(tmp_path / "runs", "d_running", ours=[50.0, 52.0, 54.0], reference=[51.0, 53.0], reference_steps=(10,))
   out = tmp_path / "report"
   result = _run(os.path.join(EXPERIMENTS, "reference", "reproduction_table.py"), f"--runs={tmp_path / 'runs'}",
                 f"--out={out}", "--reps=500")
@@ -178,7 +179,9 @@ def test_report_gives_rliable_intervals_and_verdicts(tmp_path):
   rows = {tuple(c.strip() for c in line.split("|")[1:3]): line for line in (tmp_path / "report.md").read_text().splitlines()[2:]}
   assert rows[("a_agree", "d3rlpy")].rstrip(" |").endswith("agree")
   assert "**differ**" in rows[("b_differ", "d3rlpy")]
-  assert "pending" in rows[("c_running", "d3rlpy")] and "| 10 |" in rows[("c_running", "d3rlpy")]
+  # A reference still running is judged at the last step both sides logged, and says so.
+  assert "| 10 |" in rows[("c_running", "d3rlpy")] and "**differ** at 10 (running: 3 of 3 seeds)" in rows[("c_running", "d3rlpy")]
+  assert "| agree at 10 (running: 2 of 3 seeds) |" in rows[("d_running", "d3rlpy")]
   assert "50.0, 52.0, 54.0" in rows[("a_agree", "ours")] and "52.0 ± 1.6" in rows[("a_agree", "ours")]
   assert "3 min" in rows[("a_agree", "d3rlpy")]  # 3 seeds × 60 s of training, summed
   assert os.path.getsize(f"{out}_curves.png") > 0 and os.path.getsize(f"{out}_iqm.png") > 0
