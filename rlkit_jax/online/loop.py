@@ -57,6 +57,7 @@ from rlkit_jax.envs.evaluation import normalized_score
 from rlkit_jax.envs.rollout import record_step
 from rlkit_jax.errors import DivergenceError
 from rlkit_jax.online import replay, report
+from rlkit_jax.online import resume as resume_lib
 from rlkit_jax.online.config import OnlineConfig, env_seed, make_checked_env
 from rlkit_jax.rewards.base import ReplayView, RewardSource, reward_factory
 from rlkit_jax.rewards.success_tests import SUCCESS_TESTS
@@ -214,20 +215,13 @@ def _train(
           f"{workdir}: already holds checkpoints (step {saved_step}); pass --resume to continue that run or choose "
           "another --workdir"
       )
-    like = functools.partial(_checkpoint_state, agents, act_keys, update_keys, reward_key, reward_source, host, labels)
-    step, saved, extra = checkpointer.restore(like)
-    agents, act_keys, update_keys, reward_key = saved["agents"], saved["act_keys"], saved["update_keys"], saved["reward_key"]
-    divergence = DivergenceLog(num_seeds, extra.get("diverged", []))
-    if "reward_source" in saved:
-      reward_source.restore(saved["reward_source"])
-    for name, array in saved["host"].items():
-      host[name][:, :step] = array
-    labels[:, :step] = saved["rewards"]
-    # The interrupted episodes end here: the envs restart with a fresh reset.
-    host["timeouts"][:, step - 1] |= ~host["terminals"][:, step - 1]
-    elapsed_before = float(extra.get("elapsed_s", 0.0))
-    relabels = int(extra.get("relabels", 0))
-    reward_metrics = {k: np.asarray(v, np.float64) for k, v in extra.get("reward_metrics", {}).items()}
+    step, saved, progress = resume_lib.restore(
+        checkpointer, agents, act_keys, update_keys, reward_key, reward_source, host, labels
+    )
+    agents, act_keys, update_keys, reward_key = (saved[k] for k in ("agents", "act_keys", "update_keys", "reward_key"))
+    elapsed_before, relabels, reward_metrics, divergence = (
+        progress.elapsed_s, progress.relabels, progress.reward_metrics, progress.divergence
+    )
     run_folder.truncate_rows(metrics_path, step)
   elif os.path.exists(metrics_path):
     os.remove(metrics_path)  # logs of a run that never reached its first checkpoint
@@ -333,14 +327,9 @@ def _train(
       if kept.any():
         bar.set_postfix(eval_return=f"{last_returns[kept].mean():.1f}", alpha=f"{np.mean(sac_metrics['alpha'][kept]):.3f}")
     if step % config.checkpoint_interval == 0 or step == num_steps:
-      state = _checkpoint_state(agents, act_keys, update_keys, reward_key, reward_source, host, buffer.rewards, step)
-      extra = {
-          "elapsed_s": elapsed_before + time.time() - started,
-          "relabels": relabels,
-          "reward_metrics": {k: [float(x) for x in v] for k, v in reward_metrics.items()},
-          "diverged": divergence.to_json(),
-      }
-      checkpointer.save(step, state, extra)
+      state = resume_lib.checkpoint_state(agents, act_keys, update_keys, reward_key, reward_source, host, buffer.rewards, step)
+      progress = resume_lib.Progress(elapsed_before + time.time() - started, relabels, reward_metrics, divergence)
+      checkpointer.save(step, state, progress.to_json())
   bar.close()
   checkpointer.close()
   if last_returns is None:  # resumed a finished run: report its last logged evaluation
@@ -355,19 +344,3 @@ def _train(
   run_folder.write_json(os.path.join(workdir, "summary.json"), summary)
   return OnlineRun(summary=summary, agents=agents, buffer=buffer, replay=replay.view(host, step), reward_source=reward_source)
 
-
-def _checkpoint_state(agents, act_keys, update_keys, reward_key, reward_source, host, rewards, step: int) -> dict[str, Any]:
-  """The pytree a checkpoint holds: agents, keys, the first ``step`` rows of the host replay and of
-  the device buffer's rewards, and the reward source's state (left out when it has no leaves)."""
-  state = {
-      "agents": agents,
-      "act_keys": act_keys,
-      "update_keys": update_keys,
-      "reward_key": reward_key,
-      "host": {name: np.ascontiguousarray(array[:, :step]) for name, array in host.items()},
-      "rewards": np.asarray(rewards[:, :step]),
-  }
-  source_state = reward_source.state()
-  if jax.tree.leaves(source_state):
-    state["reward_source"] = source_state
-  return state
