@@ -28,7 +28,7 @@ import sys
 import time
 
 import numpy as np
-from absl import flags, logging
+from absl import app, flags, logging
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 import cli  # noqa: E402
@@ -39,7 +39,7 @@ from rlkit_jax.envs import evaluate, make_env  # noqa: E402
 from rlkit_jax.envs.evaluation import normalized_score  # noqa: E402
 from rlkit_jax.data.dataset import DatasetError  # noqa: E402
 from rlkit_jax.errors import UsageError  # noqa: E402
-from rlkit_jax.online import OnlineConfig, run_online  # noqa: E402
+from rlkit_jax.online import OnlineConfig, check_env, run_online  # noqa: E402
 
 _ENV = flags.DEFINE_string("env", "Hopper-v5", "gymnasium task (continuous actions).")
 _NUM_STEPS = flags.DEFINE_integer("num_steps", 200_000, "Environment steps per seed.")
@@ -168,7 +168,11 @@ def main(argv):
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   config = _config()
-  config.validate()
+  try:  # one line for a bad setting or a task SAC cannot run, on every side
+    config.validate()
+    check_env(config.env_id)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
   workdir = os.path.expanduser(_WORKDIR.value)
   if _SIDE.value == "ours":
     summary = run_online(config, os.path.join(workdir, "ours"), resume=_RESUME.value)

@@ -265,3 +265,13 @@ def test_sbx_side_runs_its_own_loop_logs_our_steps_and_resumes(tmp_path):
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   with open(folder / "metrics.csv") as f:
     assert list(csv.DictReader(f)) == rows
+
+
+@pytest.mark.parametrize("env, message", [
+    ("CartPole-v1", "--env=CartPole-v1: its action space is Discrete(2), but SAC needs continuous (Box) actions"),
+    ("Hoper-v5", "gymnasium knows no such task (did you mean 'Hopper-v5'"),
+])
+def test_sac_reproduction_refuses_a_task_sac_cannot_run_in_one_line(tmp_path, env, message):
+  for side in ("ours", "reference", "sbx"):
+    out = _run(os.path.join(EXPERIMENTS, "reference", "reproduce_sac.py"), f"--env={env}", f"--side={side}", f"--workdir={tmp_path}")
+    assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr[-2000:]
