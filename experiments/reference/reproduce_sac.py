@@ -21,6 +21,7 @@ one update per env step, with the same settings and evaluation, into ``<workdir>
 """
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import random
@@ -76,6 +77,16 @@ def _reference_scores(env_id: str) -> tuple[float, float]:
     return float("nan"), float("nan")
 
 
+def evaluation_row(config: OnlineConfig, seed_index: int, act, step: int, train_s: float) -> dict:
+  """One ``metrics.csv`` row of reference seed i: ``act`` (observations ``[K, O]`` → actions) on the
+  episodes our job gives seed i at ``step`` (it evaluates S × K envs from one base seed)."""
+  ref_min, ref_max = _reference_scores(config.env_id)
+  base = config.seed * 1_000_003 + step + seed_index * config.eval_episodes
+  returns = evaluate(act, config.env_id, num_envs=config.eval_episodes, seed=base)
+  return {"step": step, "seed_index": seed_index, "return": float(returns.mean()), "return_std": float(returns.std()),
+          "normalized_score": float(normalized_score(returns.mean(), ref_min, ref_max)), "train_s": train_s}
+
+
 def _d3rlpy_sac(d3rlpy, config: OnlineConfig):
   """d3rlpy's SAC with the online job's settings (SAC's MuJoCo defaults; target entropy −|A| in both)."""
   encoder = d3rlpy.models.encoders.VectorEncoderFactory(list(config.hidden_dims))
@@ -94,7 +105,6 @@ def train_reference_seed(config: OnlineConfig, seed_index: int, folder: str, res
   torch.set_num_threads(1)
   env = make_env(config.env_id)
   obs_dim, act_dim, n = env.observation_space.shape[0], env.action_space.shape[0], config.num_steps
-  ref_min, ref_max = _reference_scores(config.env_id)
   run_seed = config.seed * 1000 + seed_index
   state_path, model_path, metrics_path = (os.path.join(folder, x) for x in ("state.pkl", "model.pt", "metrics.csv"))
   if os.path.exists(state_path) and not resume:
@@ -143,13 +153,8 @@ def train_reference_seed(config: OnlineConfig, seed_index: int, folder: str, res
       for _ in range(config.update_every):
         algo.update(transition_minibatch(d3rlpy, buffer, np.random.randint(0, step, config.batch_size)))
     if step % config.eval_every == 0 or step == n:
-      # Our seed i's episodes at this step: the online job evaluates S × K envs from one base seed.
-      base = config.seed * 1_000_003 + step + seed_index * config.eval_episodes
-      returns = evaluate(lambda obs: algo.predict(obs.astype(np.float32)), config.env_id, num_envs=config.eval_episodes, seed=base)
       now = elapsed + time.time() - started
-      rows.append({"step": step, "seed_index": seed_index, "return": float(returns.mean()),
-                   "return_std": float(returns.std()), "normalized_score": float(normalized_score(returns.mean(), ref_min, ref_max)),
-                   "train_s": now})
+      rows.append(evaluation_row(config, seed_index, lambda obs: algo.predict(obs.astype(np.float32)), step, now))
       write_rows(metrics_path, rows)
       np.savez(os.path.join(folder, "buffer.npz.tmp.npz"), **{k: v[:step] for k, v in buffer.items()})
       os.replace(os.path.join(folder, "buffer.npz.tmp.npz"), os.path.join(folder, "buffer.npz"))
@@ -159,7 +164,7 @@ def train_reference_seed(config: OnlineConfig, seed_index: int, folder: str, res
         pickle.dump({"fingerprint": fingerprint, "step": step, "elapsed_s": now, "rows": rows, "rng": rng,
                      "torch": torch.get_rng_state(), "numpy": np.random.get_state()}, f)
       os.replace(state_path + ".tmp", state_path)
-      print(f"d3rlpy SAC seed {seed_index}: step {step:,}, return {returns.mean():.0f}", flush=True)
+      print(f"d3rlpy SAC seed {seed_index}: step {step:,}, return {rows[-1]['return']:.0f}", flush=True)
   env.close()
 
 
@@ -179,10 +184,9 @@ def main(argv):
     print(f"ours: return {summary['return_mean']:.0f} ± {summary['return_std']:.0f} over {config.num_seeds} seeds")
     return
   if _SIDE.value == "sbx":
-    ref_min, ref_max = _reference_scores(config.env_id)
     for seed_index in _REFERENCE_SEEDS.value:
       train_sbx_seed(config, seed_index, os.path.join(workdir, "sbx", f"seed{seed_index}"), _RESUME.value,
-                     ref_min=ref_min, ref_max=ref_max)
+                     evaluation_row=functools.partial(evaluation_row, config, seed_index))
     return
   for seed_index in _REFERENCE_SEEDS.value:
     train_reference_seed(config, seed_index, os.path.join(workdir, "d3rlpy", f"seed{seed_index}"), _RESUME.value)

@@ -16,11 +16,10 @@ from __future__ import annotations
 import os
 import pickle
 import time
-from typing import Any
+from typing import Any, Callable
 
 from reference.d3rlpy_side import check_fingerprint, write_rows
-from rlkit_jax.envs import evaluate, make_env
-from rlkit_jax.envs.evaluation import normalized_score
+from rlkit_jax.envs import make_env
 from rlkit_jax.errors import UsageError
 
 INSTALL = "pip install -e '.[reference]' (it includes sbx-rl and stable-baselines3)"
@@ -48,9 +47,15 @@ def sbx_settings(config) -> dict[str, Any]:
   )
 
 
-def train_sbx_seed(config, seed_index: int, folder: str, resume: bool, *, ref_min: float, ref_max: float) -> None:
+def train_sbx_seed(
+    config, seed_index: int, folder: str, resume: bool, *, evaluation_row: Callable[[Callable, int, float], dict[str, Any]]
+) -> None:
   """One SBX seed to ``config.num_steps`` env steps; ``folder`` gets ``metrics.csv`` (the d3rlpy
   side's columns), ``model.zip``, ``buffer.pkl`` and ``state.pkl``.
+
+  Args:
+    evaluation_row: ``(act, step, train_s) -> row``, our evaluator on our seed i's episodes
+      (``reproduce_sac.evaluation_row``).
 
   Raises:
     UsageError: sbx is not installed; ``folder`` holds a run and ``resume`` is False, or a run of
@@ -84,16 +89,8 @@ def train_sbx_seed(config, seed_index: int, folder: str, resume: bool, *, ref_mi
       step = self.model.num_timesteps
       if step % config.eval_every and step != config.num_steps:
         return True
-      base = config.seed * 1_000_003 + step + seed_index * config.eval_episodes  # our seed i's episodes
-      returns = evaluate(
-          lambda obs: self.model.predict(obs, deterministic=True)[0], config.env_id,
-          num_envs=config.eval_episodes, seed=base,
-      )
       now = elapsed + time.time() - started
-      rows.append({
-          "step": step, "seed_index": seed_index, "return": float(returns.mean()), "return_std": float(returns.std()),
-          "normalized_score": float(normalized_score(returns.mean(), ref_min, ref_max)), "train_s": now,
-      })
+      rows.append(evaluation_row(lambda obs: self.model.predict(obs, deterministic=True)[0], step, now))
       write_rows(paths["metrics.csv"], rows)
       for name, save in (("model.zip", self.model.save), ("buffer.pkl", self.model.save_replay_buffer)):
         stem, suffix = os.path.splitext(paths[name])
@@ -102,7 +99,7 @@ def train_sbx_seed(config, seed_index: int, folder: str, resume: bool, *, ref_mi
       with open(paths["state.pkl"] + ".tmp", "wb") as f:
         pickle.dump({"fingerprint": fingerprint, "rows": rows, "elapsed_s": now}, f)
       os.replace(paths["state.pkl"] + ".tmp", paths["state.pkl"])
-      print(f"sbx SAC seed {seed_index}: step {step:,}, return {returns.mean():.0f}", flush=True)
+      print(f"sbx SAC seed {seed_index}: step {step:,}, return {rows[-1]['return']:.0f}", flush=True)
       return True
 
   remaining = config.num_steps - model.num_timesteps
