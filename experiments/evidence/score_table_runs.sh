@@ -2,12 +2,16 @@
 # Trains every (task, dataset, algorithm) cell of the score table, 3 seeds each in one program.
 # Re-running skips finished cells and resumes interrupted ones; settings via the environment:
 #   OUT (runs/table), DATASET_DIR (datasets), UPDATES (10000; CQL and DT: CQL_UPDATES, DT_UPDATES,
-#   default UPDATES), ALGOS, TASKS, KINDS, DT_HPARAMS (see conditional_runs.sh).
+#   default UPDATES), EVALS (evaluations per run, 4), EVAL_EPISODES (per seed, 5), ALGOS, TASKS, KINDS,
+#   DT_HPARAMS (see conditional_runs.sh). The 100k table: UPDATES=100000 CQL_UPDATES=30000 EVALS=5
+#   EVAL_EPISODES=10, the settings of reproduce.py's ours side (its runs can stand in for cells).
 # Then: python experiments/evidence/score_table.py --runs=runs/table --out=docs/score_table --intervals
 set -euo pipefail
 OUT=${OUT:-runs/table}
 DATASET_DIR=${DATASET_DIR:-datasets}
 UPDATES=${UPDATES:-10000}
+EVALS=${EVALS:-4}
+EVAL_EPISODES=${EVAL_EPISODES:-5}
 ALGOS=${ALGOS:-"bc filtered_bc awr awac td3_bc iql cql rebrac sac_n edac rvs dt"}
 TASKS=${TASKS:-"hopper halfcheetah walker2d"}
 KINDS=${KINDS:-"medium medium-replay medium-expert"}
@@ -42,8 +46,8 @@ if sys.argv[1] in c: print("--hparams=actor_bc_coef={},critic_bc_coef={}".format
       fi
       echo "== $algo $dataset $(date +%T)"
       python experiments/train_offline.py --algo="$algo" --dataset="$dataset" --dataset_dir="$DATASET_DIR" \
-        --num_seeds=3 --num_updates="$updates" --eval_every=$((updates / 4)) --updates_per_call=$((updates / 20)) \
-        --eval_episodes=5 --workdir="$workdir" $resume $extra | tail -n 2
+        --num_seeds=3 --num_updates="$updates" --eval_every=$((updates / EVALS)) --updates_per_call=$((updates / 20)) \
+        --eval_episodes="$EVAL_EPISODES" --workdir="$workdir" $resume $extra | tail -n 2
     done
   done
 done
