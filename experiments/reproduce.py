@@ -29,6 +29,7 @@ from rlkit_jax.data.preprocessing import REWARD_SCALINGS
 from rlkit_jax.envs import evaluate, normalized_score
 from rlkit_jax.errors import UsageError
 from rlkit_jax.offline import DEFAULT_DATASET, OfflineConfig, prepare_dataset, run_offline, with_data_prompt
+from rlkit_jax.training.evaluation import evaluation_seed
 
 _ALGO = flags.DEFINE_string("algo", "iql", "Algorithm, on both sides: " + ", ".join(sorted(d3rlpy_configs.ALGOS)) + ".")
 _DATASET = flags.DEFINE_string("dataset", DEFAULT_DATASET, "Dataset name or HDF5 path.")
@@ -111,7 +112,7 @@ def main(argv):
 
   def episodes(step: int, first_seed: int = 0, num_seeds: int = 1) -> dict:
     # our job's episodes at this step: env copy j of all seeds × episodes is reset with base + j
-    return {"env_id": dataset.env_id, "num_envs": num_seeds * K, "seed": config.seed * 1_000_003 + step + first_seed * K}
+    return {"env_id": dataset.env_id, "num_envs": num_seeds * K, "seed": evaluation_seed(config.seed, step) + first_seed * K}
 
   def score(returns):
     return normalized_score(returns, dataset.ref_min_score, dataset.ref_max_score)

@@ -41,6 +41,7 @@ from rlkit_jax.envs.evaluation import normalized_score  # noqa: E402
 from rlkit_jax.data.dataset import DatasetError  # noqa: E402
 from rlkit_jax.errors import UsageError  # noqa: E402
 from rlkit_jax.online import OnlineConfig, check_env, run_online  # noqa: E402
+from rlkit_jax.training.evaluation import evaluation_seed  # noqa: E402
 
 _ENV = flags.DEFINE_string("env", "Hopper-v5", "gymnasium task (continuous actions).")
 _NUM_STEPS = flags.DEFINE_integer("num_steps", 200_000, "Environment steps per seed.")
@@ -81,7 +82,7 @@ def evaluation_row(config: OnlineConfig, seed_index: int, act, step: int, train_
   """One ``metrics.csv`` row of reference seed i: ``act`` (observations ``[K, O]`` → actions) on the
   episodes our job gives seed i at ``step`` (it evaluates S × K envs from one base seed)."""
   ref_min, ref_max = _reference_scores(config.env_id)
-  base = config.seed * 1_000_003 + step + seed_index * config.eval_episodes
+  base = evaluation_seed(config.seed, step) + seed_index * config.eval_episodes
   returns = evaluate(act, config.env_id, num_envs=config.eval_episodes, seed=base)
   return {"step": step, "seed_index": seed_index, "return": float(returns.mean()), "return_std": float(returns.std()),
           "normalized_score": float(normalized_score(returns.mean(), ref_min, ref_max)), "train_s": train_s}

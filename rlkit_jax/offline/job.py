@@ -128,7 +128,7 @@ def run_offline(
       bar.write(f"warning: {event.describe(run_label(event.run, settings, num_seeds))}; it keeps its last finite state")
     if step % config.eval_every == 0 or step == config.num_updates:
       returns = evaluation.evaluate_agents(
-          state.agents, dataset.env_id, episodes_per_seed=config.eval_episodes, seed=config.seed * 1_000_003 + step
+          state.agents, dataset.env_id, episodes_per_seed=config.eval_episodes, seed=evaluation.evaluation_seed(config.seed, step)
       )
       last_scores = np.where(divergence.active, score(returns).mean(axis=1), np.nan)  # [R], NaN: diverged
       logged = dict(jax.device_get(train_metrics))

@@ -310,7 +310,7 @@ def _train(
     if step % config.eval_every == 0 or step == num_steps:
       eval_start = time.time()
       returns = evaluation.evaluate_agents(
-          agents, config.env_id, episodes_per_seed=config.eval_episodes, seed=config.seed * 1_000_003 + step
+          agents, config.env_id, episodes_per_seed=config.eval_episodes, seed=evaluation.evaluation_seed(config.seed, step)
       )
       eval_seconds += time.time() - eval_start
       last_returns = returns.mean(axis=1)

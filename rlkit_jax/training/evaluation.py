@@ -94,6 +94,13 @@ class ContextPrompt(ReturnPrompt):
     return actions
 
 
+def evaluation_seed(run_seed: int, step: int) -> int:
+  """The vector env's base seed for the evaluation at ``step`` of a job seeded ``run_seed`` (the
+  offline and online jobs): env copy j — run ``j // K``, episode ``j % K`` — resets with it + j. A
+  reference side that plays run i's episodes starts at it + i·K."""
+  return run_seed * 1_000_003 + step
+
+
 def evaluate_agents(agents: Any, env_id: str, *, episodes_per_seed: int, seed: int) -> np.ndarray:
   """Runs ``episodes_per_seed`` episodes of every run's deterministic policy in one vector env.
 
