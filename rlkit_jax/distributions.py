@@ -44,6 +44,29 @@ def tanh_log_det_jacobian(pre_tanh: ArrayLike) -> jax.Array:
   return jnp.sum(2.0 * (math.log(2.0) - u - jax.nn.softplus(-2.0 * u)), axis=-1)
 
 
+def tanh_gaussian_log_prob(actions: ArrayLike, means: ArrayLike, log_stds: ArrayLike, *, eps: float = 1e-6) -> jax.Array:
+  r"""log π(a) of given actions under the tanh-squashed Gaussian: ``log N(u; μ, σ²) − Σ log(1 − tanh(u)²)``
+  with ``u = atanh(a)``.
+
+  Actions are clipped into ``[−1 + eps, 1 − eps]`` before atanh, so dataset actions that sit on the
+  bounds (D4RL's do) get a finite, very low log-density instead of −inf.
+
+  Args:
+    actions: a, shape ``[..., A]``, in [−1, 1].
+    means: μ of the pre-tanh Gaussian, shape ``[..., A]``.
+    log_stds: log σ, shape ``[..., A]``.
+    eps: the clipping margin (static float).
+
+  Returns:
+    Shape ``[...]``, nats.
+
+  References:
+    Haarnoja et al., `Soft Actor-Critic <https://arxiv.org/abs/1801.01290>`_, 2018, App. C, Eq. (21).
+  """
+  pre_tanh = jnp.arctanh(jnp.clip(actions, -1.0 + eps, 1.0 - eps))
+  return diag_gaussian_log_prob(pre_tanh, means, log_stds) - tanh_log_det_jacobian(pre_tanh)
+
+
 def tanh_gaussian_sample(key: jax.Array, means: ArrayLike, log_stds: ArrayLike) -> tuple[jax.Array, jax.Array]:
   r"""Reparameterised sample a = tanh(μ + σ ε) and its log-density under the squashed Gaussian.
 

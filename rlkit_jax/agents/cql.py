@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, Optional, Sequence
 
 import flax.struct
@@ -14,16 +13,14 @@ from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
 from rlkit_jax.agents.base import MinCriticEnsemble, TanhGaussianPolicyMean
-from rlkit_jax.agents.common import train_state_and_target, train_state
+from rlkit_jax.agents.common import log_scalar_state, train_state, train_state_and_target
 from rlkit_jax.data.transitions import Transitions
-from rlkit_jax.distributions import diag_gaussian_log_prob, tanh_gaussian_sample, tanh_log_det_jacobian
+from rlkit_jax.distributions import tanh_gaussian_log_prob, tanh_gaussian_sample
 from rlkit_jax.networks import Ensemble, QFunction, TanhGaussianPolicy
 from rlkit_jax.agents.hyperparameters import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, REAL, checked_create
 
 # exp(log α′) is clipped into [0, 1e6] before use, as in the reference code and CORL.
 _MAX_CQL_ALPHA_MULTIPLIER = 1e6
-# Dataset actions are pulled this far inside (-1, 1) before atanh in the BC warm-start loss.
-_ATANH_EPS = 1e-6
 
 
 @functools.lru_cache(maxsize=None)
@@ -32,30 +29,6 @@ def _networks(action_dim: int, hidden_dims: tuple[int, ...], num_critics: int):
   actor = TanhGaussianPolicy(action_dim, hidden_dims)
   critic = Ensemble(functools.partial(QFunction, hidden_dims), num_members=num_critics)
   return actor, critic
-
-
-def _log_scalar_apply(variables: dict) -> jax.Array:
-  """The ``apply_fn`` of a TrainState that holds one learned log-scale scalar."""
-  return variables["params"]["log_value"]
-
-
-def _log_scalar_state(init: ArrayLike, learning_rate: ArrayLike) -> TrainState:
-  params = {"log_value": jnp.log(jnp.asarray(init, jnp.float32))}
-  return train_state(_log_scalar_apply, params, learning_rate)
-
-
-def _tanh_gaussian_log_prob(actions: jax.Array, means: jax.Array, log_stds: jax.Array) -> jax.Array:
-  """log π(a|s) of given actions ``[B, A]`` under the tanh-squashed Gaussian → ``[B]``, nats.
-
-  Actions are clipped to ``±(1 - 1e-6)`` before atanh so dataset actions on the bounds stay finite.
-  """
-  pre_tanh = jnp.arctanh(jnp.clip(actions, -1.0 + _ATANH_EPS, 1.0 - _ATANH_EPS))
-  return diag_gaussian_log_prob(pre_tanh, means, log_stds) - tanh_log_det_jacobian(pre_tanh)
-
-
-def _repeat(x: jax.Array, num: int) -> jax.Array:
-  """``[B, D]`` → ``[B, num, D]`` (each row repeated ``num`` times)."""
-  return jnp.broadcast_to(x[:, None, :], (x.shape[0], num, x.shape[1]))
 
 
 class CQL(TanhGaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
@@ -195,8 +168,8 @@ class CQL(TanhGaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
         actor=train_state(actor_def.apply, actor_def.init(actor_key, observations)["params"], actor_lr),
         critic=critic,
         target_critic_params=target_critic_params,
-        log_alpha=_log_scalar_state(init_temperature, temperature_lr),
-        log_cql_alpha=_log_scalar_state(1.0, critic_lr),  # α′ = 1 at the start, as the reference
+        log_alpha=log_scalar_state(init_temperature, temperature_lr),
+        log_cql_alpha=log_scalar_state(1.0, critic_lr),  # α′ = 1 at the start, as the reference
         key=key,
         discount=jnp.asarray(discount, jnp.float32),
         tau=jnp.asarray(tau, jnp.float32),
@@ -217,21 +190,6 @@ class CQL(TanhGaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
       return self.cql_alpha
     log_multiplier = self.log_cql_alpha.apply_fn({"params": self.log_cql_alpha.params})
     return self.cql_alpha * jnp.clip(jnp.exp(log_multiplier), 0.0, _MAX_CQL_ALPHA_MULTIPLIER)
-
-  def _cql_proposals(self, key: jax.Array, means, log_stds, next_means, next_log_stds):
-    """3K actions per state and their log densities: ``[B, 3K, A]``, ``[B, 3K]`` (no gradient)."""
-    k = self.num_sampled_actions
-    uniform_key, current_key, next_key = jax.random.split(key, 3)
-    batch_size, action_dim = means.shape
-    uniform = jax.random.uniform(uniform_key, (batch_size, k, action_dim), means.dtype, -1.0, 1.0)
-    uniform_log_density = jnp.full((batch_size, k), -action_dim * math.log(2.0), means.dtype)
-    current, current_log_probs = tanh_gaussian_sample(current_key, _repeat(means, k), _repeat(log_stds, k))
-    following, following_log_probs = tanh_gaussian_sample(
-        next_key, _repeat(next_means, k), _repeat(next_log_stds, k)
-    )
-    actions = jnp.concatenate([uniform, current, following], axis=1)
-    log_densities = jnp.concatenate([uniform_log_density, current_log_probs, following_log_probs], axis=1)
-    return jax.lax.stop_gradient(actions), jax.lax.stop_gradient(log_densities)
 
   @jax.jit
   def update(self, batch: Transitions) -> tuple["CQL", dict[str, jax.Array]]:
@@ -283,10 +241,12 @@ class CQL(TanhGaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
     targets = objectives.td_target(batch.rewards, batch.terminals, next_values, discount=self.discount)
 
     # Q(s, ·) on [a_data, K uniform, K from π(·|s), K from π(·|s')], one critic call.
-    sampled_actions, log_densities = self._cql_proposals(cql_key, means, log_stds, next_means, next_log_stds)
+    sampled_actions, log_densities = objectives.cql_proposals(
+        cql_key, means, log_stds, next_means, next_log_stds, num_sampled_actions=self.num_sampled_actions
+    )
     all_actions = jnp.concatenate([batch.actions[:, None, :], sampled_actions], axis=1)  # [B, 1+3K, A]
     batch_size, num_actions, action_dim = all_actions.shape
-    flat_observations = _repeat(batch.observations, num_actions).reshape(batch_size * num_actions, -1)
+    flat_observations = jnp.repeat(batch.observations, num_actions, axis=0)  # [B·(1+3K), O], row b n times
     flat_actions = all_actions.reshape(batch_size * num_actions, action_dim)
 
     def critic_loss_fn(params):
@@ -319,7 +279,7 @@ class CQL(TanhGaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
       q = jnp.min(self.critic.apply_fn({"params": self.critic.params}, batch.observations, actions), axis=0)
       loss = jnp.mean(objectives.sac_actor_loss(log_probs, q, alpha=alpha))
       if self.bc_steps > 0:  # static: the warm start replaces Q by log π(a_data|s) early on
-        data_log_probs = _tanh_gaussian_log_prob(batch.actions, means, log_stds)
+        data_log_probs = tanh_gaussian_log_prob(batch.actions, means, log_stds)
         bc_loss = jnp.mean(objectives.sac_actor_loss(log_probs, data_log_probs, alpha=alpha))
         loss = jnp.where(self.actor.step < self.bc_steps, bc_loss, loss)
       return loss, (log_probs, {"actor_loss": loss, "entropy": -jnp.mean(log_probs)})

@@ -15,7 +15,8 @@ from rlkit_jax.data.registry import (
     get_spec,
     reference_scores,
 )
-from rlkit_jax.data.validation import dataset_from_arrays, qlearning_arrays
+from rlkit_jax.data.qlearning import qlearning_arrays
+from rlkit_jax.data.validation import dataset_from_arrays
 from rlkit_jax.data.dataset import Dataset, DatasetError, take_episodes
 from rlkit_jax.data.hdf5 import D4RL_KEYS, write_d4rl_hdf5
 from rlkit_jax.data.loading import action_dim, dataset_dirs, is_discrete, load

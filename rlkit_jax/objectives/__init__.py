@@ -7,7 +7,7 @@ from rlkit_jax.objectives.classifier import (
     mixup,
     sigmoid_cross_entropy,
 )
-from rlkit_jax.objectives.conservative import cql_discrete_penalty, cql_penalty
+from rlkit_jax.objectives.conservative import cql_discrete_penalty, cql_penalty, cql_proposals
 from rlkit_jax.objectives.ensemble import edac_diversity_loss, rebrac_actor_loss, rebrac_next_values
 from rlkit_jax.objectives.iql import iql_actor_loss, iql_critic_loss, iql_value_loss
 from rlkit_jax.objectives.policy import (
@@ -40,6 +40,7 @@ __all__ = [
     "classifier_reward",
     "cql_discrete_penalty",
     "cql_penalty",
+    "cql_proposals",
     "dqn_target",
     "edac_diversity_loss",
     "expectile_loss",

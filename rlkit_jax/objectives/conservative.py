@@ -6,10 +6,14 @@ Shape letters: ``B`` batch, ``E`` critic-ensemble members, ``A`` discrete action
 """
 from __future__ import annotations
 
+import math
+
 import chex
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
+
+from rlkit_jax.distributions import tanh_gaussian_sample
 
 
 def cql_discrete_penalty(q_values: ArrayLike, actions: ArrayLike) -> jax.Array:
@@ -100,3 +104,47 @@ def cql_penalty(
   weights = jnp.broadcast_to(jax.lax.stop_gradient(log_densities), q_sampled.shape)
   soft_max = cql_temperature * jax.nn.logsumexp((q_sampled - weights) / cql_temperature, axis=-1)
   return soft_max - q_data
+
+
+def cql_proposals(
+    key: jax.Array, means: ArrayLike, log_stds: ArrayLike, next_means: ArrayLike, next_log_stds: ArrayLike,
+    *, num_sampled_actions: int,
+) -> tuple[jax.Array, jax.Array]:
+  r"""The sampled actions of the continuous CQL(H) penalty and their proposal log densities.
+
+  Per state, K = ``num_sampled_actions`` actions from each of three proposals, in this order: uniform
+  on [−1, 1]^A (log density −A·log 2), π(·|s) and π(·|s′) (tanh-Gaussians given by the policy's
+  pre-tanh means and log-stds at s and at s′). Feed them to :func:`cql_penalty` as ``q_sampled``'s
+  actions and ``log_densities``.
+
+  Args:
+    key: a PRNG key, consumed.
+    means, log_stds: π(·|s)'s pre-tanh μ and log σ, ``[B, A]`` float.
+    next_means, next_log_stds: π(·|s′)'s, ``[B, A]`` float.
+    num_sampled_actions: K, a static Python int ≥ 1.
+
+  Returns:
+    ``(actions [B, 3K, A] in [−1, 1], log_densities [B, 3K] nats)``, both with stopped gradients.
+
+  Raises:
+    AssertionError (chex) at trace time when the four policy arrays differ in shape.
+
+  References:
+    Kumar et al., `Conservative Q-Learning for Offline Reinforcement Learning
+    <https://arxiv.org/abs/2006.04779>`_, 2020, Appendix F (the proposals of the importance-sampled
+    log-sum-exp), and its reference code (``rlkit/torch/sac/cql.py``).
+  """
+  chex.assert_equal_shape([means, log_stds, next_means, next_log_stds])
+  chex.assert_rank(means, 2)
+  k = int(num_sampled_actions)
+  batch_size, action_dim = jnp.shape(means)
+  repeat = lambda x: jnp.broadcast_to(jnp.asarray(x)[:, None, :], (batch_size, k, action_dim))
+  uniform_key, current_key, next_key = jax.random.split(key, 3)
+  dtype = jnp.result_type(means)
+  uniform = jax.random.uniform(uniform_key, (batch_size, k, action_dim), dtype, -1.0, 1.0)
+  uniform_log_density = jnp.full((batch_size, k), -action_dim * math.log(2.0), dtype)
+  current, current_log_probs = tanh_gaussian_sample(current_key, repeat(means), repeat(log_stds))
+  following, following_log_probs = tanh_gaussian_sample(next_key, repeat(next_means), repeat(next_log_stds))
+  actions = jnp.concatenate([uniform, current, following], axis=1)
+  log_densities = jnp.concatenate([uniform_log_density, current_log_probs, following_log_probs], axis=1)
+  return jax.lax.stop_gradient(actions), jax.lax.stop_gradient(log_densities)

@@ -49,20 +49,18 @@ import tqdm
 
 from rlkit_jax.agents.common import agent_options
 from rlkit_jax.agents.sac import SAC
-from rlkit_jax.checkpoint import CheckpointError, Checkpointer
+from rlkit_jax.checkpoint import Checkpointer
 from rlkit_jax.data.dataset import DatasetError
 from rlkit_jax.data.registry import reference_scores
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.envs.evaluation import normalized_score
-from rlkit_jax.envs.rollout import record_step
 from rlkit_jax.errors import DivergenceError
-from rlkit_jax.online import replay, report
+from rlkit_jax.online import acting, replay, report
 from rlkit_jax.online import resume as resume_lib
 from rlkit_jax.online.config import OnlineConfig, env_seed, make_checked_env
 from rlkit_jax.rewards.base import ReplayView, RewardSource, reward_factory
 from rlkit_jax.rewards.success_tests import SUCCESS_TESTS
 from rlkit_jax.training import core, evaluation, run_folder
-from rlkit_jax.training.divergence import DivergenceLog
 
 SAC_METRICS = ("critic_loss", "q_data", "actor_loss", "entropy", "alpha")  # what SAC.update reports
 
@@ -204,27 +202,15 @@ def _train(
   os.makedirs(workdir, exist_ok=True)
   checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json())
   metrics_path = os.path.join(workdir, "metrics.csv")
-  step, elapsed_before, relabels = 0, 0.0, 0
-  divergence = DivergenceLog(num_seeds)
   labels = np.zeros((num_seeds, num_steps), np.float32)  # the device buffer's rewards, on restore
-  reward_metrics: dict[str, np.ndarray] = {}
-  saved_step = checkpointer.latest_step()
-  if saved_step is not None:
-    if not resume:
-      raise CheckpointError(
-          f"{workdir}: already holds checkpoints (step {saved_step}); pass --resume to continue that run or choose "
-          "another --workdir"
-      )
-    step, saved, progress = resume_lib.restore(
-        checkpointer, agents, act_keys, update_keys, reward_key, reward_source, host, labels
-    )
-    agents, act_keys, update_keys, reward_key = (saved[k] for k in ("agents", "act_keys", "update_keys", "reward_key"))
-    elapsed_before, relabels, reward_metrics, divergence = (
-        progress.elapsed_s, progress.relabels, progress.reward_metrics, progress.divergence
-    )
-    run_folder.truncate_rows(metrics_path, step)
-  elif os.path.exists(metrics_path):
-    os.remove(metrics_path)  # logs of a run that never reached its first checkpoint
+  step, saved, restored = resume_lib.restore_or_start(
+      checkpointer, workdir, resume=resume, agents=agents, act_keys=act_keys, update_keys=update_keys,
+      reward_key=reward_key, reward_source=reward_source, host=host, labels=labels,
+  )
+  agents, act_keys, update_keys, reward_key = (saved[k] for k in ("agents", "act_keys", "update_keys", "reward_key"))
+  elapsed_before, relabels, reward_metrics, divergence = (
+      restored.elapsed_s, restored.relabels, restored.reward_metrics, restored.divergence
+  )
   # Committed to one device either way (restored arrays are), so a resumed run in the same process
   # reuses the compiled programs.
   agents, act_keys, update_keys = jax.device_put((agents, act_keys, update_keys), jax.devices()[0])
@@ -233,20 +219,11 @@ def _train(
       {**config.to_json(), "reward_source": reward_source.name, "sac_hyperparameters": {**agent_options(SAC), **config.sac_kwargs()}},
   )
 
-  buffer = Transitions(
-      observations=jnp.asarray(host["observations"]),
-      actions=jnp.asarray(host["actions"]),
-      rewards=jnp.asarray(labels),
-      terminals=jnp.asarray(host["terminals"].astype(np.float32)),
-      next_observations=jnp.asarray(host["next_observations"]),
-  )
+  buffer = replay.transitions(host, labels, 0, num_steps)
   del labels
   seed_rows = [{k: v[i] for k, v in host.items()} for i in range(num_seeds)]  # views, written by _step
   observations = np.stack([env.reset(seed=env_seed(config.seed, i, step))[0] for i, env in enumerate(envs)])
-  episode_returns = np.zeros(num_seeds)
-  finished: list[list[float]] = [[] for _ in range(num_seeds)]
-  success_test = SUCCESS_TESTS.get(config.env_id)  # judged on an episode's last observation
-  successes: list[list[float]] = [[] for _ in range(num_seeds)]
+  episodes = acting.EpisodeLog.empty(num_seeds, SUCCESS_TESTS.get(config.env_id))
   sac_metrics: dict[str, np.ndarray] = {name: np.full(num_seeds, np.nan) for name in SAC_METRICS}
   start_step, last_returns = step, None
   started = time.time()
@@ -256,17 +233,10 @@ def _train(
   )
   while step < num_steps:
     # Act for one chunk.
-    for t in range(step, step + update_every):
-      actions, act_keys = replay.act(agents.actor, jnp.asarray(observations, jnp.float32), act_keys, explore=t < config.start_steps)
-      actions = np.asarray(actions)
-      for i, env in enumerate(envs):
-        observations[i], reward, done = record_step(env, seed_rows[i], t, observations[i], actions[i], cut=t == num_steps - 1)
-        episode_returns[i] += reward
-        if done:
-          finished[i].append(float(episode_returns[i]))
-          if success_test is not None:
-            successes[i].append(float(success_test(seed_rows[i]["next_observations"][t])))
-          episode_returns[i] = 0.0
+    act_keys = acting.act_chunk(
+        envs, agents.actor, observations, act_keys, seed_rows, episodes, start=step, stop=step + update_every,
+        explore_until=config.start_steps, last_step=num_steps - 1,
+    )
     chunk_start, step = step, step + update_every
     bar.update(update_every)
 
@@ -281,14 +251,7 @@ def _train(
       chunk_rewards = all_rewards[:, chunk_start:step]
     else:
       chunk_rewards = replay.label_rows(reward_source, host, chunk_start, step, pad_to=update_every)
-    chunk = Transitions(
-        observations=host["observations"][:, chunk_start:step],
-        actions=host["actions"][:, chunk_start:step],
-        rewards=chunk_rewards,
-        terminals=host["terminals"][:, chunk_start:step].astype(np.float32),
-        next_observations=host["next_observations"][:, chunk_start:step],
-    )
-    buffer = replay.insert_rows(buffer, jax.tree.map(jnp.asarray, chunk), jnp.asarray(chunk_start))
+    buffer = replay.insert_rows(buffer, replay.transitions(host, chunk_rewards, chunk_start, step), jnp.asarray(chunk_start))
 
     # SAC updates.
     if step >= config.start_steps:
@@ -316,20 +279,19 @@ def _train(
       last_returns = returns.mean(axis=1)
       scores = normalized_score(last_returns, ref_min, ref_max)
       hooked = {name: np.asarray(v, np.float64) for name, v in (on_evaluation(step, agents) if on_evaluation else {}).items()}
+      finished, successes = episodes.take()
       rows = report.evaluation_rows(
           step, returns, scores, finished, successes, sac_metrics, relabels, reward_metrics, hooked, divergence.active
       )
       if rows:
         run_folder.append_rows(metrics_path, rows)
-      finished = [[] for _ in range(num_seeds)]
-      successes = [[] for _ in range(num_seeds)]
       kept = divergence.active
       if kept.any():
         bar.set_postfix(eval_return=f"{last_returns[kept].mean():.1f}", alpha=f"{np.mean(sac_metrics['alpha'][kept]):.3f}")
     if step % config.checkpoint_interval == 0 or step == num_steps:
       state = resume_lib.checkpoint_state(agents, act_keys, update_keys, reward_key, reward_source, host, buffer.rewards, step)
-      progress = resume_lib.Progress(elapsed_before + time.time() - started, relabels, reward_metrics, divergence)
-      checkpointer.save(step, state, progress.to_json())
+      saved_progress = resume_lib.Progress(elapsed_before + time.time() - started, relabels, reward_metrics, divergence)
+      checkpointer.save(step, state, saved_progress.to_json())
   bar.close()
   checkpointer.close()
   if last_returns is None:  # resumed a finished run: report its last logged evaluation

@@ -1,6 +1,6 @@
 """The online job's replay: host arrays ``[S, N, ...]`` (one row per env step and seed), their
-device copy, the reward labels a :class:`~rlkit_jax.rewards.base.RewardSource` gives them, and
-acting. Row t of seed i is seed i's t-th environment step."""
+device copy and the reward labels a :class:`~rlkit_jax.rewards.base.RewardSource` gives them.
+Row t of seed i is seed i's t-th environment step."""
 from __future__ import annotations
 
 import functools
@@ -14,34 +14,28 @@ import numpy as np
 
 from rlkit_jax.checkpoint import CheckpointError, read_checkpoint
 from rlkit_jax.data.transitions import Transitions
-from rlkit_jax.distributions import tanh_gaussian_sample
 from rlkit_jax.envs.rollout import empty_arrays
 from rlkit_jax.rewards.base import ReplayView, RewardSource, TrueReward
 
 RELABEL_CHUNK = 50_000  # rows per RewardSource.rewards call when relabelling (bounds memory)
 
 
-@functools.partial(jax.jit, static_argnames=("explore",))
-def act(actor: Any, observations: jax.Array, keys: jax.Array, *, explore: bool) -> tuple[jax.Array, jax.Array]:
-  """Every seed's exploration action: actors ``[S]``, observations ``[S, O]``, keys ``[S]`` →
-  (actions ``[S, A]`` float32 in (-1, 1), next keys ``[S]``); uniform when ``explore``."""
-
-  def one(actor, observation, key):
-    key, sample_key = jax.random.split(key)
-    means, log_stds = actor.apply_fn({"params": actor.params}, observation[None])
-    if explore:
-      action = jax.random.uniform(sample_key, means.shape[1:], jnp.float32, -1.0, 1.0)
-    else:
-      action = tanh_gaussian_sample(sample_key, means, log_stds)[0][0]
-    return action, key
-
-  return jax.vmap(one)(actor, observations, keys)
-
-
 @functools.partial(jax.jit, donate_argnums=(0,))
 def insert_rows(buffer: Transitions, chunk: Transitions, start: jax.Array) -> Transitions:
   """Writes ``chunk`` (leaves ``[S, k, ...]``) into rows ``[start, start + k)`` of ``buffer`` (``[S, N, ...]``)."""
   return jax.tree.map(lambda b, c: jax.lax.dynamic_update_slice_in_dim(b, c, start, 1), buffer, chunk)
+
+
+def transitions(host: Mapping[str, np.ndarray], rewards: np.ndarray, start: int, stop: int) -> Transitions:
+  """Host rows ``[start, stop)`` as device :class:`Transitions` ``[S, stop - start, ...]`` with the
+  reward labels ``rewards`` ``[S, stop - start]`` (terminals as float32)."""
+  return Transitions(
+      observations=jnp.asarray(host["observations"][:, start:stop]),
+      actions=jnp.asarray(host["actions"][:, start:stop]),
+      rewards=jnp.asarray(rewards),
+      terminals=jnp.asarray(host["terminals"][:, start:stop].astype(np.float32)),
+      next_observations=jnp.asarray(host["next_observations"][:, start:stop]),
+  )
 
 
 def empty_host(num_seeds: int, num_steps: int, env: gym.Env) -> dict[str, np.ndarray]:

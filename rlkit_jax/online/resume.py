@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from typing import Any
 
 import jax
 import numpy as np
 
-from rlkit_jax.checkpoint import Checkpointer
+from rlkit_jax.checkpoint import CheckpointError, Checkpointer
 from rlkit_jax.rewards.base import RewardSource
+from rlkit_jax.training import run_folder
 from rlkit_jax.training.divergence import DivergenceLog
 
 
@@ -89,3 +91,34 @@ def restore(
       divergence=DivergenceLog(num_seeds, extra.get("diverged", [])),
   )
   return step, {name: saved[name] for name in ("agents", "act_keys", "update_keys", "reward_key")}, progress
+
+
+def restore_or_start(
+    checkpointer: Checkpointer, workdir: str, *, resume: bool, agents, act_keys, update_keys, reward_key,
+    reward_source: RewardSource, host: dict[str, np.ndarray], labels: np.ndarray,
+) -> tuple[int, dict[str, Any], Progress]:
+  """Where a run starts: from the newest checkpoint in ``workdir`` (:func:`restore`; rows of
+  ``metrics.csv`` logged after it are dropped) or, when there is none, from the given state at step
+  0 (an old ``metrics.csv`` of a run that never reached its first checkpoint is removed).
+
+  Returns:
+    As :func:`restore`.
+
+  Raises:
+    CheckpointError: ``workdir`` holds checkpoints and ``resume`` is False; as :func:`restore`.
+  """
+  metrics_path = os.path.join(workdir, "metrics.csv")
+  saved_step = checkpointer.latest_step()
+  if saved_step is None:
+    if os.path.exists(metrics_path):
+      os.remove(metrics_path)
+    state = {"agents": agents, "act_keys": act_keys, "update_keys": update_keys, "reward_key": reward_key}
+    return 0, state, Progress(0.0, 0, {}, DivergenceLog(labels.shape[0]))
+  if not resume:
+    raise CheckpointError(
+        f"{workdir}: already holds checkpoints (step {saved_step}); pass --resume to continue that run or choose "
+        "another --workdir"
+    )
+  step, state, progress = restore(checkpointer, agents, act_keys, update_keys, reward_key, reward_source, host, labels)
+  run_folder.truncate_rows(metrics_path, step)
+  return step, state, progress

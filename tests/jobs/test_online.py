@@ -138,7 +138,7 @@ def test_registry_builds_the_reward_source(tmp_path, monkeypatch):
   assert seen == {"reward_kwargs": {"scale": 2}, "dims": (11, 3), "env": "Hopper-v5"} and summary["relabels"] == 2
 
 
-def test_resume_continues_from_the_checkpoint(tmp_path):
+def test_resume_continues_from_the_checkpoint(tmp_path, capsys):
   full = str(tmp_path / "full")
   train_online(_config(reward="action_cost"), full, reward_source=ActionCost(), progress=False)
   # A run killed after its step-100 checkpoint, with rows logged after it.
@@ -151,7 +151,9 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
   with pytest.raises(CheckpointError, match="batch_size"):
     train_online(_config(reward="action_cost", batch_size=8), killed, resume=True, reward_source=ActionCost(), progress=False)
   source = ActionCost()
+  capsys.readouterr()
   resumed = train_online(_config(reward="action_cost"), killed, resume=True, reward_source=source, progress=False)
+  assert "SAC[" not in capsys.readouterr().err  # progress=False holds on resume too
   assert source.views == [(150, 150), (200, 200)] and source.scale == 3.0  # restored state, calls 3 and 4
   full_rows, resumed_rows = _rows(full), _rows(killed)
   assert [(int(r["step"]), int(r["seed_index"])) for r in resumed_rows] == [(100, 0), (100, 1), (200, 0), (200, 1)]
