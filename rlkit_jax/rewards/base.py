@@ -179,6 +179,12 @@ _INT_LISTS = ("hidden_dims", "features")  # written "256-256" (or one number) in
 _INT_LISTS = ("hidden_dims", "features")  # written "256-256" (or one number) in --reward_kwargs
 
 
+def host_rng(key: jax.Array) -> np.random.Generator:
+  """A NumPy generator seeded by a typed JAX key's data, for a reward source's host-side sampling
+  (deterministic given the key; the key itself is consumed)."""
+  return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel())
+
+
 def parse_reward_kwargs(reward: str, reward_kwargs: Mapping[str, Any], types: Mapping[str, type]) -> dict[str, Any]:
   """Checks ``--reward_kwargs`` of ``--reward=<reward>`` against ``types`` (name → type) and returns
   them as a new dict, with ``hidden_dims`` / ``features`` written ``"256-256"`` (or one number)

@@ -36,25 +36,9 @@ import numpy as np
 
 from rlkit_jax.objectives.classifier import REWARD_TRANSFORMS
 from rlkit_jax.rewards import classifier_ensemble
-from rlkit_jax.rewards.base import parse_reward_kwargs
+from rlkit_jax.rewards.base import host_rng, parse_reward_kwargs
 from rlkit_jax.rewards.classifier_ensemble import ClassifierEnsemble, input_statistics, reservoir_insert
-from rlkit_jax.rewards.success_examples import load_examples
-
-
-def _check_examples(name: str, array: Optional[np.ndarray], observation_dim: int, *, allow_empty: bool) -> np.ndarray:
-  if array is None:
-    return np.zeros((0, observation_dim), np.float32)
-  array = np.asarray(array, np.float32)
-  if array.ndim != 2 or array.shape[1] != observation_dim:
-    raise ValueError(
-        f"ClassifierReward: {name} has shape {list(array.shape)}, expected [N, {observation_dim}] states of this task's "
-        "observation space; make examples for this task with experiments/make_success_examples.py"
-    )
-  if not allow_empty and len(array) == 0:
-    raise ValueError(f"ClassifierReward: {name} is empty; the classifier needs at least one success example (D+)")
-  if not np.all(np.isfinite(array)):
-    raise ValueError(f"ClassifierReward: {name} holds non-finite values")
-  return array
+from rlkit_jax.rewards.success_examples import check_examples, load_examples
 
 
 class ClassifierReward:
@@ -130,8 +114,8 @@ class ClassifierReward:
       normalize: bool = True,
       features: Optional[Sequence[int]] = None,
   ):
-    positives = _check_examples("positives (D+)", positives, observation_dim, allow_empty=False)
-    negatives = _check_examples("negatives (D−)", negatives, observation_dim, allow_empty=True)
+    positives = check_examples("positives (D+)", positives, observation_dim, allow_empty=False)
+    negatives = check_examples("negatives (D−)", negatives, observation_dim, allow_empty=True)
     if features is not None:
       features = [int(f) for f in features]
       if not features or len(set(features)) < len(features) or not all(0 <= f < observation_dim for f in features):
@@ -172,7 +156,7 @@ class ClassifierReward:
     self.negatives = np.zeros((num_seeds, negatives_capacity, observation_dim), np.float32)
     self.counts = np.zeros(num_seeds, np.int64)  # filled rows of each seed's D−
     self.seen = np.zeros(num_seeds, np.int64)  # states ever offered to each seed's D−
-    rng = _host_rng(reservoir_key)
+    rng = host_rng(reservoir_key)
     for i in range(num_seeds):
       self.counts[i], self.seen[i] = reservoir_insert(self.negatives[i], 0, 0, negatives, rng)
     self.added = 0  # replay rows [0, added) of every seed have been offered to D− (or skipped)
@@ -192,7 +176,7 @@ class ClassifierReward:
       call on; after a fit ``classifier_loss``, ``classifier_accuracy`` (its training batches, last
       10% of steps) and ``positive_accuracy`` (fraction of D+ it calls successes).
     """
-    rng = _host_rng(key)
+    rng = host_rng(key)
     start, self.added = self.added, step
     new = self._visited(buffer, start, step)  # [S, k, O]
     metrics: dict[str, Any] = {}
@@ -274,11 +258,6 @@ class ClassifierReward:
     self.negatives = np.array(state["negatives"], np.float32)
     self.counts, self.seen = np.array(state["counts"], np.int64), np.array(state["seen"], np.int64)
     self.added, self.fits, self.last_fit = int(state["added"]), int(state["fits"]), int(state["last_fit"])
-
-
-def _host_rng(key: jax.Array) -> np.random.Generator:
-  """A NumPy generator seeded by a typed JAX key's data (deterministic given the key)."""
-  return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel())
 
 
 # Settings of --reward=classifier (``config.reward_kwargs``), with their types.

@@ -25,6 +25,7 @@ import scipy.stats
 
 from rlkit_jax.data.dataset import Dataset
 from rlkit_jax.data.transitions import Transitions
+from rlkit_jax.rewards.base import host_rng
 from rlkit_jax.rewards.labellers import Labeller, make_teacher
 from rlkit_jax.rewards.query_selection import select_queries
 from rlkit_jax.rewards.reward_model import PreferenceArrays, RewardEnsemble, fit
@@ -124,7 +125,7 @@ class PreferenceReward:
     due = step >= self.first_query_step and (step - self.first_query_step) % self.query_every == 0
     if not due or self.asked >= self.num_queries:
       return False, {}
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel())
+    rng = host_rng(key)
     count = min(self.per_round, self.num_queries - self.asked)
     first_round = self.asked == 0
     for i in range(self.num_seeds):

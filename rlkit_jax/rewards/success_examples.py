@@ -223,6 +223,28 @@ def save_examples(
   return path
 
 
+def check_examples(name: str, array: Optional[np.ndarray], observation_dim: int, *, allow_empty: bool) -> np.ndarray:
+  """Success (or failure) examples as float32 ``[N, O]`` (``[0, O]`` for None).
+
+  Raises:
+    ValueError: another shape, no rows where ``allow_empty`` is False, or non-finite values (the
+      message names the examples ``name``).
+  """
+  if array is None:
+    return np.zeros((0, observation_dim), np.float32)
+  array = np.asarray(array, np.float32)
+  if array.ndim != 2 or array.shape[1] != observation_dim:
+    raise ValueError(
+        f"ClassifierReward: {name} has shape {list(array.shape)}, expected [N, {observation_dim}] states of this task's "
+        "observation space; make examples for this task with experiments/make_success_examples.py"
+    )
+  if not allow_empty and len(array) == 0:
+    raise ValueError(f"ClassifierReward: {name} is empty; the classifier needs at least one success example (D+)")
+  if not np.all(np.isfinite(array)):
+    raise ValueError(f"ClassifierReward: {name} holds non-finite values")
+  return array
+
+
 def load_examples(path: str, *, env_id: Optional[str] = None, observation_dim: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
   """Reads a success-examples file, checking it fits the task.
 
