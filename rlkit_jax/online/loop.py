@@ -221,7 +221,7 @@ def _train(
 
   buffer = replay.transitions(host, labels, 0, num_steps)
   del labels
-  seed_rows = [{k: v[i] for k, v in host.items()} for i in range(num_seeds)]  # views, written by _step
+  seed_rows = [{k: v[i] for k, v in host.items()} for i in range(num_seeds)]  # views, written by acting.act_chunk
   observations = np.stack([env.reset(seed=env_seed(config.seed, i, step))[0] for i, env in enumerate(envs)])
   episodes = acting.EpisodeLog.empty(num_seeds, SUCCESS_TESTS.get(config.env_id))
   sac_metrics: dict[str, np.ndarray] = {name: np.full(num_seeds, np.nan) for name in SAC_METRICS}

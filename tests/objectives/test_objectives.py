@@ -672,7 +672,8 @@ CASE_PARAMS = [pytest.param(c, id=c.name) for c in CASES]
 CASE_HPARAM_PARAMS = [pytest.param(c, h, id=f"{c.name}-{h}") for c in CASES for h in c.hparams]
 
 
-TESTED_SEPARATELY = {"ranking_to_pairs", "mixup"}  # not losses: see test_ranking_to_pairs, test_mixup
+# Not losses: see test_ranking_to_pairs, test_mixup and tests/objectives/test_cql_proposals.py (a sampler).
+TESTED_SEPARATELY = {"ranking_to_pairs", "mixup", "cql_proposals"}
 
 
 def test_every_public_objective_is_covered():
