@@ -204,7 +204,7 @@ def _train(
   metrics_path = os.path.join(workdir, "metrics.csv")
   labels = np.zeros((num_seeds, num_steps), np.float32)  # the device buffer's rewards, on restore
   step, saved, restored = resume_lib.restore_or_start(
-      checkpointer, workdir, resume=resume, agents=agents, act_keys=act_keys, update_keys=update_keys,
+      checkpointer, workdir, metrics_path, resume=resume, agents=agents, act_keys=act_keys, update_keys=update_keys,
       reward_key=reward_key, reward_source=reward_source, host=host, labels=labels,
   )
   agents, act_keys, update_keys, reward_key = (saved[k] for k in ("agents", "act_keys", "update_keys", "reward_key"))

@@ -94,12 +94,12 @@ def restore(
 
 
 def restore_or_start(
-    checkpointer: Checkpointer, workdir: str, *, resume: bool, agents, act_keys, update_keys, reward_key,
+    checkpointer: Checkpointer, workdir: str, metrics_path: str, *, resume: bool, agents, act_keys, update_keys, reward_key,
     reward_source: RewardSource, host: dict[str, np.ndarray], labels: np.ndarray,
 ) -> tuple[int, dict[str, Any], Progress]:
   """Where a run starts: from the newest checkpoint in ``workdir`` (:func:`restore`; rows of
-  ``metrics.csv`` logged after it are dropped) or, when there is none, from the given state at step
-  0 (an old ``metrics.csv`` of a run that never reached its first checkpoint is removed).
+  ``metrics_path`` logged after it are dropped) or, when there is none, from the given state at
+  step 0 (an old ``metrics_path`` of a run that never reached its first checkpoint is removed).
 
   Returns:
     As :func:`restore`.
@@ -107,7 +107,6 @@ def restore_or_start(
   Raises:
     CheckpointError: ``workdir`` holds checkpoints and ``resume`` is False; as :func:`restore`.
   """
-  metrics_path = os.path.join(workdir, "metrics.csv")
   saved_step = checkpointer.latest_step()
   if saved_step is None:
     if os.path.exists(metrics_path):
