@@ -125,3 +125,28 @@ def test_script_intervals_without_rliable_is_one_line(runs, tmp_path):
   proc = _score_table(runs, str(tmp_path / "table"), "--intervals")
   assert proc.returncode != 0 and "pip install -e '.[reference]'" in proc.stderr
   assert "Traceback" not in proc.stderr
+
+
+def test_archived_runs_rebuild_the_same_table(runs, tmp_path):
+  """archive_runs.py keeps the result files and drops checkpoints; the table from the copy is the
+  table from the runs."""
+  os.makedirs(os.path.join(runs, "bc", "a", "checkpoints", "1000"))
+  open(os.path.join(runs, "bc", "a", "checkpoints", "1000", "state"), "w").write("x")
+  copy = str(tmp_path / "archive")
+  proc = subprocess.run(
+      [sys.executable, os.path.join(REPO, "experiments", "evidence", "archive_runs.py"), f"--runs={runs}", f"--out={copy}"],
+      capture_output=True, text=True, timeout=60,
+  )
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert "6 files" in proc.stdout
+  assert not os.path.exists(os.path.join(copy, "bc", "a", "checkpoints"))
+  tables = []
+  for source in (runs, copy):
+    curves = [c for d in results.find_runs(source) for c in results.load_curves(d)]
+    tables.append(results.score_table(curves, algo_order=("bc", "iql")))
+  assert tables[0] == tables[1]
+  missing = subprocess.run(
+      [sys.executable, os.path.join(REPO, "experiments", "evidence", "archive_runs.py"), f"--runs={tmp_path}/none", f"--out={copy}"],
+      capture_output=True, text=True, timeout=60,
+  )
+  assert missing.returncode != 0 and "is not a folder" in missing.stderr
