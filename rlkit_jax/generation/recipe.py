@@ -55,7 +55,7 @@ def train_chunk(
 ) -> tuple[Any, Transitions, jax.Array, dict[str, float]]:
   """Copies the host rows ``[stop - update_every, stop)`` into the device-resident buffer and, once
   ``stop >= start_steps``, runs ``update_every`` updates on minibatches of ``batch_size`` sampled
-  from its first ``stop`` rows (the online training step of :func:`rlkit_jax.generation.dqn.train_dqn`).
+  from its first ``stop`` rows (the online training step of :func:`rlkit_jax.generation.dqn_training.train_dqn`).
 
   Args:
     agent: an agent with a jittable ``update(batch) -> (agent, metrics)`` (DQN).
@@ -63,7 +63,7 @@ def train_chunk(
     host: the run's host arrays (:func:`rlkit_jax.envs.rollout.empty_arrays` layout) the new rows are copied from.
     key: the updates' sampling key, carried and split once per update.
     stop: environment steps so far.
-    update_every, start_steps, batch_size: as in :func:`rlkit_jax.generation.dqn.train_dqn`.
+    update_every, start_steps, batch_size: as in :func:`rlkit_jax.generation.dqn_training.train_dqn`.
 
   Returns:
     ``(agent, device_buffer, key, metrics)``; ``metrics`` are the chunk's mean update metrics as

@@ -14,7 +14,8 @@ from rlkit_jax.rewards.goal_classifier import ClassifierReward
 from rlkit_jax.rewards.labellers import TEACHERS, Labeller, ModelLabeller, ScriptedTeacher, make_teacher
 from rlkit_jax.rewards.preference_data import FORMAT, Preferences, load_preferences, pairs, save_preferences
 from rlkit_jax.rewards.query_selection import QUERY_SELECTIONS, query_scores, select_queries
-from rlkit_jax.rewards.reward_model import PreferenceArrays, RewardEnsemble, fit, preference_arrays, relabel
+from rlkit_jax.rewards.labelled_queries import PreferenceArrays, preference_arrays
+from rlkit_jax.rewards.reward_model import RewardEnsemble, fit, relabel
 from rlkit_jax.rewards.reward_model_files import RewardModelError, load_reward_model, reward_model_metadata, save_reward_model
 from rlkit_jax.rewards.segments import PreferenceDataError, Queries, episode_lengths, gather, sample_refs, validate_refs
 from rlkit_jax.rewards.success_examples import load_examples, make_success_examples, save_examples

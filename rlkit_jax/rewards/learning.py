@@ -20,7 +20,8 @@ from rlkit_jax.errors import DivergenceError
 from rlkit_jax.rewards.labellers import Labeller, make_teacher
 from rlkit_jax.rewards.preference_data import Preferences, pairs
 from rlkit_jax.rewards.query_selection import select_queries
-from rlkit_jax.rewards.reward_model import RewardEnsemble, fit, preference_arrays, relabel
+from rlkit_jax.rewards.labelled_queries import preference_arrays
+from rlkit_jax.rewards.reward_model import RewardEnsemble, fit, relabel
 from rlkit_jax.rewards.segments import episode_lengths, gather, sample_refs
 
 

@@ -28,7 +28,8 @@ from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.rewards.base import host_rng
 from rlkit_jax.rewards.labellers import Labeller, make_teacher
 from rlkit_jax.rewards.query_selection import select_queries
-from rlkit_jax.rewards.reward_model import PreferenceArrays, RewardEnsemble, fit
+from rlkit_jax.rewards.labelled_queries import PreferenceArrays
+from rlkit_jax.rewards.reward_model import RewardEnsemble, fit
 from rlkit_jax.rewards.segments import episode_lengths, gather, sample_refs
 
 
