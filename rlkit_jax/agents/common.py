@@ -60,15 +60,18 @@ def train_state(apply_fn: Any, params: Any, learning_rate: ArrayLike, *, decay_s
   return state.replace(opt_state=opt_state)
 
 
-def _log_scalar_apply(variables: dict) -> jax.Array:
-  return variables["params"]["log_value"]
+@functools.lru_cache(maxsize=None)
+def _log_scalar_apply(name: str):
+  """The ``apply_fn`` reading ``params[name]``; one function per name, so states made apart compare equal under jit."""
+  return lambda variables: variables["params"][name]
 
 
-def log_scalar_state(init: ArrayLike, learning_rate: ArrayLike) -> TrainState:
+def log_scalar_state(init: ArrayLike, learning_rate: ArrayLike, *, name: str = "log_value") -> TrainState:
   """A ``TrainState`` of one learned positive scalar kept on log scale (a temperature, a Lagrange
-  multiplier): ``params = {"log_value": log(init)}``, Adam at ``learning_rate``; its ``apply_fn``
-  returns the log value ``[]``."""
-  return train_state(_log_scalar_apply, {"log_value": jnp.log(jnp.asarray(init, jnp.float32))}, learning_rate)
+  multiplier): ``params = {name: log(init)}``, Adam at ``learning_rate``; its ``apply_fn``
+  returns the log value ``[]``. ``name`` is the parameter's key in checkpoints (SAC's is
+  ``"log_alpha"``)."""
+  return train_state(_log_scalar_apply(name), {name: jnp.log(jnp.asarray(init, jnp.float32))}, learning_rate)
 
 
 def advantage_weighted_actor_step(

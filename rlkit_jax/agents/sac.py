@@ -13,7 +13,7 @@ from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
 from rlkit_jax.agents.base import TanhGaussianPolicyMean
-from rlkit_jax.agents.common import train_state_and_target, train_state
+from rlkit_jax.agents.common import log_scalar_state, train_state, train_state_and_target
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import tanh_gaussian_sample
 from rlkit_jax.networks import Ensemble, QFunction, TanhGaussianPolicy
@@ -26,10 +26,6 @@ def _networks(action_dim: int, hidden_dims: tuple[int, ...], num_critics: int):
   actor = TanhGaussianPolicy(action_dim, hidden_dims)
   critic = Ensemble(functools.partial(QFunction, hidden_dims), num_members=num_critics)
   return actor, critic
-
-
-def _log_alpha_apply(variables: dict) -> jax.Array:
-  return variables["params"]["log_alpha"]
 
 
 class SAC(TanhGaussianPolicyMean, flax.struct.PyTreeNode):
@@ -90,12 +86,11 @@ class SAC(TanhGaussianPolicyMean, flax.struct.PyTreeNode):
     actions = jnp.zeros((1, action_dim), jnp.float32)
     actor_def, critic_def = _networks(action_dim, tuple(hidden_dims), num_critics)
     critic, target_critic_params = train_state_and_target(critic_def, critic_key, critic_lr, observations, actions)
-    log_alpha = {"log_alpha": jnp.log(jnp.asarray(init_temperature, jnp.float32))}
     return cls(
         actor=train_state(actor_def.apply, actor_def.init(actor_key, observations)["params"], actor_lr),
         critic=critic,
         target_critic_params=target_critic_params,
-        log_alpha=train_state(_log_alpha_apply, log_alpha, temperature_lr),
+        log_alpha=log_scalar_state(init_temperature, temperature_lr, name="log_alpha"),
         key=key,
         discount=jnp.asarray(discount, jnp.float32),
         tau=jnp.asarray(tau, jnp.float32),
