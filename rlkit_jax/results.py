@@ -33,6 +33,8 @@ class Curve:
     dataset_score: the dataset's own mean normalized score (the behaviour policy's level).
     columns: every other logged metric, name → ``[T, S]`` float64 (e.g. ``q_dataset_actions``).
     workdir: the run folder it came from.
+    dataset_digest: the data's :meth:`~rlkit_jax.data.Dataset.digest` (None for runs made
+      before runs recorded it).
   """
 
   algo: str
@@ -43,6 +45,7 @@ class Curve:
   dataset_score: float
   columns: dict[str, np.ndarray]
   workdir: str
+  dataset_digest: str | None = None
 
   @property
   def final(self) -> tuple[float, float]:
@@ -110,6 +113,7 @@ def load_curves(workdir: str) -> list[Curve]:
             dataset_score=float(summary["dataset_normalized_score"]),
             columns=table,
             workdir=workdir,
+            dataset_digest=summary.get("dataset_digest"),
         )
     )
   return curves
@@ -130,9 +134,21 @@ def ordered_algos(curves: Sequence[Curve], preferred: Sequence[str]) -> list[str
 def score_table(curves: Sequence[Curve], *, algo_order: Sequence[str] = ()) -> str:
   """A markdown table: one row per dataset, one column per algorithm; each cell
   ``final ± std`` over seeds with the best evaluation's mean in parentheses; plus the dataset's
-  own score. Cells without a run are ``–``."""
+  own score. Cells without a run are ``–``.
+
+  Raises:
+    ResultsError: runs of one dataset name trained on different data (their ``dataset_digest``
+      differ, e.g. a generated file and the shipped one of the same name), which one row would mix.
+  """
   algos = ordered_algos(curves, algo_order)
   datasets = sorted({c.dataset for c in curves})
+  for dataset in datasets:
+    by_digest = {c.dataset_digest: c.workdir for c in curves if c.dataset == dataset and c.dataset_digest}
+    if len(by_digest) > 1:
+      raise ResultsError(
+          f"{dataset}: its runs trained on {len(by_digest)} different files ({', '.join(sorted(by_digest.values()))} "
+          "differ in dataset_digest); fix: give each file's runs their own --runs folder"
+      )
   by_key = {(c.dataset, c.algo): c for c in curves}
   header = "| dataset | data | " + " | ".join(algos) + " |"
   lines = [header, "|" + "---|" * (len(algos) + 2)]

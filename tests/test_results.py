@@ -150,3 +150,21 @@ def test_archived_runs_rebuild_the_same_table(runs, tmp_path):
       capture_output=True, text=True, timeout=60,
   )
   assert missing.returncode != 0 and "is not a folder" in missing.stderr
+
+
+def test_a_row_of_two_different_files_is_refused(runs):
+  """Cells of one dataset name trained on different data (dataset_digest) are not one row."""
+  def set_digest(folder, digest):
+    path = os.path.join(runs, folder, "summary.json")
+    summary = json.load(open(path))
+    json.dump({**summary, "dataset_digest": digest}, open(path, "w"))
+
+  set_digest("bc/a", "a" * 64)
+  set_digest("iql/a", "a" * 64)
+  curves = [c for d in results.find_runs(runs) for c in results.load_curves(d)]
+  assert {c.dataset_digest for c in curves if c.dataset == "hopper-medium-v5"} == {"a" * 64}
+  results.score_table(curves)  # one file: fine
+  set_digest("iql/a", "b" * 64)
+  curves = [c for d in results.find_runs(runs) for c in results.load_curves(d)]
+  with pytest.raises(results.ResultsError, match=r"hopper-medium-v5: its runs trained on 2 different files .*bc/a.*iql/a"):
+    results.score_table(curves)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any
 
 import jax
@@ -88,6 +89,20 @@ class Dataset:
   def episode_returns(self) -> np.ndarray:
     """Undiscounted return of every trajectory (the last one may be partial), float64 ``[T]``."""
     return episode_returns(self.transitions.rewards, self.episode_ends)
+
+  def digest(self) -> str:
+    """SHA-256 (64 hex digits) of what training sees: ``observations``, ``actions``, ``rewards``,
+    ``terminals``, ``next_observations`` and ``episode_ends``, in that order, each as its
+    contiguous bytes with its dtype and shape. Runs whose datasets have the same digest trained on
+    the same data, whatever the files' names, paths or attributes; a remade file can be checked
+    against the digest recorded in BUILD_NOTES.md or a run's ``config.json``."""
+    h = hashlib.sha256()
+    t = self.transitions
+    for array in (t.observations, t.actions, t.rewards, t.terminals, t.next_observations, self.episode_ends):
+      array = np.ascontiguousarray(np.asarray(array))
+      h.update(f"{array.dtype.str}{array.shape}".encode())
+      h.update(array.tobytes())
+    return h.hexdigest()
 
 
 def episode_returns(rewards: np.ndarray, episode_ends: np.ndarray) -> np.ndarray:

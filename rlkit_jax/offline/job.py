@@ -51,6 +51,7 @@ def run_offline(
     The summary also written to ``workdir/summary.json``: per setting (``settings``, H entries) the
     hyperparameters and the per-seed and mean/std normalized score of the final evaluation; without
     a sweep the same score keys also at the top level; the dataset's own average return and score,
+    its :meth:`~rlkit_jax.data.Dataset.digest` (``dataset_digest``, also in ``config.json``),
     wall time and updates per second. ``diverged`` lists the runs stopped by the non-finite guard
     (:mod:`rlkit_jax.training.divergence`): setting and seed index, the update of the first
     non-finite chunk, the non-finite metrics and a one-line ``message``. A diverged seed's score
@@ -72,6 +73,7 @@ def run_offline(
         "pass --env_id=<the gymnasium task it was collected on> if gymnasium has one"
     )
   data_returns = dataset.episode_returns()
+  data_digest = dataset.digest()  # of the file's data, before reward scaling or normalisation
   config = with_data_prompt(config, data_returns)
   dataset, scaling = prepare_dataset(config, dataset)
   observations, actions = dataset.transitions.observations, dataset.transitions.actions
@@ -102,7 +104,8 @@ def run_offline(
     os.remove(metrics_path)  # logs of a run that never reached its first checkpoint
   run_folder.write_json(
       os.path.join(workdir, "config.json"),
-      {**config.to_json(), **scaling, "dataset_source": dataset.source, "hyperparameters": config.hyperparameters()},
+      {**config.to_json(), **scaling, "dataset_source": dataset.source, "dataset_digest": data_digest,
+       "hyperparameters": config.hyperparameters()},
   )
 
   state, device_data = core.place(state, dataset.transitions)
@@ -167,6 +170,7 @@ def run_offline(
       "algo": config.algo,
       "dataset": dataset.name,
       "dataset_source": dataset.source,
+      "dataset_digest": data_digest,
       "env_id": dataset.env_id,
       "num_seeds": num_seeds,
       "num_updates": config.num_updates,

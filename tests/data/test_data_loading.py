@@ -324,3 +324,20 @@ def test_minari_missing_or_converted():
 
   with pytest.raises(data.DatasetError, match="minari:no/such/dataset-v0"):
     data.load("minari:no/such/dataset-v0")
+
+
+def test_digest_names_the_data_not_the_file(tmp_path):
+  """The same arrays give the same digest under another name, path and attributes; a changed
+  reward, a termination read as a time-out, or another dtype give another."""
+  arrays = _episodes()
+  first = data.load(_write(tmp_path / "a.hdf5", arrays))
+  other_name = data.load(_write(tmp_path / "b.hdf5", arrays, {"env_id": "Hopper-v5", "command": "elsewhere"}))
+  assert len(first.digest()) == 64 and first.digest() == other_name.digest()
+  assert first.digest() == data.Dataset.from_arrays(**arrays, name="arrays").digest()
+  reward = dict(arrays, rewards=arrays["rewards"] + np.float32(1e-3) * (np.arange(len(arrays["rewards"])) == 2))
+  flipped = dict(arrays, terminals=np.zeros_like(arrays["terminals"]), timeouts=arrays["terminals"] | arrays["timeouts"])
+  wide = dict(arrays, observations=arrays["observations"].astype(np.float64))
+  digests = {first.digest()} | {data.Dataset.from_arrays(**a).digest() for a in (reward, flipped)}
+  assert len(digests) == 3
+  # from_arrays stores float32 whatever it is given, so the digest is of what training sees
+  assert data.Dataset.from_arrays(**wide).digest() == first.digest()

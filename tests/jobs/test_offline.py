@@ -66,6 +66,8 @@ def test_run_writes_outputs_and_is_deterministic(hopper_file, reference_run, tmp
     rows = list(csv.DictReader(f))
   assert [int(r["step"]) for r in rows] == [10, 10, 20, 20]
   assert json.load(open(os.path.join(workdir, "summary.json")))["num_seeds"] == 2
+  digest = load(hopper_file).digest()
+  assert summary["dataset_digest"] == json.load(open(os.path.join(workdir, "config.json")))["dataset_digest"] == digest
   a, b = _params(workdir, config), _params(str(tmp_path / "b"), config)
   jax.tree.map(np.testing.assert_array_equal, a.agents.actor.params, b.agents.actor.params)
   # The two seeds of one run differ.
