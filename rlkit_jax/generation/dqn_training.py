@@ -18,6 +18,7 @@ from rlkit_jax.generation import recipe
 
 BEHAVIOR_EPSILON = 0.1  # ε of the medium / expert behaviour policies (and of the snapshots' evaluation)
 
+
 @dataclasses.dataclass
 class Snapshot:
   """A greedy Q-network saved during training: env steps so far, its parameters, and the mean
