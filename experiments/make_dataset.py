@@ -99,11 +99,14 @@ def main(argv):
     )
   import h5py
 
+  from rlkit_jax.data import load
+
   summary = {}
   for kind, path in paths.items():
     with h5py.File(path, "r") as f:
       summary[kind] = {"path": path, **{k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()},
                        "num_transitions": int(f["rewards"].shape[0])}
+    summary[kind]["digest"] = load(path).digest()  # what training on the file sees (Dataset.digest)
   print(json.dumps(summary, indent=1, default=str))
 
 

@@ -1,4 +1,5 @@
 """The D4RL recipe on a real gymnasium task, at toy size: files, layout, provenance, loading."""
+import json
 import os
 import subprocess
 import sys
@@ -84,6 +85,8 @@ def test_make_dataset_script(tmp_path):
       "walker2d-medium-replay-v5.hdf5", "walker2d-random-v5.hdf5"
   ]
   assert os.listdir(tmp_path / "runs" / "Walker2d-v5-seed0" / "snapshots")  # the SAC run's own folder
+  printed = json.loads(out.stdout[out.stdout.index("{"):])
+  assert printed["random"]["digest"] == load(str(tmp_path / "walker2d-random-v5.hdf5")).digest()
 
 
 def test_generation_stops_with_a_one_line_error_when_sac_diverges(monkeypatch, tmp_path):
