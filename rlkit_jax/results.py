@@ -124,6 +124,21 @@ def find_runs(root: str) -> list[str]:
   return sorted(d for d, _, files in os.walk(root) if "summary.json" in files)
 
 
+def name_rows_by_file(curves: Sequence[Curve]) -> list[Curve]:
+  """``curves`` with ``dataset`` suffixed ``@<first 8 digits of dataset_digest>`` wherever runs of
+  one dataset name trained on different files (e.g. a generated hopper-medium-replay-v5 and the
+  shipped one), so each file gets its own table row and plot panel; other curves are unchanged."""
+  digests: dict[str, set[str]] = {}
+  for c in curves:
+    if c.dataset_digest:
+      digests.setdefault(c.dataset, set()).add(c.dataset_digest)
+  clashing = {name for name, found in digests.items() if len(found) > 1}
+  return [
+      dataclasses.replace(c, dataset=f"{c.dataset}@{c.dataset_digest[:8]}") if c.dataset in clashing and c.dataset_digest else c
+      for c in curves
+  ]
+
+
 def ordered_algos(curves: Sequence[Curve], preferred: Sequence[str]) -> list[str]:
   """Algorithm labels: by ``preferred`` base name, then by the swept values (numerically)."""
   rank = {v: i for i, v in enumerate(preferred)}
@@ -147,7 +162,7 @@ def score_table(curves: Sequence[Curve], *, algo_order: Sequence[str] = ()) -> s
     if len(by_digest) > 1:
       raise ResultsError(
           f"{dataset}: its runs trained on {len(by_digest)} different files ({', '.join(sorted(by_digest.values()))} "
-          "differ in dataset_digest); fix: give each file's runs their own --runs folder"
+          "differ in dataset_digest); fix: name_rows_by_file(curves) gives each file its own row"
       )
   by_key = {(c.dataset, c.algo): c for c in curves}
   header = "| dataset | data | " + " | ".join(algos) + " |"

@@ -153,7 +153,8 @@ def test_archived_runs_rebuild_the_same_table(runs, tmp_path):
 
 
 def test_a_row_of_two_different_files_is_refused(runs):
-  """Cells of one dataset name trained on different data (dataset_digest) are not one row."""
+  """Cells of one dataset name trained on different data (dataset_digest) are not one row: the
+  table refuses them, and name_rows_by_file gives each file its own row."""
   def set_digest(folder, digest):
     path = os.path.join(runs, folder, "summary.json")
     summary = json.load(open(path))
@@ -168,3 +169,5 @@ def test_a_row_of_two_different_files_is_refused(runs):
   curves = [c for d in results.find_runs(runs) for c in results.load_curves(d)]
   with pytest.raises(results.ResultsError, match=r"hopper-medium-v5: its runs trained on 2 different files .*bc/a.*iql/a"):
     results.score_table(curves)
+  rows = results.score_table(results.name_rows_by_file(curves)).splitlines()[2:]
+  assert [r.split(" | ")[0] for r in rows] == ["| hopper-medium-v5@aaaaaaaa", "| hopper-medium-v5@bbbbbbbb", "| walker2d-medium-v5"]

@@ -70,7 +70,7 @@ def main(argv):
   folders = [d for root in _RUNS.value for d in results.find_runs(root)]
   if not folders:
     raise app.UsageError(f"--runs: no finished run (a folder with summary.json) under {_RUNS.value}")
-  curves = [c for d in folders for c in results.load_curves(d)]
+  curves = results.name_rows_by_file([c for d in folders for c in results.load_curves(d)])
   order = [a for a in ALGO_ORDER if a in ALGOS]
   table = results.score_table(curves, algo_order=order)
   os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
