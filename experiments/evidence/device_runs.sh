@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The GPU jobs of the open evidence, as one call of the device tool (one NVIDIA H200, 16 cores, no
 # registry there, about 10 minutes a call): the benchmark alone on the GPU first, then side by side
-# until LIMIT seconds: Walker2d-v5 datasets at 300k SAC steps (issue 15), our SAC on HalfCheetah-v5
-# at 300k and Hopper-v5 at 200k, 3 seeds each (issue 15), and CQL on the shipped
-# hopper-medium-replay file with the 100k table's settings (issue 17). What comes back under $OUT:
+# until LIMIT seconds the JOBS named (default all): gen_walker, Walker2d-v5 datasets at 300k SAC
+# steps (issue 15); sac_halfcheetah and sac_hopper, our SAC on HalfCheetah-v5 at 300k and Hopper-v5
+# at 200k, 3 seeds each (issue 15); cql_shipped, CQL on the shipped hopper-medium-replay file with
+# the 100k table's settings (issue 17). What comes back under $OUT:
 #   env.txt        versions, devices, timings of each stage
 #   benchmark.txt  experiments/benchmark.py's output (record the figures in BUILD_NOTES.md)
 #   results.tgz    every run's metrics.csv, summary.json, config.json and log (no checkpoints)
@@ -29,6 +30,8 @@ START=$(date +%s); LIMIT=${LIMIT:-530}; OUT=${OUT:?set OUT, the folder results g
 left() { echo $(( LIMIT - ($(date +%s) - START) )); }
 export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 W=${W:-/tmp/w}; PY=${PY:-python3}; WHEELS=${WHEELS:-.devwheels}
+JOBS=" ${JOBS:-benchmark gen_walker sac_halfcheetah sac_hopper cql_shipped} "
+wanted() { [[ "$JOBS" == *" $1 "* ]]; }
 mkdir -p "$W" /tmp/bin
 # the evidence scripts call `python`; a wrapper keeps the interpreter's own environment
 printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v "$PY")" > /tmp/bin/python; chmod +x /tmp/bin/python
@@ -36,17 +39,19 @@ export PATH=/tmp/bin:$PATH PYTHONPATH=$PWD
 [ -n "${SKIP_INSTALL:-}" ] || "$PY" -m pip install --no-index --no-deps -q "$WHEELS"/*.whl > "$OUT/install.log" 2>&1
 { nvidia-smi -L; "$PY" -c "import jax, flax, optax, chex, gymnasium, mujoco, h5py; print('jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__, 'chex', chex.__version__, 'gymnasium', gymnasium.__version__, 'mujoco', mujoco.__version__, 'h5py', h5py.__version__, jax.devices())"
   "$PY" -m pip list 2>/dev/null | grep -i -E "^(orbax-checkpoint|tqdm|scipy|absl-py|numpy) "; nproc; } > "$OUT/env.txt" 2>&1
-timeout "${BENCH_S:-120}" "$PY" experiments/benchmark.py ${BENCH_FLAGS:---seeds=1,4,16,64} > "$OUT/benchmark.txt" 2>&1
-echo "benchmark rc=$? at $(( $(date +%s) - START ))s" >> "$OUT/env.txt"
+if wanted benchmark; then
+  timeout "${BENCH_S:-120}" "$PY" experiments/benchmark.py ${BENCH_FLAGS:---seeds=1,4,16,64} > "$OUT/benchmark.txt" 2>&1
+  echo "benchmark rc=$? at $(( $(date +%s) - START ))s" >> "$OUT/env.txt"
+fi
 T=$(( $(left) - 40 ))
-timeout $T "$PY" experiments/make_dataset.py --env=Walker2d-v5 --out_dir="$W/datasets" --seed=0 \
+wanted gen_walker && timeout $T "$PY" experiments/make_dataset.py --env=Walker2d-v5 --out_dir="$W/datasets" --seed=0 \
   --num_steps="${GEN_STEPS:-300000}" --num_transitions="${GEN_N:-100000}" --eval_every="${GEN_EVAL:-5000}" \
   --workdir="$W/gen_walker2d-v5" > "$W/gen_walker.log" 2>&1 &
-timeout $T "$PY" experiments/reference/reproduce_sac.py --env=HalfCheetah-v5 --num_steps="${HC_STEPS:-300000}" \
+wanted sac_halfcheetah && timeout $T "$PY" experiments/reference/reproduce_sac.py --env=HalfCheetah-v5 --num_steps="${HC_STEPS:-300000}" \
   --side=ours --update_every=1000 --workdir="$W/sac_halfcheetah-v5" > "$W/sac_halfcheetah.log" 2>&1 &
-timeout $T "$PY" experiments/reference/reproduce_sac.py --env=Hopper-v5 --num_steps="${HOP_STEPS:-200000}" \
+wanted sac_hopper && timeout $T "$PY" experiments/reference/reproduce_sac.py --env=Hopper-v5 --num_steps="${HOP_STEPS:-200000}" \
   --side=ours --update_every=1000 --workdir="$W/sac_hopper-v5" > "$W/sac_hopper.log" 2>&1 &
-OUT="$W/table100k_shipped" DATASET_DIR=rlkit_jax/assets UPDATES=100000 CQL_UPDATES="${CQL_UPDATES:-30000}" EVALS=5 \
+wanted cql_shipped && OUT="$W/table100k_shipped" DATASET_DIR=rlkit_jax/assets UPDATES=100000 CQL_UPDATES="${CQL_UPDATES:-30000}" EVALS=5 \
   EVAL_EPISODES=10 TASKS=hopper KINDS=medium-replay ALGOS=cql \
   timeout $T bash experiments/evidence/score_table_runs.sh > "$W/cql.log" 2>&1 &
 wait
@@ -54,7 +59,7 @@ echo "runs ended at $(( $(date +%s) - START ))s" >> "$OUT/env.txt"
 (cd "$W" && tar czf "$OUT/results.tgz" --exclude=checkpoints --exclude=datasets --exclude=snapshots --exclude='*.hdf5' .)
 if ls "$W"/datasets/*.hdf5 > /dev/null 2>&1; then
   (cd "$W/datasets" && tar cf - $(ls ./*.hdf5 | grep -v medium-expert) | xz -T0 -4 | split -b 15m -d - "$OUT/walker.tar.xz.")
-else
+elif wanted gen_walker; then
   (cd "$W" && tar cf - gen_walker2d-v5 | xz -T0 -4 | split -b 15m -d - "$OUT/walkerrun.tar.xz.")
 fi
 ls -la "$OUT" "$W/datasets" >> "$OUT/env.txt" 2>&1
