@@ -4,7 +4,11 @@
 # until LIMIT seconds the JOBS named (default all): gen_walker, Walker2d-v5 datasets at 300k SAC
 # steps (issue 15); sac_halfcheetah and sac_hopper, our SAC on HalfCheetah-v5 at 300k and Hopper-v5
 # at 200k, 3 seeds each (issue 15); cql_shipped, CQL on the shipped hopper-medium-replay file with
-# the 100k table's settings (issue 17). What comes back under $OUT:
+# the 100k table's settings (issue 17); gail, GAIL (one-centred penalty) from 10 demonstrations
+# at 300k env steps, 3 seeds (issue 15, item 3; carry the demonstrations, made here with
+# make_demonstrations.py --dataset=~/datasets/hopper-expert-v5.hdf5 --num_demos=10
+# --out=.devwheels/hopper-expert-v5-10demos.hdf5, or name another file in DEMOS).
+# What comes back under $OUT:
 #   env.txt        versions, devices, timings of each stage
 #   benchmark.txt  experiments/benchmark.py's output (record the figures in BUILD_NOTES.md)
 #   results.tgz    every run's metrics.csv, summary.json, config.json and log (no checkpoints)
@@ -30,7 +34,7 @@ START=$(date +%s); LIMIT=${LIMIT:-530}; OUT=${OUT:?set OUT, the folder results g
 left() { echo $(( LIMIT - ($(date +%s) - START) )); }
 export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 W=${W:-/tmp/w}; PY=${PY:-python3}; WHEELS=${WHEELS:-.devwheels}
-JOBS=" ${JOBS:-benchmark gen_walker sac_halfcheetah sac_hopper cql_shipped} "
+JOBS=" ${JOBS:-benchmark gen_walker sac_halfcheetah sac_hopper cql_shipped gail} "
 wanted() { [[ "$JOBS" == *" $1 "* ]]; }
 mkdir -p "$W" /tmp/bin
 # the evidence scripts call `python`; a wrapper keeps the interpreter's own environment
@@ -51,6 +55,10 @@ wanted sac_halfcheetah && timeout $T "$PY" experiments/reference/reproduce_sac.p
   --side=ours --update_every=1000 --workdir="$W/sac_halfcheetah-v5" > "$W/sac_halfcheetah.log" 2>&1 &
 wanted sac_hopper && timeout $T "$PY" experiments/reference/reproduce_sac.py --env=Hopper-v5 --num_steps="${HOP_STEPS:-200000}" \
   --side=ours --update_every=1000 --workdir="$W/sac_hopper-v5" > "$W/sac_hopper.log" 2>&1 &
+wanted gail && timeout $T "$PY" experiments/train_online.py --env=Hopper-v5 --num_seeds=3 \
+  --num_steps="${GAIL_STEPS:-300000}" --start_steps="${GAIL_START:-5000}" --eval_every="${GAIL_EVAL:-10000}" --eval_episodes=5 --reward=gail \
+  --reward_kwargs="demos=${DEMOS:-$WHEELS/hopper-expert-v5-10demos.hdf5},gradient_penalty_form=one_centred" \
+  --workdir="$W/gail_one_centred" > "$W/gail.log" 2>&1 &
 wanted cql_shipped && OUT="$W/table100k_shipped" DATASET_DIR=rlkit_jax/assets UPDATES=100000 CQL_UPDATES="${CQL_UPDATES:-30000}" EVALS=5 \
   EVAL_EPISODES=10 TASKS=hopper KINDS=medium-replay ALGOS=cql \
   timeout $T bash experiments/evidence/score_table_runs.sh > "$W/cql.log" 2>&1 &
