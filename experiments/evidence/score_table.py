@@ -67,7 +67,7 @@ def interval_report(curves: list, order: list[str], out: str, reps: int) -> str:
 
 def main(argv):
   del argv
-  folders = [d for root in _RUNS.value for d in results.find_runs(root)]
+  folders = [d for root in _RUNS.value for d in results.find_runs(os.path.expanduser(root))]
   if not folders:
     raise app.UsageError(f"--runs: no finished run (a folder with summary.json) under {_RUNS.value}")
   curves = results.name_rows_by_file([c for d in folders for c in results.load_curves(d)])
