@@ -3,8 +3,8 @@ on the task's reward or on a learned one (a :class:`~rlkit_jax.rewards.base.Rewa
 
 :mod:`.config` holds the settings, :mod:`.replay` the replay buffer and its labels, :mod:`.resume`
 what a checkpoint holds and how a run is put back from it, :mod:`.loop` the job
-(:func:`train_online`, :func:`run_online`); :mod:`rlkit_jax.results` reads the run folders
-(:func:`rlkit_jax.results.load_metrics`, :func:`rlkit_jax.results.plot_online`).
+(:func:`train_online`, :func:`run_online`); :mod:`rlkit_jax.online_results` reads the run folders
+(:func:`rlkit_jax.online_results.load_metrics`, :func:`rlkit_jax.online_results.plot_online`).
 """
 from rlkit_jax.online.config import OnlineConfig, check_env
 from rlkit_jax.online.loop import OnlineRun, run_online, train_online
