@@ -152,6 +152,23 @@ def test_archived_runs_rebuild_the_same_table(runs, tmp_path):
   assert missing.returncode != 0 and "is not a folder" in missing.stderr
 
 
+def test_evidence_scripts_archive_each_run_only_when_asked(runs, tmp_path):
+  """archive.sh's archive_run (sourced by the evidence scripts) copies a run's result files to
+  $ARCHIVE/NAME, and does nothing without ARCHIVE or for a run folder that does not exist yet."""
+  script = 'source experiments/evidence/archive.sh && archive_run "$RUN" bc/a && archive_run "$RUN/none" bc/b'
+  env = dict(os.environ, RUN=os.path.join(runs, "bc", "a"), PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+  for archive in (None, str(tmp_path / "archive")):
+    env.pop("ARCHIVE", None)
+    if archive:
+      env["ARCHIVE"] = archive
+    proc = subprocess.run(["bash", "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+  assert sorted(os.listdir(tmp_path)) == ["archive", "runs"]
+  copied = os.path.join(tmp_path, "archive", "bc", "a", "metrics.csv")
+  assert open(copied).read() == open(os.path.join(runs, "bc", "a", "metrics.csv")).read()
+  assert not os.path.exists(os.path.join(tmp_path, "archive", "bc", "b"))
+
+
 def test_a_row_of_two_different_files_is_refused(runs):
   """Cells of one dataset name trained on different data (dataset_digest) are not one row: the
   table refuses them, and name_rows_by_file gives each file its own row."""

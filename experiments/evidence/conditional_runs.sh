@@ -7,19 +7,23 @@
 # The transformer is the paper's at CPU size (DT_HPARAMS): the paper's (128 wide, 3 layers, K = 20)
 # makes about 3 updates/s on one CPU core; give DT_HPARAMS= (empty) on an accelerator.
 #   RUNS=~/runs/cond DATASETS=~/datasets UPDATES=30000 experiments/evidence/conditional_runs.sh
+# ARCHIVE=<checkout>/docs/runs/cond also copies each run's result files there (archive.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-runs/conditional}; DATASETS=${DATASETS:-datasets}; UPDATES=${UPDATES:-30000}
 KINDS=${KINDS:-"medium-expert medium medium-replay"}
+source experiments/evidence/archive.sh
 DT_HPARAMS=${DT_HPARAMS-embed_dim=64,num_layers=2,context_length=10,warmup_steps=2000}
 train() {  # train ALGO KIND [flags...]: into $RUNS/<algo>_hopper-<kind>-v5, resuming a partial run
   local algo=$1 dataset=hopper-$2-v5; shift 2; local workdir=$RUNS/${algo}_$dataset
+  archive_run "$workdir" "${algo}_$dataset"
   [ -f "$workdir/summary.json" ] && return
   local resume=""; [ -d "$workdir/checkpoints" ] && resume="--resume"
   echo "== $algo $dataset $(date +%T)"
   python experiments/train_offline.py --algo=$algo --dataset=$dataset --dataset_dir=$DATASETS --num_seeds=3 \
     --num_updates=$UPDATES --eval_every=$((UPDATES / 3)) --updates_per_call=$((UPDATES / 30)) --eval_episodes=5 \
     --workdir=$workdir $resume "$@" | tail -n 2
+  archive_run "$workdir" "${algo}_$dataset"
 }
 dt() { train dt "$1" --reward_scaling=none --batch_size=64 ${DT_HPARAMS:+--hparams=$DT_HPARAMS}; }
 for kind in $KINDS; do

@@ -5,6 +5,7 @@
 #   default UPDATES), EVALS (evaluations per run, 4), EVAL_EPISODES (per seed, 5), ALGOS, TASKS, KINDS,
 #   DT_HPARAMS (see conditional_runs.sh). The 100k table: UPDATES=100000 CQL_UPDATES=30000 EVALS=5
 #   EVAL_EPISODES=10, the settings of reproduce.py's ours side (its runs can stand in for cells).
+#   ARCHIVE: copy each cell's result files to $ARCHIVE/<algo>/<dataset> (archive.sh).
 # Then: python experiments/evidence/score_table.py --runs=runs/table --out=docs/score_table --intervals
 set -euo pipefail
 OUT=${OUT:-runs/table}
@@ -21,6 +22,7 @@ KINDS=${KINDS:-"medium medium-replay medium-expert"}
 # cuts the critic's work ~3x on a CPU.
 # ReBRAC: batch 1024 and the paper's per-dataset BC coefficients (PAPER_COEFFICIENTS), raw rewards;
 # SAC-N/EDAC at N = 10; RvS and DT on raw returns, DT at CPU size with the paper's batch 64.
+source experiments/evidence/archive.sh
 DT_HPARAMS=${DT_HPARAMS-embed_dim=64,num_layers=2,context_length=10,warmup_steps=2000}
 declare -A EXTRA=(
   [cql]="--hparams=actor_lr=1e-4,temperature_lr=3e-4,num_sampled_actions=4"
@@ -33,6 +35,7 @@ for task in $TASKS; do
     for algo in $ALGOS; do
       dataset="$task-$kind-v5"
       workdir="$OUT/$algo/$dataset"
+      archive_run "$workdir" "$algo/$dataset"
       [ -f "$workdir/summary.json" ] && continue
       resume=""
       [ -d "$workdir/checkpoints" ] && resume="--resume"
@@ -48,6 +51,7 @@ if sys.argv[1] in c: print("--hparams=actor_bc_coef={},critic_bc_coef={}".format
       python experiments/train_offline.py --algo="$algo" --dataset="$dataset" --dataset_dir="$DATASET_DIR" \
         --num_seeds=3 --num_updates="$updates" --eval_every=$((updates / EVALS)) --updates_per_call=$((updates / 20)) \
         --eval_episodes="$EVAL_EPISODES" --workdir="$workdir" $resume $extra | tail -n 2
+      archive_run "$workdir" "$algo/$dataset"
     done
   done
 done
