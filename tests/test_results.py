@@ -163,6 +163,7 @@ def test_evidence_scripts_archive_each_run_only_when_asked(runs, tmp_path):
       env["ARCHIVE"] = archive
     proc = subprocess.run(["bash", "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert ("files from" in proc.stdout) == bool(archive)  # archive_runs.py ran only with ARCHIVE set
   assert sorted(os.listdir(tmp_path)) == ["archive", "runs"]
   copied = os.path.join(tmp_path, "archive", "bc", "a", "metrics.csv")
   assert open(copied).read() == open(os.path.join(runs, "bc", "a", "metrics.csv")).read()
