@@ -1,5 +1,6 @@
 """Online run folders read back: one logged column against env steps (:func:`load_metrics`) and
-several runs' curves in one PNG (:func:`plot_online`). A run folder is what
+several runs' curves in one PNG (:func:`plot_online`); :func:`metric_grid` turns ``metrics.csv``
+rows into a steps × seeds grid for every reader of run folders. A run folder is what
 :func:`rlkit_jax.online.run_online` writes (``config.json``, ``metrics.csv``, ``summary.json``);
 mean ± std are over seeds (population std, ``ddof=0``)."""
 from __future__ import annotations
@@ -10,6 +11,31 @@ import os
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
+
+
+def metric_grid(
+    rows: Sequence[Mapping[str, str]], column: str, seeds: Optional[Sequence[int]] = None
+) -> tuple[np.ndarray, np.ndarray]:
+  """One column of ``metrics.csv`` rows (one row per evaluation step and seed) as
+  ``(steps [T] int, values [T, S] float64)``, NaN where a (step, seed) has no row.
+
+  Args:
+    rows: the rows as :class:`csv.DictReader` gives them (``step``, ``seed_index``, the column).
+    column: the logged column to read.
+    seeds: the seed indices that make the ``S`` columns, in order; default every ``seed_index``
+      present, sorted.
+
+  Raises:
+    KeyError: a row's ``seed_index`` is not in ``seeds``.
+  """
+  steps = sorted({int(r["step"]) for r in rows})
+  if seeds is None:
+    seeds = sorted({int(r["seed_index"]) for r in rows})
+  step_at, seed_at = {s: i for i, s in enumerate(steps)}, {s: i for i, s in enumerate(seeds)}
+  values = np.full((len(steps), len(seeds)), np.nan)
+  for r in rows:
+    values[step_at[int(r["step"])], seed_at[int(r["seed_index"])]] = float(r[column])
+  return np.asarray(steps), values
 
 
 def load_metrics(workdir: str, column: str = "return") -> tuple[np.ndarray, np.ndarray]:
@@ -24,12 +50,7 @@ def load_metrics(workdir: str, column: str = "return") -> tuple[np.ndarray, np.n
     rows = list(csv.DictReader(f))
   if rows and column not in rows[0]:
     raise KeyError(f"{path}: no column {column!r}; columns: {', '.join(rows[0])}")
-  steps = sorted({int(r["step"]) for r in rows})
-  num_seeds = 1 + max((int(r["seed_index"]) for r in rows), default=-1)
-  values = np.full((len(steps), num_seeds), np.nan)
-  for r in rows:
-    values[steps.index(int(r["step"])), int(r["seed_index"])] = float(r[column])
-  return np.asarray(steps), values
+  return metric_grid(rows, column)
 
 
 def plot_online(

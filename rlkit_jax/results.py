@@ -18,10 +18,10 @@ from typing import Sequence
 import numpy as np
 
 from rlkit_jax.errors import InputError
-from rlkit_jax.online_results import load_metrics, plot_online
+from rlkit_jax.online_results import load_metrics, metric_grid, plot_online
 
 __all__ = [
-    "Curve", "ResultsError", "find_runs", "load_curves", "load_metrics", "name_rows_by_file", "ordered_algos",
+    "Curve", "ResultsError", "find_runs", "load_curves", "load_metrics", "metric_grid", "name_rows_by_file", "ordered_algos",
     "plot_curves", "plot_online", "score_table",
 ]
 
@@ -98,15 +98,11 @@ def load_curves(workdir: str) -> list[Curve]:
   curves = []
   for index, setting in enumerate(settings):
     mine = [r for r in rows if int(r.get("setting_index", 0)) == index]
-    steps = sorted({int(r["step"]) for r in mine})
     table = {}
     for name in mine[0]:
       if name in ("step", "setting_index", "seed_index") or name in setting:
         continue
-      grid = np.full((len(steps), num_seeds), np.nan)
-      for r in mine:
-        grid[steps.index(int(r["step"])), int(r["seed_index"])] = float(r[name])
-      table[name] = grid
+      steps, table[name] = metric_grid(mine, name, seeds=range(num_seeds))
     scores = table.pop("normalized_score")
     if np.isnan(scores).any():
       raise ResultsError(f"{metrics_path}: some evaluations lack a seed's row; re-run the job with --resume")
@@ -115,7 +111,7 @@ def load_curves(workdir: str) -> list[Curve]:
             algo=_label(summary["algo"], setting),
             setting=dict(setting),
             dataset=summary["dataset"],
-            steps=np.asarray(steps),
+            steps=steps,
             scores=scores,
             dataset_score=float(summary["dataset_normalized_score"]),
             columns=table,

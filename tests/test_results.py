@@ -49,6 +49,18 @@ def runs(tmp_path):
   return str(root)
 
 
+def test_metric_grid_places_rows_and_leaves_missing_cells_nan():
+  rows = [{"step": "20", "seed_index": "2", "x": "5"}, {"step": "10", "seed_index": "0", "x": "1"},
+          {"step": "20", "seed_index": "0", "x": "3"}]
+  steps, grid = results.metric_grid(rows, "x")  # seeds present: 0 and 2
+  np.testing.assert_array_equal(steps, [10, 20])
+  np.testing.assert_array_equal(grid, [[1, np.nan], [3, 5]])
+  _, grid = results.metric_grid(rows, "x", seeds=range(3))
+  np.testing.assert_array_equal(grid, [[1, np.nan, np.nan], [3, np.nan, 5]])
+  with pytest.raises(KeyError):
+    results.metric_grid(rows, "x", seeds=[0, 1])
+
+
 def test_curves_final_and_best(runs):
   (bc,) = results.load_curves(os.path.join(runs, "bc", "a"))
   assert bc.algo == "bc" and bc.dataset == "hopper-medium-v5"

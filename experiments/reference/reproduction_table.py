@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 import cli  # noqa: E402
 from reference.intervals import iqm_intervals  # noqa: E402
 from rlkit_jax.errors import UsageError
+from rlkit_jax.results import metric_grid
 
 _RUNS = flags.DEFINE_string("runs", "runs/reproduce", "Folder holding reproduce.py workdirs.")
 _OUT = flags.DEFINE_string("out", "docs/reproduction", "Output path prefix (.md, _curves.png, _iqm.png).")
@@ -46,11 +47,7 @@ def read_side(cell: str, side: str) -> dict | None:
       seconds += max(float(r["train_s"]) for r in file_rows)
   if not rows:
     return None
-  steps = sorted({int(r["step"]) for r in rows})
-  seeds = sorted({int(r["seed_index"]) for r in rows})
-  scores = np.full((len(steps), len(seeds)), np.nan)
-  for r in rows:
-    scores[steps.index(int(r["step"])), seeds.index(int(r["seed_index"]))] = float(r["normalized_score"])
+  steps, scores = metric_grid(rows, "normalized_score")
   complete = ~np.isnan(scores).any(axis=1)  # a reference seed still running leaves later steps open
   summary = os.path.join(cell, side, "summary.json")
   if side == "ours":  # no summary yet: the run is still going, its time is not known
@@ -58,7 +55,7 @@ def read_side(cell: str, side: str) -> dict | None:
     if os.path.exists(summary):
       with open(summary) as f:
         seconds = json.load(f)["wall_time_s"]
-  return {"steps": np.array(steps)[complete], "scores": scores[complete], "seconds": seconds, "seeds": len(seeds)}
+  return {"steps": steps[complete], "scores": scores[complete], "seconds": seconds, "seeds": scores.shape[1]}
 
 
 def main(argv):
