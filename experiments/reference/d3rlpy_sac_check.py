@@ -26,54 +26,35 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 import cli  # noqa: E402
 from reference.d3rlpy_side import require_d3rlpy, transition_minibatch  # noqa: E402
+from reference.update_check import dense_layers, largest_gaps, minibatch, replaced, transplant  # noqa: E402
 from rlkit_jax.agents.sac import SAC  # noqa: E402
-from rlkit_jax.data import load  # noqa: E402
-from rlkit_jax.data.transitions import Transitions  # noqa: E402
 
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the initial weights, the minibatch and the noise.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Minibatch size.", lower_bound=1)
 _DATASET = flags.DEFINE_string("dataset", "hopper-medium-replay-v5", "Where the minibatch comes from.")
 
 
-def _dense_layers(tree: dict) -> list[dict]:
-  """A flax ``{Dense_i: {kernel, bias}}`` tree's layers in creation order."""
-  return [tree[f"Dense_{i}"] for i in range(len(tree))]
-
-
 def _layer_pairs(ours: SAC, modules):
-  """``(group, kernel [in, out], bias [out], torch Linear)`` for every layer of our actor, critics
-  and target critics and its d3rlpy counterpart (hidden layers, then heads; members of the ensemble
-  one by one)."""
+  """``(group, flax Dense params, torch Linear)`` for every layer of our actor, critics and target
+  critics and its d3rlpy counterpart (hidden layers, then heads; ensemble members one by one)."""
   actor = ours.actor.params
   policy = modules.policy
-  actor_layers = _dense_layers(actor["MLP_0"]) + [actor["Dense_0"], actor["Dense_1"]]  # hidden, mean head, log σ head
+  actor_layers = dense_layers(actor["MLP_0"]) + [actor["Dense_0"], actor["Dense_1"]]  # hidden, mean head, log σ head
   actor_linears = [policy._encoder._layers[2 * i] for i in range(len(actor_layers) - 2)] + [policy._mu, policy._logstd]
   for layer, linear in zip(actor_layers, actor_linears):
-    yield "actor", layer["kernel"], layer["bias"], linear
+    yield "actor", layer, linear
   for group, params, q_funcs in (("critic", ours.critic.params, modules.q_funcs),
                                  ("target critic", ours.target_critic_params, modules.targ_q_funcs)):
-    layers = _dense_layers(params["VmapQFunction_0"]["MLP_0"])
+    layers = dense_layers(params["VmapQFunction_0"]["MLP_0"])
     for e, q in enumerate(q_funcs):
       linears = [q._encoder._layers[2 * i] for i in range(len(layers) - 1)] + [q._fc]
       for layer, linear in zip(layers, linears):
-        yield group, layer["kernel"][e], layer["bias"][e], linear
-
-
-def transplant(torch, ours: SAC, modules) -> None:
-  """Our actor, critics and target critics into d3rlpy's SAC modules (flax ``[in, out]`` → torch ``[out, in]``)."""
-  with torch.no_grad():
-    for _, kernel, bias, linear in _layer_pairs(ours, modules):
-      linear.weight.copy_(torch.from_numpy(np.array(kernel).T))
-      linear.bias.copy_(torch.from_numpy(np.array(bias)))
+        yield group, jax.tree.map(lambda x: x[e], layer), linear
 
 
 def _differences(ours: SAC, modules) -> dict[str, float]:
   """Largest |ours − d3rlpy| per parameter group after both updates."""
-  worst: dict[str, float] = {}
-  for group, kernel, bias, linear in _layer_pairs(ours, modules):
-    gap = max(float(np.max(np.abs(np.asarray(kernel).T - linear.weight.detach().numpy()))),
-              float(np.max(np.abs(np.asarray(bias) - linear.bias.detach().numpy()))))
-    worst[group] = max(worst.get(group, 0.0), gap)
+  worst = largest_gaps(_layer_pairs(ours, modules))
   worst["log α"] = abs(float(ours.log_alpha.params["log_alpha"]) - float(modules.log_temp._parameter.detach().numpy().ravel()[0]))
   return worst
 
@@ -83,13 +64,9 @@ def main(argv):
   d3rlpy = require_d3rlpy()
   import torch  # noqa: PLC0415 (reference extra)
 
-  dataset = load(_DATASET.value)
-  t = dataset.transitions
-  arrays = {k: np.asarray(getattr(t, k)) for k in ("observations", "actions", "rewards", "terminals", "next_observations")}
+  arrays, rows, batch = minibatch(_DATASET.value, _SEED.value, _BATCH_SIZE.value)
   observation_dim, action_dim = arrays["observations"].shape[1], arrays["actions"].shape[1]
-  rows = np.random.default_rng(_SEED.value).integers(0, len(dataset), _BATCH_SIZE.value)
 
-  batch = Transitions(**{k: jnp.asarray(v[rows], jnp.float32) for k, v in arrays.items()})
   # Twice: as configured, then with the temperature all but frozen on both sides, where the actor losses
   # use the same α and so must agree (Adam's first step moves every weight by about its rate, so
   # a different α can flip the direction of weights whose gradient is near 0).
@@ -102,17 +79,13 @@ def main(argv):
         actor_encoder_factory=encoder, critic_encoder_factory=encoder,
     ).create(device="cpu:0")
     algo.create_impl((observation_dim,), action_dim)
-    transplant(torch, ours, algo.impl.modules)
+    transplant(torch, _layer_pairs(ours, algo.impl.modules))
     # Our update's noise: key → (key, next_key, actor_key); ε ~ N(0, I) of shape [B, A] from each.
     _, next_key, actor_key = jax.random.split(ours.key, 3)
     draws = iter([np.array(jax.random.normal(k, (_BATCH_SIZE.value, action_dim), jnp.float32)) for k in (next_key, actor_key)])
-    normal = torch.distributions.Normal
-    original = normal.rsample
-    normal.rsample = lambda self, sample_shape=torch.Size(): self.loc + self.scale * torch.from_numpy(next(draws))
-    try:
+    rsample = lambda self, sample_shape=torch.Size(): self.loc + self.scale * torch.from_numpy(next(draws))
+    with replaced(torch.distributions.Normal, "rsample", rsample):
       theirs = algo.update(transition_minibatch(d3rlpy, arrays, rows))
-    finally:
-      normal.rsample = original
     updated, info = ours.update(batch)  # SAC.update is jitted
     print(f"\n### temperature learning rate {temperature_lr:g}\n\n| quantity | ours | d3rlpy |\n|---|---|---|")
     print(f"| critic loss | {float(info['critic_loss']):.6f} | {theirs['critic_loss']:.6f} |")

@@ -82,12 +82,13 @@ def to_mdp_dataset(dataset: Dataset):
 
 def transition_minibatch(d3rlpy, arrays: dict[str, np.ndarray], rows: np.ndarray):
   """Rows ``rows`` of host arrays (``observations``, ``actions``, ``rewards``, ``terminals``,
-  ``next_observations``) as a d3rlpy ``TransitionMiniBatch`` for ``algo.update``: the same
-  transitions, γ applied once (interval 1), terminals masking the bootstrap."""
+  ``next_observations``, optionally ``next_actions``) as a d3rlpy ``TransitionMiniBatch`` for
+  ``algo.update``: the same transitions, γ applied once (interval 1), terminals masking the
+  bootstrap. Without ``next_actions`` the rows' own actions stand in (read by ReBRAC only)."""
   column = lambda x: x[rows].astype(np.float32).reshape(len(rows), 1)
   return d3rlpy.dataset.TransitionMiniBatch(
       observations=arrays["observations"][rows], actions=arrays["actions"][rows], rewards=column(arrays["rewards"]),
-      next_observations=arrays["next_observations"][rows], next_actions=arrays["actions"][rows],
+      next_observations=arrays["next_observations"][rows], next_actions=arrays.get("next_actions", arrays["actions"])[rows],
       terminals=column(arrays["terminals"]), intervals=np.ones((len(rows), 1), np.float32), transitions=[],
   )
 
