@@ -91,7 +91,7 @@ def _dt(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
   config = d3rlpy.algos.DecisionTransformerConfig(
       batch_size=batch_size, learning_rate=h["learning_rate"], context_size=int(h["context_length"]),
       max_timestep=int(h["horizon"]), num_heads=int(h["num_heads"]), num_layers=int(h["num_layers"]),
-      attn_dropout=0.0, resid_dropout=0.0, embed_dropout=0.0, activation_type="gelu",
+      attn_dropout=0.0, resid_dropout=0.0, embed_dropout=0.0, activation_type="relu",
       encoder_factory=d3rlpy.models.VectorEncoderFactory(hidden_units=[embed], exclude_last_activation=True),
       optim_factory=d3rlpy.optimizers.AdamWFactory(
           weight_decay=h["weight_decay"], clip_grad_norm=0.25,
@@ -102,6 +102,7 @@ def _dt(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
   return config, [
       ("embeddings", f"linear R̂, s, a → {embed} plus a learned timestep embedding", f"the same (a one-layer encoder of {embed} without activation)"),
       ("dropout", "none", "0 everywhere (d3rlpy's default is 0.1)"),
+      ("LayerNorm ε", "1e-5 (GPT-2's, the paper's code)", "3e-3 in the blocks and the final norm, 1e-5 at the embeddings (not settable)"),
       ("segments", "K rows inside one trajectory, padded and masked at its start",
        "d3rlpy's sample_trajectory_batch; a trajectory without a termination carries one extra zero-action row (to_mdp_dataset)"),
       ("evaluation prompt", f"R̂₀ = {h['target_return']:g}, minus each reward", "the same (StatefulTransformerWrapper per episode)"),

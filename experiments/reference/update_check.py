@@ -4,8 +4,9 @@ d3rlpy's torch modules, the largest parameter gap after both updates, and d3rlpy
 replaced by the ones our update makes from its keys.
 
 A layer pair is ``(group, params, module)``: ``params`` a flax ``Dense`` (``kernel [in, out]``,
-``bias``) or ``LayerNorm`` (``scale``, ``bias``) parameter dict, ``module`` the torch ``Linear``
-(``weight [out, in]``) or ``LayerNorm`` (``weight``, ``bias``) that stands for it.
+``bias``), ``LayerNorm`` (``scale``, ``bias``) or ``Embed`` (``embedding [N, D]``) parameter dict,
+``module`` the torch ``Linear`` (``weight [out, in]``), ``LayerNorm`` or ``Embedding`` that stands
+for it.
 """
 from __future__ import annotations
 
@@ -40,9 +41,10 @@ def _tensors(params: dict, module) -> Iterator[tuple[np.ndarray, object]]:
   """(ours in torch's layout, the torch parameter) for each tensor of a layer pair."""
   if "kernel" in params:
     yield np.asarray(params["kernel"]).T, module.weight
-  else:
-    yield np.asarray(params["scale"]), module.weight
-  yield np.asarray(params["bias"]), module.bias
+  else:  # LayerNorm's scale or an Embed's table [N, D]: the same layout in torch
+    yield np.asarray(params.get("scale", params.get("embedding"))), module.weight
+  if "bias" in params:
+    yield np.asarray(params["bias"]), module.bias
 
 
 def transplant(torch, pairs: Iterable[tuple[str, dict, object]]) -> None:

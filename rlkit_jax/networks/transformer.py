@@ -7,8 +7,13 @@ import jax
 import jax.numpy as jnp
 
 
+# GPT-2's LayerNorm ε (``layer_norm_epsilon``), which the paper's code inherits; flax's default is 1e-6.
+LAYER_NORM_EPSILON = 1e-5
+
+
 class CausalBlock(nn.Module):
-  """Pre-LayerNorm transformer block: ``x + MHA(LN(x))`` then ``x + MLP(LN(x))`` (GELU, 4× width).
+  """GPT-2's pre-LayerNorm block: ``x + MHA(LN(x))`` then ``x + MLP(LN(x))`` (ReLU, 4× width: the
+  paper's Gym nonlinearity, Chen et al. 2021, Table 8).
 
   Input ``[B, T, D]`` and a boolean attention mask ``[B, 1, T, T]`` (True = may attend).
   """
@@ -18,8 +23,9 @@ class CausalBlock(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, mask: jax.Array) -> jax.Array:
     width = x.shape[-1]
-    x = x + nn.MultiHeadDotProductAttention(num_heads=self.num_heads, qkv_features=width)(nn.LayerNorm()(x), mask=mask)
-    h = nn.Dense(width)(nn.gelu(nn.Dense(4 * width)(nn.LayerNorm()(x))))
+    normed = nn.LayerNorm(epsilon=LAYER_NORM_EPSILON)(x)
+    x = x + nn.MultiHeadDotProductAttention(num_heads=self.num_heads, qkv_features=width)(normed, mask=mask)
+    h = nn.Dense(width)(nn.relu(nn.Dense(4 * width)(nn.LayerNorm(epsilon=LAYER_NORM_EPSILON)(x))))
     return x + h
 
 
@@ -27,8 +33,9 @@ class DecisionTransformerNet(nn.Module):
   """Actions predicted from a context of K steps (Chen et al. 2021, Sec. 3 and Fig. 1).
 
   Each step t contributes three tokens, R̂_t, s_t, a_t, each embedded by its own linear layer plus a
-  learned embedding of the timestep; the 3K tokens (in that order) pass a LayerNorm and
-  ``num_layers`` causal blocks, and the state token's output predicts a_t = tanh(Linear(h)). A
+  learned embedding of the timestep; the 3K tokens (in that order) pass a LayerNorm,
+  ``num_layers`` causal blocks and GPT-2's final LayerNorm, and the state token's output predicts
+  a_t = tanh(Linear(h)). A
   step's action token is never seen by its own prediction (causality), so the actions fed at the
   last position may be anything.
 
@@ -65,8 +72,9 @@ class DecisionTransformerNet(nn.Module):
     attention = nn.combine_masks(
         nn.make_causal_mask(token_mask, dtype=jnp.bool_), nn.make_attention_mask(token_mask, token_mask, dtype=jnp.bool_)
     )
-    x = nn.LayerNorm()(tokens)
+    x = nn.LayerNorm(epsilon=LAYER_NORM_EPSILON)(tokens)
     for _ in range(self.num_layers):
       x = CausalBlock(self.num_heads)(x, attention)
+    x = nn.LayerNorm(epsilon=LAYER_NORM_EPSILON)(x)  # GPT-2's ln_f
     state_outputs = x.reshape(batch, context, 3, self.embed_dim)[:, :, 1]
     return jnp.tanh(nn.Dense(self.action_dim)(state_outputs))

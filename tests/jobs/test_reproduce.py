@@ -258,6 +258,20 @@ def test_one_rebrac_update_equals_d3rlpys():
     assert abs(float(losses[2]) - float(losses[3])) < 1e-5, losses
 
 
+def test_one_decision_transformer_update_equals_d3rlpys():
+  """The same weights and segments: with d3rlpy's LayerNorm ε set to GPT-2's (ours), the predicted
+  actions, the loss (up to d3rlpy's normalisation) and every parameter after one AdamW step agree."""
+  pytest.importorskip("d3rlpy")
+  result = _run(os.path.join(EXPERIMENTS, "reference", "d3rlpy_dt_check.py"), "--batch_size=8")
+  assert result.returncode == 0, result.stderr[-3000:]
+  matched = result.stdout.split("side: 1e-05")[1]
+  assert float(matched.split("before the step: ")[1].split()[0]) < 1e-5
+  losses = [line for line in matched.splitlines() if line.startswith("| loss")][0].split("|")
+  assert abs(float(losses[2]) - float(losses[3])) < 1e-5, losses
+  differences = dict(part.strip().rsplit(" ", 1) for part in matched.split("after one update: ")[1].splitlines()[0].split(","))
+  assert all(float(v) < 1e-5 for v in differences.values()), differences  # each weight moved by about 1e-4
+
+
 def test_sbx_side_runs_its_own_loop_logs_our_steps_and_resumes(tmp_path):
   """SBX's SAC (where sbx-rl imports) logs at our evaluation steps, refuses to start over a saved run
   and to resume with other settings (naming the first that differs), and resumes a saved one."""
