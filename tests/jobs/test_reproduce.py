@@ -243,13 +243,15 @@ def test_one_sac_update_equals_d3rlpys():
   assert abs(float(losses[2]) - float(losses[3])) < 1e-5, losses
 
 
-def test_one_rebrac_update_equals_d3rlpys():
-  """The same weights, batch (with next actions) and smoothing noise: with d3rlpy's LayerNorm ε set
-  to flax's, both losses agree to float precision and so do the critics, the actor and the targets."""
+@pytest.mark.parametrize("algo, heading", [("rebrac", "### d3rlpy's LayerNorm ε 1e-06"), ("td3_bc", "### TD3+BC")])
+def test_one_td3_family_update_equals_d3rlpys(algo, heading):
+  """The same weights, batch (with next actions) and smoothing noise: both losses agree to float
+  precision and so do the critics, the actor and the targets (for ReBRAC with d3rlpy's LayerNorm ε
+  set to flax's)."""
   pytest.importorskip("d3rlpy")
-  result = _run(os.path.join(EXPERIMENTS, "reference", "d3rlpy_rebrac_check.py"), "--batch_size=64")
+  result = _run(os.path.join(EXPERIMENTS, "reference", "d3rlpy_td3_check.py"), f"--algo={algo}", "--batch_size=64")
   assert result.returncode == 0, result.stderr[-3000:]
-  matched = result.stdout.split("### d3rlpy's LayerNorm ε 1e-06")[1]
+  matched = result.stdout.split(heading)[1]
   differences = dict(part.strip().rsplit(" ", 1) for part in matched.split("after one update: ")[1].splitlines()[0].split(","))
   assert float(differences["critic"]) < 1e-5 and float(differences["target critic"]) < 1e-6, differences
   assert float(differences["actor"]) < 1e-4 and float(differences["target actor"]) < 1e-6, differences
