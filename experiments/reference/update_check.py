@@ -1,7 +1,7 @@
 """Pieces shared by the one-update checks against d3rlpy (``d3rlpy_sac_check.py``,
-``d3rlpy_td3_check.py``, ``d3rlpy_dt_check.py``): the same minibatch for both libraries, our flax layers copied into
-d3rlpy's torch modules, the largest parameter gap after both updates, and d3rlpy's Gaussian draws
-replaced by the ones our update makes from its keys.
+``d3rlpy_td3_check.py``, ``d3rlpy_dt_check.py``): the same minibatch for both libraries, our flax
+layers copied into d3rlpy's torch modules, the largest parameter gap after both updates, and
+d3rlpy's Gaussian draws replaced by the ones our update makes from its keys.
 
 A layer pair is ``(group, params, module)``: ``params`` a flax ``Dense`` (``kernel [in, out]``,
 ``bias``), ``LayerNorm`` (``scale``, ``bias``) or ``Embed`` (``embedding [N, D]``) parameter dict,
