@@ -2,7 +2,8 @@
 # Conditional imitation and critic ensembles on generated Hopper data, 3 seeds each in one program;
 # every run resumes where it stopped and finished runs are skipped. In order:
 #   1. the stitching comparison: RvS, %BC and IQL on medium-expert, medium and medium-replay;
-#   2. the Decision Transformer on medium-expert, then the prompt curve of RvS and DT;
+#   2. the Decision Transformer on medium-expert, then the prompt curve of RvS and DT (once, into
+#      $RUNS/prompt_curve.{md,json,png}; docs/prompt_curve is the copy of record);
 #   3. SAC-N and EDAC at N = 10 beside IQL; 4. DT on medium and medium-replay.
 # The transformer is the paper's at CPU size (DT_HPARAMS): the paper's (128 wide, 3 layers, K = 20)
 # makes about 3 updates/s on one CPU core; give DT_HPARAMS= (empty) on an accelerator.
@@ -32,8 +33,9 @@ for kind in $KINDS; do
   train iql $kind
 done
 dt medium-expert
-python experiments/evidence/prompt_curve.py --runs=$RUNS/rvs_hopper-medium-expert-v5,$RUNS/dt_hopper-medium-expert-v5 \
-  --dataset_dir=$DATASETS --targets=0,500,1000,1500,2000,2500,3000,3600 --out=docs/prompt_curve
+[ -f "$RUNS/prompt_curve.json" ] || python experiments/evidence/prompt_curve.py \
+  --runs=$RUNS/rvs_hopper-medium-expert-v5,$RUNS/dt_hopper-medium-expert-v5 \
+  --dataset_dir=$DATASETS --targets=0,500,1000,1500,2000,2500,3000,3600 --out=$RUNS/prompt_curve
 for kind in $KINDS; do
   train sac_n $kind --hparams=num_critics=10
   train edac $kind --hparams=num_critics=10
