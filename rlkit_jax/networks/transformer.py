@@ -35,9 +35,8 @@ class DecisionTransformerNet(nn.Module):
   Each step t contributes three tokens, R̂_t, s_t, a_t, each embedded by its own linear layer plus a
   learned embedding of the timestep; the 3K tokens (in that order) pass a LayerNorm,
   ``num_layers`` causal blocks and GPT-2's final LayerNorm, and the state token's output predicts
-  a_t = tanh(Linear(h)). A
-  step's action token is never seen by its own prediction (causality), so the actions fed at the
-  last position may be anything.
+  a_t = tanh(Linear(h)). A step's action token is never seen by its own prediction (causality),
+  so the actions fed at the last position may be anything.
 
   Attributes:
     action_dim: A.
