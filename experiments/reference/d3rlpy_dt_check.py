@@ -38,7 +38,9 @@ from rlkit_jax.data import load, preprocessing  # noqa: E402
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the initial weights and the segments.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Segments per batch.", lower_bound=1)
 _DATASET = flags.DEFINE_string("dataset", "hopper-medium-replay-v5", "Where the segments come from.")
-SIZE = dict(embed_dim=64, num_layers=2, num_heads=2, context_length=10, warmup_steps=1)  # the first step at the full rate
+# Both sides' settings (ours take them as create's arguments); warm-up 1: the first step at the full rate.
+SETTINGS = dict(embed_dim=64, num_layers=2, num_heads=2, context_length=10, warmup_steps=1, learning_rate=1e-4,
+                weight_decay=1e-4, return_scale=1000.0)
 
 
 def _projection(params: dict) -> dict:
@@ -79,18 +81,18 @@ def main(argv):
   observation_dim, action_dim = data.transitions.observations.shape[1], data.transitions.actions.shape[1]
   transitions = jax.tree.map(jnp.asarray, data.transitions)
   for layer_norm_eps in (None, 1e-5):  # d3rlpy's own, then GPT-2's (ours)
-    ours = DecisionTransformer.create(jax.random.key(_SEED.value), observation_dim, action_dim, **SIZE)
+    ours = DecisionTransformer.create(jax.random.key(_SEED.value), observation_dim, action_dim, **SETTINGS)
     batch = ours.sample_batch(transitions, jax.random.key(_SEED.value + 1), _BATCH_SIZE.value)
     algo = d3rlpy.algos.DecisionTransformerConfig(
-        batch_size=_BATCH_SIZE.value, learning_rate=1e-4, context_size=SIZE["context_length"], max_timestep=1000,
-        num_heads=SIZE["num_heads"], num_layers=SIZE["num_layers"], attn_dropout=0.0, resid_dropout=0.0,
+        batch_size=_BATCH_SIZE.value, learning_rate=SETTINGS["learning_rate"], context_size=SETTINGS["context_length"], max_timestep=1000,
+        num_heads=SETTINGS["num_heads"], num_layers=SETTINGS["num_layers"], attn_dropout=0.0, resid_dropout=0.0,
         embed_dropout=0.0, activation_type="relu", position_encoding_type=d3rlpy.PositionEncodingType.SIMPLE,
-        encoder_factory=d3rlpy.models.VectorEncoderFactory(hidden_units=[SIZE["embed_dim"]], exclude_last_activation=True),
+        encoder_factory=d3rlpy.models.VectorEncoderFactory(hidden_units=[SETTINGS["embed_dim"]], exclude_last_activation=True),
         optim_factory=d3rlpy.optimizers.AdamWFactory(
-            weight_decay=1e-4, clip_grad_norm=0.25,
-            lr_scheduler_factory=d3rlpy.optimizers.WarmupSchedulerFactory(warmup_steps=SIZE["warmup_steps"]),
+            weight_decay=SETTINGS["weight_decay"], clip_grad_norm=0.25,
+            lr_scheduler_factory=d3rlpy.optimizers.WarmupSchedulerFactory(warmup_steps=SETTINGS["warmup_steps"]),
         ),
-        reward_scaler=d3rlpy.preprocessing.MultiplyRewardScaler(1e-3),
+        reward_scaler=d3rlpy.preprocessing.MultiplyRewardScaler(1.0 / SETTINGS["return_scale"]),
     ).create(device="cpu:0")
     algo.create_impl((observation_dim,), action_dim)
     model = algo.impl.modules.transformer
@@ -106,12 +108,12 @@ def main(argv):
     theirs_batch = d3rlpy.dataset.TrajectoryMiniBatch(
         observations=as_np(batch.observations), actions=as_np(batch.actions), rewards=np.zeros(mask.shape + (1,), np.float32),
         returns_to_go=as_np(batch.returns)[..., None], terminals=np.zeros(mask.shape + (1,), np.float32),
-        timesteps=as_np(batch.timesteps), masks=mask, length=SIZE["context_length"],
+        timesteps=as_np(batch.timesteps), masks=mask, length=SETTINGS["context_length"],
     )
     model.train()  # the training forward pass (in eval mode d3rlpy drops the last action token)
     with torch.no_grad():
       theirs_actions = model(torch.from_numpy(theirs_batch.observations), torch.from_numpy(theirs_batch.actions),
-                             torch.from_numpy(theirs_batch.returns_to_go * 1e-3), torch.from_numpy(np.asarray(batch.timesteps, np.int64)),
+                             torch.from_numpy(theirs_batch.returns_to_go * (1.0 / SETTINGS["return_scale"])), torch.from_numpy(np.asarray(batch.timesteps, np.int64)),
                              torch.from_numpy(1.0 - mask)).numpy()
     ours_actions = np.asarray(ours._predict(params, batch.returns, batch.observations, batch.actions, batch.timesteps, batch.mask))
     before = float(np.max(np.abs(ours_actions - theirs_actions)[mask.astype(bool)]))
