@@ -36,6 +36,7 @@ class BC(GaussianPolicyMean, flax.struct.PyTreeNode):
   """
 
   action_space = "continuous"  # class attribute, not a field
+  reads_rewards = False  # the offline job skips reward scaling
 
   actor: TrainState
   key: jax.Array

@@ -89,6 +89,7 @@ class DecisionTransformer(flax.struct.PyTreeNode):
   hyperparameter_ranges = {"return_scale": POSITIVE, "learning_rate": POSITIVE, "weight_decay": NON_NEGATIVE}
   needs_returns_to_go = False
   conditions_on_returns = True  # the offline job fills returns_to_go (γ = 1, task units) and timesteps
+  reads_rewards = False  # the offline job skips reward scaling
 
   model: TrainState
   key: jax.Array

@@ -51,6 +51,7 @@ class RvS(flax.struct.PyTreeNode):
   hyperparameter_ranges = {"horizon": POSITIVE, "outcome_scale": POSITIVE}
   needs_returns_to_go = False
   conditions_on_returns = True  # the offline job fills returns_to_go (γ = 1, task units) and timesteps
+  reads_rewards = False  # the offline job skips reward scaling
 
   actor: TrainState
   key: jax.Array

@@ -72,7 +72,8 @@ class OfflineConfig:
     updates_per_call: updates of every run per compiled call (one host round-trip; the progress
       bar refreshes after each); divides ``eval_every`` and ``num_updates``.
     hidden_dims: hidden widths of every network.
-    reward_scaling: see :func:`rlkit_jax.data.preprocessing.scale_rewards`.
+    reward_scaling: see :func:`rlkit_jax.data.preprocessing.scale_rewards` (not applied for agents
+      that read no reward: BC, %BC, RvS, DT).
     agent_kwargs: fixed options forwarded to ``Agent.create`` (names from
       :func:`rlkit_jax.agents.common.agent_options`: numeric hyperparameters, and static counts
       and switches, cast to the default's type); the rest keep the agent's defaults.
@@ -196,8 +197,9 @@ def prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[d
 
   In order: the action space is checked against the algorithm, rewards are replaced by
   ``config.reward_model``'s if one is set, filtered BC keeps its top trajectories, rewards are
-  scaled (``config.reward_scaling``; RvS's undiscounted returns-to-go and timesteps are taken
-  before, in the task's units), AWR gets its Monte Carlo returns-to-go and ReBRAC the dataset's
+  scaled (``config.reward_scaling``, skipped for agents that declare ``reads_rewards = False``:
+  BC, RvS, DT; RvS's and DT's undiscounted returns-to-go and timesteps are taken before, in the
+  task's units), AWR gets its Monte Carlo returns-to-go and ReBRAC the dataset's
   next actions. Evaluation is
   untouched: it always reports the task's own return.
 
@@ -223,7 +225,10 @@ def prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[d
     dataset = preprocessing.filter_top_trajectories(dataset, config.top_fraction)
   if getattr(algo.agent_class, "conditions_on_returns", False):  # in the task's units, as the prompt is
     dataset = preprocessing.with_timesteps(preprocessing.with_returns_to_go(dataset, discount=1.0))
-  dataset, scaling = preprocessing.scale_rewards(dataset, config.reward_scaling)
+  if getattr(algo.agent_class, "reads_rewards", True):
+    dataset, scaling = preprocessing.scale_rewards(dataset, config.reward_scaling)
+  else:  # BC, RvS and DT never read a reward: scaling could only fail (one demonstration) or mislabel the run
+    scaling = {"reward_scale": 1.0, "reward_shift": 0.0}
   if getattr(algo.agent_class, "needs_returns_to_go", False):
     dataset = preprocessing.with_returns_to_go(dataset, discount=config.hyperparameters()["discount"])
   if getattr(algo.agent_class, "needs_next_actions", False):

@@ -1,5 +1,6 @@
 """End-to-end tests of the offline job on a real (tiny) Hopper-v5 dataset made in the test."""
 import csv
+import dataclasses
 import functools
 import json
 import os
@@ -13,8 +14,10 @@ import pytest
 from rlkit_jax.training import core, evaluation
 from rlkit_jax.agents import IQL
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer
-from rlkit_jax.data import load, write_d4rl_hdf5
-from rlkit_jax.offline import OfflineConfig, create_fn, load_trained, run_offline, with_data_prompt
+from rlkit_jax.data import DatasetError, load, write_d4rl_hdf5
+from rlkit_jax.offline import (
+    ALGOS, OfflineConfig, create_fn, load_trained, prepare_dataset, run_offline, with_data_prompt,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -311,3 +314,19 @@ def test_return_conditioned_runs_are_prompted_with_the_data_best_return(hopper_f
   given = _config(hopper_file, algo="rvs", num_updates=4, eval_every=4, updates_per_call=4, agent_kwargs={"target_return": 50.0})
   assert with_data_prompt(given, np.array([1.0, 900.0])) is given
   assert with_data_prompt(_config(hopper_file), np.array([1.0, 900.0])).agent_kwargs == {}  # IQL has no prompt
+
+
+def test_algorithms_that_read_no_reward_skip_reward_scaling(hopper_file):
+  """A file whose trajectories all return the same (one demonstration; rewards never recorded)
+  trains BC, %BC, RvS and DT with the default scaling, recorded as the identity; IQL, which reads
+  rewards, refuses it naming the fix."""
+  data = load(hopper_file)
+  flat = dataclasses.replace(data, transitions=data.transitions.replace(rewards=np.zeros_like(data.transitions.rewards)))
+  reward_free = sorted(name for name, a in ALGOS.items() if not getattr(a.agent_class, "reads_rewards", True))
+  assert reward_free == ["bc", "dt", "filtered_bc", "rvs"]
+  for algo in reward_free:
+    prepared, scaling = prepare_dataset(_config(hopper_file, algo=algo, reward_scaling="iql_locomotion"), flat)
+    assert scaling == {"reward_scale": 1.0, "reward_shift": 0.0}
+    np.testing.assert_array_equal(prepared.transitions.rewards, 0.0)
+  with pytest.raises(DatasetError, match="same return.*--reward_scaling=none"):
+    prepare_dataset(_config(hopper_file, algo="iql"), flat)
