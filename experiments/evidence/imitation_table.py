@@ -35,11 +35,23 @@ def _final(workdir: str, column: str) -> tuple[str, np.ndarray]:
   return covered, values[-last:].mean(axis=0)
 
 
+def _reward_range(workdir: str) -> str:
+  """The learned reward on demonstrated and on visited pairs, seed-mean over the last evaluations:
+  how far apart the discriminator puts them ("–" where the run did not log it)."""
+  cells = []
+  for column in ("reward_positive_reward", "reward_visited_reward"):
+    try:
+      cells.append(f"{_final(workdir, column)[1].mean():.2f}")
+    except KeyError:
+      cells.append("–")
+  return " / ".join(cells)
+
+
 def main(argv):
   del argv
   demo_returns = load(_DEMOS.value, env_id=_ENV_ID.value).episode_returns()
   expert = float(demo_returns.mean())
-  rows = [("demonstrator", f"{len(demo_returns)} trajectories", demo_returns)]
+  rows = [("demonstrator", f"{len(demo_returns)} trajectories", demo_returns, "")]
   labels = []
   for workdir in _ONLINE.value:
     with open(os.path.join(workdir, "config.json")) as f:
@@ -47,20 +59,23 @@ def main(argv):
     step, returns = _final(workdir, "return")
     settings = ", ".join(f"{k}={v}" for k, v in sorted(config.get("reward_kwargs", {}).items()) if k != "demos")
     name = f"SAC, {config['reward']} reward" + (f" ({settings})" if settings else "")
-    rows.append((name, f"env steps {step}", returns))
+    rows.append((name, f"env steps {step}", returns, _reward_range(workdir)))
     labels.append(name)
   levels = {f"demonstrator ({expert:.0f})": expert}
   if _BC.value:
     step, returns = _final(_BC.value, "return_mean")
-    rows.append(("behaviour cloning", f"updates {step}", returns))
+    rows.append(("behaviour cloning", f"updates {step}", returns, ""))
     levels[f"BC on the same demos ({returns.mean():.0f})"] = float(returns.mean())
-  print(f"| method | evaluations averaged (last {_LAST.value}) | return (mean ± std over seeds) | fraction of demonstrator |")
-  print("|---|---|---|---|")
-  for name, budget, returns in rows:
+  print(
+      f"| method | evaluations averaged (last {_LAST.value}) | return (mean ± std over seeds) | fraction of demonstrator "
+      "| learned reward: demonstrations / visited |"
+  )
+  print("|---|---|---|---|---|")
+  for name, budget, returns, reward_range in rows:
     fraction = returns / expert
     print(
         f"| {name} | {budget} | {returns.mean():.1f} ± {returns.std():.1f} (n={len(returns)}) | "
-        f"{fraction.mean():.3f} ± {fraction.std():.3f} |"
+        f"{fraction.mean():.3f} ± {fraction.std():.3f} | {reward_range} |"
     )
   if _PNG.value and _ONLINE.value:
     print("wrote", plot_online(_ONLINE.value, _PNG.value, labels=labels, levels=levels))

@@ -225,7 +225,8 @@ class DiscriminatorReward(ClassifierReward):
   def update(self, step: int, buffer: Any, key: jax.Array) -> tuple[bool, dict[str, Any]]:
     """The goal classifier's update on (s, a) inputs (:meth:`ClassifierReward.update`: metrics
     ``visited_accuracy``, ``visited_reward``, ``classifier_loss``, ``classifier_accuracy``,
-    ``positive_accuracy`` = share of demonstrations the discriminator calls expert, ``negatives``),
+    ``positive_accuracy`` = share of demonstrations the discriminator calls expert,
+    ``positive_reward`` = their mean reward, ``negatives``),
     plus ``absorbing_reward`` = r(s_a) ``[S]`` after every fit."""
     changed, metrics = super().update(step, buffer, key)
     if changed:

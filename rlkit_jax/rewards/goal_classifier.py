@@ -174,7 +174,9 @@ class ClassifierReward:
       policy has been trained on — the one before this call's fit — calls failures; VICE's game
       drives it towards 0.5) and ``visited_reward`` (their mean reward under it), from the second
       call on; after a fit ``classifier_loss``, ``classifier_accuracy`` (its training batches, last
-      10% of steps) and ``positive_accuracy`` (fraction of D+ it calls successes).
+      10% of steps), ``positive_accuracy`` (fraction of D+ it calls successes) and
+      ``positive_reward`` (D+'s mean reward under it: against ``visited_reward``, the reward's
+      range, which a strong regulariser squeezes towards one value).
     """
     rng = host_rng(key)
     start, self.added = self.added, step
@@ -207,6 +209,8 @@ class ClassifierReward:
       self.last_fit = step
       metrics.update({name: np.asarray(value, np.float64) for name, value in fit_metrics.items()})
       metrics["positive_accuracy"] = np.asarray(classifier_ensemble.positive_accuracy(self.models, self._positives), np.float64)
+      every_positive = np.broadcast_to(self.positives, (self.num_seeds,) + self.positives.shape)
+      metrics["positive_reward"] = np.asarray(self._input_rewards(every_positive), np.float64).mean(axis=1)
     metrics["negatives"] = self.counts.astype(np.float64)
     return due, metrics
 

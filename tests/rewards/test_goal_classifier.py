@@ -189,9 +189,14 @@ def test_frozen_fits_once_loop_refits_and_d_minus_is_bounded():
   assert frozen.counts.tolist() == [0, 0]
   changed, metrics = frozen.update(100, _view(replay[:, :100]), next(keys))
   assert changed and frozen.fits == 1 and frozen.counts.tolist() == [100, 100]
-  assert set(metrics) == {"classifier_loss", "classifier_accuracy", "positive_accuracy", "negatives", "classifier_diverged_members"}
+  assert set(metrics) == {
+      "classifier_loss", "classifier_accuracy", "positive_accuracy", "positive_reward", "negatives", "classifier_diverged_members"
+  }
   assert metrics["classifier_diverged_members"].tolist() == [0, 0]  # per seed
   assert metrics["positive_accuracy"].shape == (2,) and np.all(metrics["positive_accuracy"] > 0.9)
+  positive_rewards = np.asarray(frozen.rewards(None, None, np.broadcast_to(frozen.positives, (2, 50, 2)))).mean(axis=1)
+  np.testing.assert_allclose(metrics["positive_reward"], positive_rewards, rtol=1e-5)
+  assert np.all(metrics["positive_reward"] > np.asarray(frozen.rewards(None, None, replay[:, :100])).mean(axis=1))
   after_fit = _host(frozen.state())
   for step in (200, 300, 400):
     changed, metrics = frozen.update(step, _view(replay[:, :step]), next(keys))
