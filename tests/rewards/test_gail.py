@@ -251,3 +251,20 @@ def test_scripts_cut_demonstrations_and_refuse_another_tasks(tmp_path, hopper_de
   )
   assert out.returncode != 0 and "cheetah.hdf5: env_id is 'HalfCheetah-v5', but the agent acts in Hopper-v5" in out.stderr
   assert "Traceback" not in out.stderr  # a usage error, not a crash
+
+
+def test_discriminator_range_script_fits_each_setting_once(hopper_demos, hopper_file):
+  """experiments/evidence/discriminator_range.py: one row per setting, every figure finite."""
+  tiny = "hidden_dims=8-8,batch_size=16,initial_num_steps=5"
+  out = subprocess.run(
+      [sys.executable, os.path.join(REPO, "experiments", "evidence", "discriminator_range.py"), f"--demos={hopper_demos}",
+       f"--visited={hopper_file}", "--rows=300", "--num_seeds=2", f"--setting={tiny}", f"--setting={tiny},gradient_penalty=0"],
+      capture_output=True, text=True, timeout=120,
+  )
+  assert out.returncode == 0, out.stderr
+  rows = [line for line in out.stdout.splitlines() if line.startswith(f"| {tiny}")]
+  assert len(rows) == 2
+  for row in rows:
+    cells = row.split("|")[2:-1]  # accuracy, D+ called expert, rewards on D+, D− [p5, p95], r(absorbing), correlation
+    figures = [float(x) for cell in cells for x in cell.replace("[", " ").replace("]", " ").replace(",", " ").split()]
+    assert len(figures) == 8 and np.all(np.isfinite(figures))
