@@ -7,7 +7,8 @@ the absorbing state's reward and the correlation of D−'s reward with the task'
 
   python experiments/evidence/discriminator_range.py --demos=runs/gail_sweep/hopper-expert-v5-10demos.hdf5 \
       --visited=datasets/hopper-medium-replay-v5.hdf5 --rows=50000 \
-      --setting= --setting=gradient_penalty=1 --setting=gradient_penalty=0 --setting=gradient_penalty_form=one_centred
+      --setting=gradient_penalty_form=zero_centred --setting=gradient_penalty_form=zero_centred,gradient_penalty=1 \
+      --setting=gradient_penalty=0 --setting=gradient_penalty_form=one_centred
 """
 from __future__ import annotations
 

@@ -11,16 +11,19 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-runs/gail_sweep}; STEPS=${STEPS:-100000}; FINAL_STEPS=${FINAL_STEPS:-300000}
 PHASES=${PHASES:-"1 2"}; BEST=${BEST:-one_centred}; DATASET_DIR=${DATASET_DIR:-datasets}
-# name -> extra --reward_kwargs. The defaults (first) are a zero-centred penalty of weight 10, 250
-# discriminator steps per 1000 env steps and the reward −log(1 − D).
+# name -> extra --reward_kwargs. The defaults are DAC's one-centred penalty of weight 10, 250
+# discriminator steps per 1000 env steps and the reward −log(1 − D). Every name spells its penalty
+# out, so a run folder means the same whatever the defaults. (Runs of 2026-12-05 and before, made
+# when the zero-centred penalty was the default: their sweep/defaults is zero_centred and their
+# sweep/gp1 is zero_centred_gp1.)
 declare -A SETTINGS=(
-  [defaults]=""
-  [gp1]="gradient_penalty=1"
+  [zero_centred]="gradient_penalty_form=zero_centred"
+  [zero_centred_gp1]="gradient_penalty_form=zero_centred,gradient_penalty=1"
   [one_centred]="gradient_penalty_form=one_centred"
   [one_centred_airl]="gradient_penalty_form=one_centred,transform=log_d_minus_log_1_minus_d"
   [one_centred_1000]="gradient_penalty_form=one_centred,num_steps=1000"
 )
-ORDER=${ORDER:-"one_centred defaults gp1 one_centred_airl one_centred_1000"}; DEMOS=${DEMOS:-"1 4 10"}
+ORDER=${ORDER:-"one_centred zero_centred zero_centred_gp1 one_centred_airl one_centred_1000"}; DEMOS=${DEMOS:-"1 4 10"}
 source experiments/evidence/resumable_online.sh
 demos() {  # demos N: the first N trajectories of hopper-expert-v5
   local file="$OUT/hopper-expert-v5-$1demos.hdf5"

@@ -124,8 +124,8 @@ def test_demonstrations_of_another_task_are_refused(tmp_path, hopper_demos):
     factory(demos=cheetah)
   source = factory(demos=hopper_demos, hidden_dims="8-8", num_demos=2)
   assert source.positives.shape[1] == 15 and source.negatives.shape == (2, 2000, 15) and source.discount == 0.99
-  assert source.gradient_penalty_form == "zero_centred"
-  assert factory(demos=hopper_demos, hidden_dims="8-8", gradient_penalty_form="one_centred").gradient_penalty_form == "one_centred"
+  assert source.gradient_penalty_form == "one_centred"  # DAC's form
+  assert factory(demos=hopper_demos, hidden_dims="8-8", gradient_penalty_form="zero_centred").gradient_penalty_form == "zero_centred"
   with pytest.raises(ValueError, match="gradient_penalty_form='one'; choose one of zero_centred, one_centred"):
     factory(demos=hopper_demos, hidden_dims="8-8", gradient_penalty_form="one")
 
