@@ -58,7 +58,7 @@ from rlkit_jax.errors import DivergenceError
 from rlkit_jax.online import acting, replay, report
 from rlkit_jax.online import resume as resume_lib
 from rlkit_jax.online.config import OnlineConfig, env_seed, make_checked_env
-from rlkit_jax.rewards.base import ReplayView, RewardSource, reward_factory
+from rlkit_jax.rewards.base import ReplayView, RewardSource, reward_factory, reward_settings
 from rlkit_jax.rewards.success_tests import SUCCESS_TESTS
 from rlkit_jax.training import core, evaluation, run_folder
 
@@ -214,9 +214,13 @@ def _train(
   # Committed to one device either way (restored arrays are), so a resumed run in the same process
   # reuses the compiled programs.
   agents, act_keys, update_keys = jax.device_put((agents, act_keys, update_keys), jax.devices()[0])
+  run_folder.check_recorded(os.path.join(workdir, "config.json"), "reward_settings", reward_settings(reward_source))
   run_folder.write_json(
       os.path.join(workdir, "config.json"),
-      {**config.to_json(), "reward_source": reward_source.name, "sac_hyperparameters": {**agent_options(SAC), **config.sac_kwargs()}},
+      {
+          **config.to_json(), "reward_source": reward_source.name, "reward_settings": reward_settings(reward_source),
+          "sac_hyperparameters": {**agent_options(SAC), **config.sac_kwargs()},
+      },
   )
 
   buffer = replay.transitions(host, labels, 0, num_steps)

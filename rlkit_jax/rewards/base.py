@@ -69,6 +69,10 @@ class RewardSource(Protocol):
   ``update_every``; the last chunk is zero-padded and the padded rows' outputs discarded), so a
   jitted reward model compiles at most twice. Row i's reward must depend on row i only.
 
+  A source may also define ``settings() -> dict``: its options as resolved, defaults included
+  (JSON values); the run's ``config.json`` records them as ``reward_settings``
+  (:func:`reward_settings`).
+
   Attributes:
     name: the registry name, recorded in ``config.json``/``summary.json``.
   """
@@ -156,6 +160,12 @@ REWARD_SOURCES: dict[str, Callable[..., RewardSource] | str] = {
     "gail": "rlkit_jax.rewards.gail:make_gail_reward",
     "success": "rlkit_jax.rewards.success_tests:make_success_reward",
 }
+
+
+def reward_settings(source: RewardSource) -> dict[str, Any]:
+  """``source.settings()`` where the source defines it, else ``{}`` (its options are all in ``reward_kwargs``)."""
+  settings = getattr(source, "settings", None)
+  return dict(settings()) if callable(settings) else {}
 
 
 def reward_factory(name: str) -> Callable[..., RewardSource]:

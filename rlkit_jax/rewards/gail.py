@@ -187,6 +187,10 @@ class DiscriminatorReward(ClassifierReward):
         gradient_penalty_form=gradient_penalty_form, num_steps=num_steps, batch_size=batch_size, **options,
     )
 
+  def settings(self) -> dict[str, Any]:
+    """The classifier's resolved options (:meth:`ClassifierReward.settings`) plus ``discount`` and ``absorbing``."""
+    return {**super().settings(), "discount": self.discount, "absorbing": self.absorbing}
+
   def _visited(self, buffer: Any, start: int, stop: int) -> np.ndarray:
     """``[s, a, 0]`` of replay rows ``[start, stop)``: ``[S, k, O + A + 1]``."""
     return discriminator_inputs(buffer.observations[:, start:stop], buffer.actions[:, start:stop])

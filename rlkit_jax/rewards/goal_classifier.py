@@ -146,6 +146,8 @@ class ClassifierReward:
     self.batch_size, self.transform, self.normalize = batch_size, transform, bool(normalize)
     self.mixup_alpha, self.gradient_penalty = float(mixup_alpha), float(gradient_penalty)
     self.gradient_penalty_form = gradient_penalty_form
+    self.learning_rate, self.ensemble_size = float(learning_rate), int(ensemble_size)
+    self.hidden_dims, self.negatives_capacity = tuple(int(h) for h in hidden_dims), int(negatives_capacity)
     self.positives = positives
     self._positives = jnp.asarray(positives)
     init_key, reservoir_key = jax.random.split(key)
@@ -162,6 +164,20 @@ class ClassifierReward:
     self.added = 0  # replay rows [0, added) of every seed have been offered to D− (or skipped)
     self.fits = 0
     self.last_fit = 0  # env step of the last fit
+
+  def settings(self) -> dict[str, Any]:
+    """Every option as this source resolved it, defaults included (JSON scalars and lists): the
+    run's ``config.json`` records them, so a run folder says what it trained on even after a
+    default changes."""
+    return {
+        "negatives_capacity": self.negatives_capacity, "add_visited": self.add_visited,
+        "update_every_steps": self.update_every_steps, "num_steps": self.num_steps,
+        "initial_num_steps": self.initial_num_steps, "batch_size": self.batch_size, "ensemble_size": self.ensemble_size,
+        "hidden_dims": list(self.hidden_dims), "learning_rate": self.learning_rate, "transform": self.transform,
+        "mixup_alpha": self.mixup_alpha, "gradient_penalty": self.gradient_penalty,
+        "gradient_penalty_form": self.gradient_penalty_form, "normalize": self.normalize,
+        "features": None if self.features is None else self.features.tolist(),
+    }
 
   # The RewardSource protocol.
 

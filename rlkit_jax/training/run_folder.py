@@ -14,6 +14,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from rlkit_jax.errors import UsageError
+
 
 def write_json(path: str, payload: Mapping[str, Any]) -> None:
   """Writes ``payload`` as indented JSON to ``path``, atomically."""
@@ -21,6 +23,28 @@ def write_json(path: str, payload: Mapping[str, Any]) -> None:
   with open(tmp, "w") as f:
     json.dump(dict(payload), f, indent=1)
   os.replace(tmp, path)
+
+
+def check_recorded(path: str, key: str, value: Mapping[str, Any]) -> None:
+  """Refuses to go on with a run whose ``config.json`` (``path``) recorded other resolved settings
+  under ``key``: a default changed since the run began would otherwise switch them mid-run. A
+  folder without the file or the key passes (it recorded nothing to compare).
+
+  Raises:
+    UsageError: naming the settings that differ, their recorded and current values, and the fix.
+  """
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    before = json.load(f).get(key)
+  now = json.loads(json.dumps(dict(value)))
+  if before is None or before == now:
+    return
+  changed = ", ".join(f"{k}: {before.get(k)!r} then, {now.get(k)!r} now" for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k))
+  raise UsageError(
+      f"{path}: this run began with other {key} ({changed}); fix: set them as recorded (e.g. in --reward_kwargs) "
+      "to continue it, or start a new --workdir"
+  )
 
 
 def append_rows(path: str, rows: Sequence[Mapping[str, Any]]) -> None:

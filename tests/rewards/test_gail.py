@@ -3,6 +3,7 @@ another task's), the reward of terminal steps, a tiny online SAC run on Hopper-v
 that cut demonstrations and tabulate the comparison."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from rlkit_jax.data import DatasetError, load, take_episodes, write_d4rl_hdf5
+from rlkit_jax.errors import UsageError
 from rlkit_jax.envs.make import make_env
 from rlkit_jax.online import OnlineConfig, train_online
 from rlkit_jax.rewards.base import ReplayView
@@ -214,6 +216,18 @@ def test_online_gail_run_and_imitation_table(tmp_path, hopper_demos):
   with open(os.path.join(workdir, "metrics.csv")) as f:
     header = f.readline()
   assert {"reward_absorbing_reward", "reward_positive_accuracy", "reward_positive_reward"} <= set(header.strip().split(","))
+  with open(os.path.join(workdir, "config.json")) as f:
+    recorded = json.load(f)["reward_settings"]  # resolved, defaults included: the folder outlives a default's change
+  assert recorded == source.settings()
+  assert recorded["gradient_penalty_form"] == "one_centred" and recorded["absorbing"] is True and recorded["hidden_dims"] == [8, 8]
+  # A run begun under another default is not continued under the new one.
+  with open(os.path.join(workdir, "config.json")) as f:
+    stored = json.load(f)
+  stored["reward_settings"]["gradient_penalty_form"] = "zero_centred"
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    json.dump(stored, f)
+  with pytest.raises(UsageError, match=r"gradient_penalty_form: 'zero_centred' then, 'one_centred' now\); fix: set them as recorded"):
+    train_online(config, workdir, resume=True, progress=False)
 
   png = str(tmp_path / "curve.png")
   out = subprocess.run(
