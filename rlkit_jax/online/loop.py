@@ -214,7 +214,8 @@ def _train(
   # Committed to one device either way (restored arrays are), so a resumed run in the same process
   # reuses the compiled programs.
   agents, act_keys, update_keys = jax.device_put((agents, act_keys, update_keys), jax.devices()[0])
-  run_folder.check_recorded(os.path.join(workdir, "config.json"), "reward_settings", reward_settings(reward_source))
+  if step:  # continuing from a checkpoint: under the settings it began with
+    run_folder.check_recorded(os.path.join(workdir, "config.json"), "reward_settings", reward_settings(reward_source))
   run_folder.write_json(
       os.path.join(workdir, "config.json"),
       {
