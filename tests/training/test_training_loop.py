@@ -72,3 +72,17 @@ def test_bad_counts_and_bad_arrays_are_refused():
     rk.data.Dataset.from_arrays(observations, actions, bad, terminals, timeouts)
   with pytest.raises(rk.data.DatasetError, match="actions"):
     rk.data.Dataset.from_arrays(observations, actions * 3, rewards, terminals, timeouts)
+
+
+def test_check_recorded_refuses_other_settings_and_passes_folders_that_recorded_none(tmp_path):
+  from rlkit_jax.errors import UsageError
+  from rlkit_jax.training import run_folder
+
+  path = str(tmp_path / "config.json")
+  run_folder.check_recorded(path, "reward_settings", {"a": 1})  # no file yet
+  run_folder.write_json(path, {"env_id": "Hopper-v5"})  # a folder from before the key existed
+  run_folder.check_recorded(path, "reward_settings", {"a": 1})
+  run_folder.write_json(path, {"reward_settings": {"a": 1, "dims": [8, 8]}})
+  run_folder.check_recorded(path, "reward_settings", {"a": 1, "dims": (8, 8)})  # compared as JSON
+  with pytest.raises(UsageError, match=r"config.json: this run began with other reward_settings \(a: 1 then, 2 now, c: None then, 0 now\)"):
+    run_folder.check_recorded(path, "reward_settings", {"a": 2, "dims": [8, 8], "c": 0})
