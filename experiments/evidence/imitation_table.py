@@ -57,7 +57,12 @@ def main(argv):
     with open(os.path.join(workdir, "config.json")) as f:
       config = json.load(f)
     step, returns = _final(workdir, "return")
-    settings = ", ".join(f"{k}={v}" for k, v in sorted(config.get("reward_kwargs", {}).items()) if k != "demos")
+    given = config.get("reward_kwargs", {})
+    settings = ", ".join(f"{k}={v}" for k, v in sorted(given.items()) if k != "demos")
+    resolved = config.get("reward_settings", {})  # recorded since 2026-12-05: name the penalty even where it was a default
+    if "gradient_penalty_form" in resolved and "gradient_penalty_form" not in given:
+      penalty = f"penalty {resolved['gradient_penalty_form']} × {resolved['gradient_penalty']:g}"
+      settings = f"{settings}; {penalty}" if settings else penalty
     name = f"SAC, {config['reward']} reward" + (f" ({settings})" if settings else "")
     rows.append((name, f"env steps {step}", returns, _reward_range(workdir)))
     labels.append(name)

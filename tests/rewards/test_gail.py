@@ -228,6 +228,9 @@ def test_online_gail_run_and_imitation_table(tmp_path, hopper_demos):
     json.dump(stored, f)
   with pytest.raises(UsageError, match=r"gradient_penalty_form: 'zero_centred' then, 'one_centred' now\); fix: set them as recorded"):
     train_online(config, workdir, resume=True, progress=False)
+  stored["reward_settings"]["gradient_penalty_form"] = "one_centred"  # as the run recorded it
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    json.dump(stored, f)
 
   png = str(tmp_path / "curve.png")
   out = subprocess.run(
@@ -236,7 +239,7 @@ def test_online_gail_run_and_imitation_table(tmp_path, hopper_demos):
       capture_output=True, text=True, timeout=120,
   )
   assert out.returncode == 0, out.stderr
-  assert "| demonstrator | 4 trajectories |" in out.stdout and "| SAC, gail reward (batch_size=16, hidden_dims=8-8, initial_num_steps=20, num_steps=10, update_every_steps=100) | env steps 200–400 |" in out.stdout
+  assert "| demonstrator | 4 trajectories |" in out.stdout and "| SAC, gail reward (batch_size=16, hidden_dims=8-8, initial_num_steps=20, num_steps=10, update_every_steps=100; penalty one_centred × 10) | env steps 200–400 |" in out.stdout
   assert os.path.getsize(png) > 0
 
 
