@@ -282,8 +282,13 @@ def fit_seeds(
 
 @functools.partial(jax.jit, static_argnames=("transform",))
 def seed_rewards(models: ClassifierEnsemble, observations: jax.Array, *, transform: str) -> jax.Array:
-  """``transform(mean_e l_e(s))`` per seed: models ``[S]``, ``[S, n, O]`` → ``[S, n]`` float32."""
-  return jax.vmap(lambda m, o: objectives.classifier_reward(jnp.mean(m.logits(o), axis=0), transform=transform))(models, observations)
+  """``transform(mean_e l_e(s))`` per seed: models ``[S]``, ``[S, n, O]`` (or ``[n, O]`` shared by
+  every seed, not copied per seed) → ``[S, n]`` float32."""
+  shared = observations.ndim == 2
+  return jax.vmap(
+      lambda m, o: objectives.classifier_reward(jnp.mean(m.logits(o), axis=0), transform=transform),
+      in_axes=(0, None if shared else 0),
+  )(models, observations)
 
 
 @jax.jit

@@ -214,8 +214,7 @@ class DiscriminatorReward(ClassifierReward):
     """r(s_a) per seed, ``[S]`` float32 (0 when ``absorbing=False``: no value after a termination)."""
     if not self.absorbing:
       return np.zeros(self.num_seeds, np.float32)
-    rows = np.broadcast_to(self._absorbing_row, (self.num_seeds, 1, self._absorbing_row.size))
-    return np.asarray(self._input_rewards(rows))[:, 0]
+    return np.asarray(self._input_rewards(self._absorbing_row[None]))[:, 0]  # one row, shared by every seed
 
   def rewards(self, observations: Any, actions: Any, next_observations: Any, terminals: Any = None) -> np.ndarray:
     """``[S, n, O]``, ``[S, n, A]``, ``[S, n, O]``, ``[S, n]`` bool → ``[S, n]`` float32:

@@ -147,7 +147,7 @@ class ClassifierReward:
     self.mixup_alpha, self.gradient_penalty = float(mixup_alpha), float(gradient_penalty)
     self.gradient_penalty_form = gradient_penalty_form
     self.learning_rate, self.ensemble_size = float(learning_rate), int(ensemble_size)
-    self.hidden_dims, self.negatives_capacity = tuple(int(h) for h in hidden_dims), int(negatives_capacity)
+    self.hidden_dims = tuple(int(h) for h in hidden_dims)
     self.positives = positives
     self._positives = jnp.asarray(positives)
     init_key, reservoir_key = jax.random.split(key)
@@ -170,7 +170,7 @@ class ClassifierReward:
     run's ``config.json`` records them, so a run folder says what it trained on even after a
     default changes."""
     return {
-        "negatives_capacity": self.negatives_capacity, "add_visited": self.add_visited,
+        "negatives_capacity": self.negatives.shape[1], "add_visited": self.add_visited,
         "update_every_steps": self.update_every_steps, "num_steps": self.num_steps,
         "initial_num_steps": self.initial_num_steps, "batch_size": self.batch_size, "ensemble_size": self.ensemble_size,
         "hidden_dims": list(self.hidden_dims), "learning_rate": self.learning_rate, "transform": self.transform,
@@ -225,8 +225,7 @@ class ClassifierReward:
       self.last_fit = step
       metrics.update({name: np.asarray(value, np.float64) for name, value in fit_metrics.items()})
       metrics["positive_accuracy"] = np.asarray(classifier_ensemble.positive_accuracy(self.models, self._positives), np.float64)
-      every_positive = np.broadcast_to(self.positives, (self.num_seeds,) + self.positives.shape)
-      metrics["positive_reward"] = np.asarray(self._input_rewards(every_positive), np.float64).mean(axis=1)
+      metrics["positive_reward"] = np.asarray(self._input_rewards(self._positives), np.float64).mean(axis=1)
     metrics["negatives"] = self.counts.astype(np.float64)
     return due, metrics
 
@@ -245,7 +244,8 @@ class ClassifierReward:
     return list(visited)
 
   def _input_rewards(self, inputs: np.ndarray) -> jax.Array:
-    """``transform(mean_e l_e(x))`` of classifier inputs ``[S, n, O]`` → ``[S, n]``, seed by seed."""
+    """``transform(mean_e l_e(x))`` of classifier inputs ``[S, n, O]`` (or ``[n, O]`` shared by every
+    seed) → ``[S, n]``, seed by seed."""
     return classifier_ensemble.seed_rewards(self.models, jnp.asarray(inputs, jnp.float32), transform=self.transform)
 
   def _normalized_models(self) -> ClassifierEnsemble:
