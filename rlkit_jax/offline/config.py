@@ -83,6 +83,7 @@ class OfflineConfig:
     reward_model: a reward model folder (:func:`rlkit_jax.rewards.save_reward_model`, e.g. from
       ``experiments/learn_reward.py``); if set, the dataset's rewards are replaced by the model's
       normalised reward before reward scaling. Evaluation still reports the task's own return.
+      Refused (ValueError) for ``bc``, which never reads a reward.
     env_id: the gymnasium task the dataset was collected on, for a file that names none (see
       :func:`rlkit_jax.data.load`); None: the dataset's own.
   """
@@ -140,6 +141,13 @@ class OfflineConfig:
       raise ValueError(f"--num_updates={self.num_updates} must be a multiple of --updates_per_call={self.updates_per_call}")
     if "discount" in self.sweep and getattr(ALGOS[self.algo].agent_class, "needs_returns_to_go", False):
       raise ValueError(f"--sweep: --algo={self.algo} computes Monte Carlo returns once per dataset, so 'discount' cannot be swept")
+    if self.reward_model is not None and not (
+        getattr(agent_class, "reads_rewards", True) or getattr(agent_class, "conditions_on_returns", False)
+    ):
+      raise ValueError(
+          f"--reward_model has no effect on --algo={self.algo}, which never reads a reward; drop --reward_model "
+          "or pick an algorithm that learns from rewards (e.g. --algo=iql)"
+      )
     if not 0.0 < self.top_fraction <= 1.0:
       raise ValueError(f"--top_fraction must be in (0, 1], got {self.top_fraction}")
 

@@ -130,10 +130,10 @@ def test_relabel_with_reward_model(learned, hopper):
 def test_offline_training_on_the_learned_reward(learned, hopper, tmp_path):
   out = learned[0]
   config = OfflineConfig(
-      algo="bc", dataset=HOPPER, reward_model=out, num_seeds=1, num_updates=20, batch_size=16, eval_every=20,
+      algo="iql", dataset=HOPPER, reward_model=out, num_seeds=1, num_updates=20, batch_size=16, eval_every=20,
       updates_per_call=10, eval_episodes=1, hidden_dims=(8, 8),
   )
-  workdir = str(tmp_path / "bc")
+  workdir = str(tmp_path / "iql")
   summary = run_offline(config, workdir, progress=False)
   assert np.isfinite(summary["normalized_score_mean"])
   # Evaluation reports the task's own return; training saw the model's reward (its scale is logged).
@@ -149,12 +149,14 @@ def test_offline_refuses_a_reward_model_of_another_task(tmp_path):
   model = RewardEnsemble.create(jax.random.key(0), 3, 1, ensemble_size=1, hidden_dims=(8, 8))
   save_reward_model(other, model, observation_dim=3, action_dim=1, hidden_dims=(8, 8))
   workdir = str(tmp_path / "run")
-  config = OfflineConfig(algo="bc", dataset=HOPPER, reward_model=other, num_seeds=1, num_updates=10, updates_per_call=10, eval_every=10)
+  config = OfflineConfig(algo="iql", dataset=HOPPER, reward_model=other, num_seeds=1, num_updates=10, updates_per_call=10, eval_every=10)
   with pytest.raises(RewardModelError, match=r"pendulum_model/reward_model.json: field 'observation_dim' is 3 but the dataset/task has 11"):
     run_offline(config, workdir, progress=False)
   assert not os.path.exists(workdir)  # refused before anything was written or compiled
   with pytest.raises(RewardModelError, match="missing reward_model.json"):
     run_offline(dataclasses.replace(config, reward_model=str(tmp_path / "none")), workdir, progress=False)
+  with pytest.raises(ValueError, match=r"--reward_model has no effect on --algo=bc, which never reads a reward"):
+    run_offline(dataclasses.replace(config, algo="bc"), workdir, progress=False)
 
 
 # --------------------------------------------------------------------------------------------------
