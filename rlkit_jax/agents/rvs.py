@@ -1,6 +1,6 @@
-"""RvS-R (Emmons et al. 2021): conditional imitation — a Gaussian policy π(a | s, ω) trained by
-maximum likelihood on every transition, conditioned on the outcome ω it led to; at evaluation it is
-told the outcome to reach."""
+"""RvS (Emmons et al. 2021): conditional imitation — a Gaussian policy π(a | s, ω) trained by
+maximum likelihood on every transition, conditioned on the outcome ω it led to (RvS-R: the average
+reward to go; RvS-G: a goal reached later); at evaluation it is told the outcome to reach."""
 from __future__ import annotations
 
 import functools
@@ -13,6 +13,7 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
+from rlkit_jax.agents.base import GaussianPolicyMean
 from rlkit_jax.agents.common import train_state
 from rlkit_jax.agents.hyperparameters import POSITIVE, checked_create
 from rlkit_jax.data.transitions import Transitions
@@ -131,3 +132,125 @@ class RvS(flax.struct.PyTreeNode):
 
     loss, grads = jax.value_and_grad(loss_fn)(self.actor.params)
     return self.replace(actor=self.actor.apply_gradients(grads=grads)), {"actor_loss": loss, "outcome_mean": jnp.mean(outcomes)}
+
+
+def hindsight_goal_batch(data: Transitions, key: jax.Array, batch_size: int, goal_dim: int, *, size=None) -> Transitions:
+  """B transitions, each with its desired goal replaced by a goal it went on to achieve, inside jit.
+
+  GCSL's hindsight sampling (Ghosh et al. 2021, as the RvS code samples it): a row is drawn
+  uniformly, then two times i, j uniformly in its trajectory of length L (i in [0, L − 2], j in
+  [0, L − 1]); the transition at min(i, j) gets as goal the achieved goal at max(i, j). Drawing
+  the row (not the trajectory) uniformly weights trajectories by their length, the same for the
+  equal-length episodes of a maze dataset.
+
+  Args:
+    data: a dataset in the goal layout (observations ``[N, 2G + S]`` = ``[achieved_goal,
+      desired_goal, state]``, see :func:`rlkit_jax.envs.make.make_env`) with ``timesteps`` and
+      ``episode_lengths`` filled.
+    key: a PRNG key, consumed. batch_size: B. goal_dim: G (static).
+    size: draw rows from the first ``size`` only (their trajectories must end before it).
+
+  Returns:
+    :class:`Transitions` ``[B, ...]`` whose observations' columns ``[G, 2G)`` hold the hindsight goal.
+
+  Raises:
+    ValueError: ``data.timesteps`` or ``data.episode_lengths`` is missing (naming the fix).
+  """
+  if data.timesteps is None or data.episode_lengths is None:
+    raise ValueError(
+        "hindsight goals need data.timesteps and data.episode_lengths; fill them with "
+        "rlkit_jax.data.preprocessing.with_timesteps(dataset) and with_episode_lengths"
+    )
+  row_key, time_key = jax.random.split(key)
+  rows = jax.random.randint(row_key, (batch_size,), 0, data.rewards.shape[0] if size is None else size)
+  starts, lengths = rows - jnp.take(data.timesteps, rows), jnp.take(data.episode_lengths, rows)
+  u = jax.random.uniform(time_key, (2, batch_size))
+  first, second = jnp.floor(u[0] * (lengths - 1)).astype(jnp.int32), jnp.floor(u[1] * lengths).astype(jnp.int32)
+  now, later = starts + jnp.minimum(first, second), starts + jnp.maximum(first, second)
+  batch = jax.tree.map(lambda x: jnp.take(x, now, axis=0), data)
+  goals = jnp.take(data.observations, later, axis=0)[:, :goal_dim]
+  return batch.replace(observations=batch.observations.at[:, goal_dim:2 * goal_dim].set(goals))
+
+
+class RvSG(GaussianPolicyMean, flax.struct.PyTreeNode):
+  r"""Goal-conditioned RvS (RvS-G): maximise log π(a | s, g) with g a goal the transition's own
+  trajectory reached later (:func:`hindsight_goal_batch`). Rewards are never read.
+
+  Observations are in the goal layout ``[achieved_goal (G), desired_goal (G), state]`` of
+  :func:`rlkit_jax.envs.make.make_env`, so the network's input is the observation with its
+  desired-goal columns set to the hindsight goal in training and to the task's goal at
+  evaluation (the observation as the task gives it). The policy is IQL's Gaussian network.
+
+  References:
+    Emmons et al., `RvS: What is Essential for Offline RL via Supervised Learning?
+    <https://arxiv.org/abs/2112.10751>`_, ICLR 2022 (RvS-G, Sec. 3; hindsight sampling as in its
+    code's ``D4RLIterableDataset``); Ghosh et al., `Learning to Reach Goals via Iterated Supervised
+    Learning <https://arxiv.org/abs/1912.06088>`_, ICLR 2021.
+  """
+
+  action_space = "continuous"
+  hyperparameter_ranges = {"goal_dim": POSITIVE}
+  conditions_on_goals = True  # the offline job fills timesteps and episode_lengths, and checks the file's goal_dim
+  reads_rewards = False  # the offline job skips reward scaling
+
+  actor: TrainState
+  key: jax.Array
+  goal_dim: int = flax.struct.field(pytree_node=False, default=2)
+
+  @classmethod
+  @checked_create
+  def create(
+      cls,
+      key: jax.Array,
+      observation_dim: int,
+      action_dim: int,
+      *,
+      hidden_dims: Sequence[int] = (256, 256),
+      actor_lr: ArrayLike = 1e-3,
+      goal_dim: int = 2,
+      actor_decay_steps: Optional[int] = None,
+  ) -> "RvSG":
+    """Initialises the policy and its optimiser.
+
+    Args:
+      key: a typed PRNG key.
+      observation_dim: O = 2G + S (the goal layout). action_dim: A.
+      hidden_dims: hidden widths (the paper: 1024, 1024).
+      actor_lr: Adam step size (1e-3, the paper's).
+      goal_dim: G, the width of a goal (2: a maze's (x, y); static).
+      actor_decay_steps: ignored (constant step size).
+
+    Raises:
+      ValueError: ``observation_dim`` leaves no state columns after the two goals.
+    """
+    del actor_decay_steps
+    if observation_dim <= 2 * goal_dim:
+      raise ValueError(
+          f"RvSG: observation_dim={observation_dim} has no room for [achieved_goal, desired_goal, state] with "
+          f"goal_dim={goal_dim}; goal datasets store 2 * goal_dim + state columns (fix: --hparams=goal_dim=<G>)"
+      )
+    actor_key, key = jax.random.split(key)
+    actor_def = _policy(action_dim, tuple(hidden_dims))
+    params = actor_def.init(actor_key, jnp.zeros((1, observation_dim), jnp.float32))["params"]
+    return cls(actor=train_state(actor_def.apply, params, actor_lr), key=key, goal_dim=int(goal_dim))
+
+  def sample_batch(self, data: Transitions, key: jax.Array, batch_size: int, *, size=None) -> Transitions:
+    """The training core's batches: :func:`hindsight_goal_batch` with this agent's G."""
+    return hindsight_goal_batch(data, key, batch_size, self.goal_dim, size=size)
+
+  @jax.jit
+  def update(self, batch: Transitions) -> tuple["RvSG", dict[str, jax.Array]]:
+    """One maximum-likelihood step on a hindsight batch.
+
+    Returns ``(new_agent, {"actor_loss", "goal_distance"})``: the batch's mean Euclidean distance
+    from the achieved to the hindsight goal, in the task's units.
+    """
+    g = self.goal_dim
+
+    def loss_fn(params):
+      means, log_stds = self.actor.apply_fn({"params": params}, batch.observations)
+      return jnp.mean(objectives.bc_loss(diag_gaussian_log_prob(batch.actions, means, log_stds)))
+
+    loss, grads = jax.value_and_grad(loss_fn)(self.actor.params)
+    distance = jnp.linalg.norm(batch.observations[:, g:2 * g] - batch.observations[:, :g], axis=-1)
+    return self.replace(actor=self.actor.apply_gradients(grads=grads)), {"actor_loss": loss, "goal_distance": jnp.mean(distance)}

@@ -148,6 +148,14 @@ def with_timesteps(dataset: Dataset) -> Dataset:
   return dataclasses.replace(dataset, transitions=dataset.transitions.replace(timesteps=timesteps))
 
 
+def with_episode_lengths(dataset: Dataset) -> Dataset:
+  """``dataset`` with ``transitions.episode_lengths`` filled: the length in rows of each row's
+  trajectory (trajectories end at ``episode_ends`` rows and at the last row), ``[N]`` int32."""
+  starts, stops = trajectory_bounds(dataset.episode_ends)
+  lengths = np.repeat(stops - starts, stops - starts).astype(np.int32)
+  return dataclasses.replace(dataset, transitions=dataset.transitions.replace(episode_lengths=lengths))
+
+
 def filter_top_trajectories(dataset: Dataset, fraction: float) -> Dataset:
   r"""Keeps the whole trajectories whose undiscounted return is in the top ``fraction``.
 

@@ -24,6 +24,9 @@ class Transitions:
       an agent needs it (ReBRAC), filled by :func:`rlkit_jax.data.preprocessing.with_next_actions`.
     timesteps: optional step index of s_t in its trajectory (0 at the first row), ``[N]`` int32;
       None unless an agent needs it (RvS), filled by :func:`rlkit_jax.data.preprocessing.with_timesteps`.
+    episode_lengths: optional length in rows of s_t's trajectory, ``[N]`` int32; None unless an
+      agent needs it (RvS-G's hindsight goals), filled by
+      :func:`rlkit_jax.data.preprocessing.with_episode_lengths`.
   """
 
   observations: jax.Array
@@ -34,6 +37,7 @@ class Transitions:
   returns_to_go: jax.Array | None = None
   next_actions: jax.Array | None = None
   timesteps: jax.Array | None = None
+  episode_lengths: jax.Array | None = None
 
   def __len__(self) -> int:
     return int(self.rewards.shape[0])

@@ -70,11 +70,19 @@ def make_env(env_id: str, **kwargs) -> gym.Env:
   Tasks with a ``Discrete(n)`` action space starting at 0 (CartPole-v1, Acrobot-v1) are returned
   unwrapped: discrete agents emit integer indices in ``[0, n)``.
 
+  Goal tasks (a ``Dict`` observation with ``achieved_goal``, ``desired_goal`` and ``observation``,
+  e.g. gymnasium-robotics' ``gymnasium_robotics:PointMaze_UMaze-v3``) get gymnasium's
+  ``FlattenObservation``: one float vector ``[achieved_goal (G), desired_goal (G), observation]``
+  (the Dict's sorted key order), the layout goal datasets store and
+  :class:`rlkit_jax.agents.RvSG` reads.
+
   Raises:
     ValueError: the task's action space is neither a bounded ``Box`` nor a ``Discrete`` space
       starting at 0.
   """
   env = gym.make(env_id, **kwargs)
+  if is_goal_space(env.observation_space):
+    env = gym.wrappers.FlattenObservation(env)
   space = env.action_space
   if isinstance(space, gym.spaces.Discrete):
     if int(space.start) != 0:
@@ -87,6 +95,16 @@ def make_env(env_id: str, **kwargs) -> gym.Env:
   if np.any(space.low != -1.0) or np.any(space.high != 1.0):
     env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
   return env
+
+
+GOAL_KEYS = ("achieved_goal", "desired_goal", "observation")
+
+
+def is_goal_space(space: gym.Space) -> bool:
+  """True for a goal task's observation space: a ``Dict`` of exactly :data:`GOAL_KEYS`, goals of one width."""
+  if not isinstance(space, gym.spaces.Dict) or tuple(sorted(space.spaces)) != GOAL_KEYS:
+    return False
+  return space["achieved_goal"].shape == space["desired_goal"].shape
 
 
 def is_discrete_env(env_id: str) -> bool:

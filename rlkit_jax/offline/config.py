@@ -9,7 +9,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from rlkit_jax import data as data_lib
-from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, EDAC, IQL, SACN, TD3BC, DecisionTransformer, ReBRAC, RvS
+from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, EDAC, IQL, SACN, TD3BC, DecisionTransformer, ReBRAC, RvS, RvSG
 from rlkit_jax.agents.common import agent_options, numeric_hyperparameters
 from rlkit_jax.agents.hyperparameters import check_hyperparameters
 from rlkit_jax.data import preprocessing
@@ -51,6 +51,7 @@ ALGOS: dict[str, Algorithm] = {
     "iql": Algorithm(IQL, "Implicit Q-learning (Kostrikov et al. 2021)"),
     "rebrac": Algorithm(ReBRAC, "ReBRAC: TD3+BC with LayerNorm critics and actor and critic BC penalties (Tarasov et al. 2023)"),
     "rvs": Algorithm(RvS, "RvS-R: return-conditioned imitation of every transition (Emmons et al. 2021)"),
+    "rvs_g": Algorithm(RvSG, "RvS-G: goal-conditioned imitation with hindsight goals, goal datasets only (Emmons et al. 2021)"),
     "sac_n": Algorithm(SACN, "SAC-N: SAC with N critics and the minimum over N (An et al. 2021)"),
     "td3_bc": Algorithm(TD3BC, "TD3+BC (Fujimoto & Gu 2021)"),
 }
@@ -206,16 +207,17 @@ def prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[d
   In order: the action space is checked against the algorithm, rewards are replaced by
   ``config.reward_model``'s if one is set, filtered BC keeps its top trajectories, rewards are
   scaled (``config.reward_scaling``, skipped for agents that declare ``reads_rewards = False``:
-  BC, RvS, DT; RvS's and DT's undiscounted returns-to-go and timesteps are taken before, in the
-  task's units), AWR gets its Monte Carlo returns-to-go and ReBRAC the dataset's
-  next actions. Evaluation is
-  untouched: it always reports the task's own return.
+  BC, RvS, RvS-G, DT; RvS's and DT's undiscounted returns-to-go and timesteps are taken before, in the
+  task's units), AWR gets its Monte Carlo returns-to-go, ReBRAC the dataset's
+  next actions, and RvS-G its timesteps and episode lengths after the file's ``goal_dim``
+  attribute is checked against its own. Evaluation is untouched: it always reports the task's own return.
 
   Returns:
     ``(prepared dataset, {"reward_scale": a, "reward_shift": b})``.
 
   Raises:
-    UsageError: discrete data for a continuous algorithm or the reverse, naming the valid choices.
+    UsageError: discrete data for a continuous algorithm or the reverse, naming the valid choices;
+      a goal-conditioned algorithm on a file without the goal layout, or with another goal width.
     DatasetError, RewardModelError: as the preprocessing steps raise them.
   """
   algo = ALGOS[config.algo]
@@ -241,7 +243,27 @@ def prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[d
     dataset = preprocessing.with_returns_to_go(dataset, discount=config.hyperparameters()["discount"])
   if getattr(algo.agent_class, "needs_next_actions", False):
     dataset = preprocessing.with_next_actions(dataset)
+  if getattr(algo.agent_class, "conditions_on_goals", False):
+    check_goal_layout(config, dataset)
+    dataset = preprocessing.with_episode_lengths(preprocessing.with_timesteps(dataset))
   return dataset, scaling
+
+
+def check_goal_layout(config: OfflineConfig, dataset: data_lib.Dataset) -> None:
+  """Refuses a file for a goal-conditioned ``config.algo`` unless its ``goal_dim`` attribute (written
+  by goal-dataset generation, :mod:`rlkit_jax.generation.maze`) equals the agent's ``goal_dim``."""
+  wanted = int(config.hyperparameters()["goal_dim"])
+  stored = dataset.attrs.get("goal_dim")
+  if stored is None:
+    raise UsageError(
+        f"--algo={config.algo} needs a goal dataset, but {dataset.source} has no 'goal_dim' attribute (observations "
+        "[achieved_goal, desired_goal, state]); fix: make one with experiments/make_maze_dataset.py, or pick another --algo"
+    )
+  if int(stored) != wanted:
+    raise UsageError(
+        f"{dataset.source}: attribute 'goal_dim' is {stored} but --algo={config.algo} has goal_dim={wanted}; "
+        f"fix: --hparams=goal_dim={stored}"
+    )
 
 
 def relabel_with_reward_model(dataset: data_lib.Dataset, path: str) -> data_lib.Dataset:

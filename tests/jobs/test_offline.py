@@ -318,12 +318,15 @@ def test_return_conditioned_runs_are_prompted_with_the_data_best_return(hopper_f
 
 def test_algorithms_that_read_no_reward_skip_reward_scaling(hopper_file):
   """A file whose trajectories all return the same (one demonstration; rewards never recorded)
-  trains BC, %BC, RvS and DT with the default scaling, recorded as the identity; IQL, which reads
+  trains BC, %BC, RvS, RvS-G and DT with the default scaling, recorded as the identity; IQL, which reads
   rewards, refuses it naming the fix."""
   data = load(hopper_file)
-  flat = dataclasses.replace(data, transitions=data.transitions.replace(rewards=np.zeros_like(data.transitions.rewards)))
+  flat = dataclasses.replace(
+      data, transitions=data.transitions.replace(rewards=np.zeros_like(data.transitions.rewards)),
+      attrs={**data.attrs, "goal_dim": 2},  # RvS-G takes goal files only; the first four columns stand in for goals
+  )
   reward_free = sorted(name for name, a in ALGOS.items() if not getattr(a.agent_class, "reads_rewards", True))
-  assert reward_free == ["bc", "dt", "filtered_bc", "rvs"]
+  assert reward_free == ["bc", "dt", "filtered_bc", "rvs", "rvs_g"]
   for algo in reward_free:
     prepared, scaling = prepare_dataset(_config(hopper_file, algo=algo, reward_scaling="iql_locomotion"), flat)
     assert scaling == {"reward_scale": 1.0, "reward_shift": 0.0}
