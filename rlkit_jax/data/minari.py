@@ -12,9 +12,14 @@ from rlkit_jax.data.dataset import Dataset, DatasetError
 
 
 def _env_id(dataset) -> str | None:
+  """The recorded task's id; ``gymnasium_robotics:<id>`` for a gymnasium-robotics task, so that
+  making it imports the package that registers it."""
   for owner in (dataset, getattr(dataset, "spec", None)):
     env_spec = getattr(owner, "env_spec", None)
     if env_spec is not None and getattr(env_spec, "id", None):
+      entry_point = getattr(env_spec, "entry_point", None)
+      if isinstance(entry_point, str) and entry_point.startswith("gymnasium_robotics") and ":" not in env_spec.id:
+        return f"gymnasium_robotics:{env_spec.id}"
       return env_spec.id
   return None
 
@@ -50,10 +55,17 @@ def load_minari(dataset_id: str, *, env_id: str | None = None) -> Dataset:
     A :class:`Dataset` (``source`` = ``"minari:<id>"``) with the dataset's recorded task and its
     ``ref_min_score``/``ref_max_score`` metadata, else the task family's D4RL scores, else NaN.
 
+  Goal tasks' dict observations (``achieved_goal``, ``desired_goal``, ``observation``; Minari's
+  PointMaze and AntMaze datasets) are flattened as :func:`rlkit_jax.envs.make.make_env` flattens
+  the task's, ``[achieved_goal, desired_goal, observation]``, and ``attrs['goal_dim']`` records G
+  (for RvS-G).
+
   Raises:
     DatasetError: ``minari`` is not installed, the dataset is not stored locally, its
-      observations are not flat arrays (dict observations), or it fails validation.
+      observations are dicts other than a goal task's, or it fails validation.
   """
+  from rlkit_jax.envs.make import GOAL_KEYS, flatten_goal_observations  # imported where used: gymnasium is heavy
+
   source = f"minari:{dataset_id}"
   try:
     import minari
@@ -71,13 +83,18 @@ def load_minari(dataset_id: str, *, env_id: str | None = None) -> Dataset:
   bounds = _action_bounds(dataset)
   keys = ("observations", "next_observations", "actions", "rewards", "terminals", "timeouts")
   parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+  goal_dim = None
   for episode in dataset.iterate_episodes():
-    if isinstance(episode.observations, dict):
-      raise DatasetError(
-          f"{source}: field 'observations' is a dict ({sorted(episode.observations)}); "
-          "fix: use a dataset with flat Box observations"
-      )
-    observations = np.asarray(episode.observations)
+    observations = episode.observations
+    if isinstance(observations, dict):
+      if tuple(sorted(observations)) != GOAL_KEYS:
+        raise DatasetError(
+            f"{source}: field 'observations' is a dict ({sorted(observations)}) but not a goal task's {list(GOAL_KEYS)}; "
+            "fix: use a dataset with flat Box observations or goal observations"
+        )
+      goal_dim = int(np.shape(observations["desired_goal"])[-1])
+      observations = flatten_goal_observations(observations)
+    observations = np.asarray(observations)
     terminations = np.asarray(episode.terminations, bool)
     truncations = np.asarray(episode.truncations, bool).copy()
     truncations[-1] |= not terminations[-1]  # The episode's last step ends it, whatever the flags say.
@@ -104,5 +121,8 @@ def load_minari(dataset_id: str, *, env_id: str | None = None) -> Dataset:
       ref_min, ref_max = float("nan"), float("nan")
   return dataset_from_arrays(
       arrays, source=source, name=dataset_id, env_id=env_id, ref_min_score=ref_min, ref_max_score=ref_max,
-      attrs={"minari_id": dataset_id, **({"minari_action_bounds": [b.tolist() for b in bounds]} if bounds is not None else {})},
+      attrs={
+          "minari_id": dataset_id, **({"minari_action_bounds": [b.tolist() for b in bounds]} if bounds is not None else {}),
+          **({"goal_dim": goal_dim} if goal_dim is not None else {}),
+      },
   )

@@ -107,6 +107,12 @@ def is_goal_space(space: gym.Space) -> bool:
   return space["achieved_goal"].shape == space["desired_goal"].shape
 
 
+def flatten_goal_observations(observations: dict[str, np.ndarray]) -> np.ndarray:
+  """Goal-task observations ``{achieved_goal [..., G], desired_goal [..., G], observation [..., S]}``
+  as the one array ``[..., 2G + S]`` that :func:`make_env`'s ``FlattenObservation`` gives a step."""
+  return np.concatenate([np.asarray(observations[key]) for key in GOAL_KEYS], axis=-1)
+
+
 def is_discrete_env(env_id: str) -> bool:
   """True if ``env_id``'s action space is ``Discrete`` (e.g. CartPole-v1), False for a ``Box``.
 

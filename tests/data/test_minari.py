@@ -11,10 +11,10 @@ import pytest
 from rlkit_jax import data
 
 
-def _record(env_id: str, dataset_id: str, *, episodes: int, max_steps: int, seed: int) -> list[tuple]:
-  """Random-policy episodes through ``minari.DataCollector``, stored as ``dataset_id``; returns the
-  steps the task emitted, ``(s, a, r, terminated, truncated, s')`` each."""
-  collector = minari.DataCollector(gym.make(env_id, max_episode_steps=max_steps))
+def _record(env_id: str, dataset_id: str, *, episodes: int, max_steps: int, seed: int, wrap=lambda env: env) -> list[tuple]:
+  """Random-policy episodes through ``minari.DataCollector`` (around ``wrap(task)``), stored as
+  ``dataset_id``; returns the steps the task emitted, ``(s, a, r, terminated, truncated, s')`` each."""
+  collector = minari.DataCollector(wrap(gym.make(env_id, max_episode_steps=max_steps)))
   collector.action_space.seed(seed)
   steps = []
   for episode in range(episodes):
@@ -68,3 +68,31 @@ def test_a_minari_id_not_stored_here_is_refused(tmp_path, monkeypatch):
   monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "empty"))
   with pytest.raises(data.DatasetError, match="minari:rlkit-test/none/random-v0: not found among the local Minari datasets"):
     data.load("minari:rlkit-test/none/random-v0")
+
+
+def test_a_goal_task_dataset_loads_in_the_goal_layout(tmp_path, monkeypatch):
+  """PointMaze's dict observations are flattened as make_env flattens the task's, with goal_dim
+  recorded, and the task id imports gymnasium-robotics."""
+  from rlkit_jax.envs.make import make_env
+
+  monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+  import gymnasium_robotics  # noqa: F401  (registers PointMaze for the collector's gym.make)
+
+  steps = _record("PointMaze_UMaze-v3", "rlkit-test/pointmaze/random-v0", episodes=2, max_steps=15, seed=0)
+  dataset = data.load("minari:rlkit-test/pointmaze/random-v0")
+  assert dataset.env_id == "gymnasium_robotics:PointMaze_UMaze-v3" and dataset.attrs["goal_dim"] == 2
+  env = make_env(dataset.env_id)
+  flat = np.stack([gym.spaces.flatten(env.unwrapped.observation_space, s) for s, *_ in steps]).astype(np.float32)
+  env.close()
+  np.testing.assert_array_equal(dataset.transitions.observations, flat)
+  np.testing.assert_array_equal(dataset.transitions.observations[:, 4:6], dataset.transitions.observations[:, :2])
+
+
+def test_dict_observations_of_another_kind_are_refused(tmp_path, monkeypatch):
+  monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+  import gymnasium_robotics  # noqa: F401
+
+  keep = lambda env: gym.wrappers.FilterObservation(env, ["desired_goal", "observation"])
+  _record("PointMaze_UMaze-v3", "rlkit-test/pointmaze/partial-v0", episodes=1, max_steps=5, seed=0, wrap=keep)
+  with pytest.raises(data.DatasetError, match=r"field 'observations' is a dict .* but not a goal task's"):
+    data.load("minari:rlkit-test/pointmaze/partial-v0")
