@@ -13,7 +13,7 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
-from rlkit_jax.agents.base import GaussianPolicyMean
+from rlkit_jax.agents.bc import BC
 from rlkit_jax.agents.common import train_state
 from rlkit_jax.agents.hyperparameters import POSITIVE, checked_create
 from rlkit_jax.data.transitions import Transitions
@@ -172,9 +172,10 @@ def hindsight_goal_batch(data: Transitions, key: jax.Array, batch_size: int, goa
   return batch.replace(observations=batch.observations.at[:, goal_dim:2 * goal_dim].set(goals))
 
 
-class RvSG(GaussianPolicyMean, flax.struct.PyTreeNode):
+class RvSG(BC):
   r"""Goal-conditioned RvS (RvS-G): maximise log π(a | s, g) with g a goal the transition's own
-  trajectory reached later (:func:`hindsight_goal_batch`). Rewards are never read.
+  trajectory reached later (:func:`hindsight_goal_batch`): behaviour cloning on hindsight batches.
+  Rewards are never read.
 
   Observations are in the goal layout ``[achieved_goal (G), desired_goal (G), state]`` of
   :func:`rlkit_jax.envs.make.make_env`, so the network's input is the observation with its
@@ -193,8 +194,6 @@ class RvSG(GaussianPolicyMean, flax.struct.PyTreeNode):
   conditions_on_goals = True  # the offline job fills timesteps and episode_lengths, and checks the file's goal_dim
   reads_rewards = False  # the offline job skips reward scaling
 
-  actor: TrainState
-  key: jax.Array
   goal_dim: int = flax.struct.field(pytree_node=False, default=2)
 
   @classmethod
@@ -240,17 +239,12 @@ class RvSG(GaussianPolicyMean, flax.struct.PyTreeNode):
 
   @jax.jit
   def update(self, batch: Transitions) -> tuple["RvSG", dict[str, jax.Array]]:
-    """One maximum-likelihood step on a hindsight batch.
+    """One maximum-likelihood step on a hindsight batch (:meth:`BC.update`).
 
     Returns ``(new_agent, {"actor_loss", "goal_distance"})``: the batch's mean Euclidean distance
     from the achieved to the hindsight goal, in the task's units.
     """
     g = self.goal_dim
-
-    def loss_fn(params):
-      means, log_stds = self.actor.apply_fn({"params": params}, batch.observations)
-      return jnp.mean(objectives.bc_loss(diag_gaussian_log_prob(batch.actions, means, log_stds)))
-
-    loss, grads = jax.value_and_grad(loss_fn)(self.actor.params)
+    agent, metrics = BC.update(self, batch)
     distance = jnp.linalg.norm(batch.observations[:, g:2 * g] - batch.observations[:, :g], axis=-1)
-    return self.replace(actor=self.actor.apply_gradients(grads=grads)), {"actor_loss": loss, "goal_distance": jnp.mean(distance)}
+    return agent, {**metrics, "goal_distance": jnp.mean(distance)}
