@@ -40,7 +40,7 @@ flags.DEFINE_alias("log_every", "updates_per_call")  # the flag's earlier name
 _ENV_ID = cli.define_env_id()
 _HIDDEN_DIMS = cli.define_integer_list("hidden_dims", list(_D.hidden_dims), "Hidden layer widths.")
 _REWARD_SCALING = flags.DEFINE_enum(
-    "reward_scaling", _D.reward_scaling, list(REWARD_SCALINGS), "Reward preprocessing (skipped by bc, filtered_bc, rvs, dt: they read no reward)."
+    "reward_scaling", _D.reward_scaling, list(REWARD_SCALINGS), "Reward preprocessing (skipped by bc, filtered_bc, rvs, rvs_g, dt: they read no reward)."
 )
 _TOP_FRACTION = flags.DEFINE_float("top_fraction", _D.top_fraction, "filtered_bc: share of trajectories (by return) kept.")
 _HPARAMS = flags.DEFINE_list(

@@ -27,7 +27,7 @@ _OUT = flags.DEFINE_string("out", "docs/score_table", "Output path prefix.")
 _INTERVALS = flags.DEFINE_bool("intervals", False, "Add rliable's interval estimates (needs the [reference] extra).")
 _REPS = flags.DEFINE_integer("reps", 20_000, "Bootstrap resamples of --intervals.")
 
-ALGO_ORDER = ("bc", "filtered_bc", "awr", "awac", "td3_bc", "cql", "iql", "rebrac", "sac_n", "edac", "rvs", "dt", "dqn")
+ALGO_ORDER = ("bc", "filtered_bc", "awr", "awac", "td3_bc", "cql", "iql", "rebrac", "sac_n", "edac", "rvs", "rvs_g", "dt", "dqn")
 
 
 def interval_report(curves: list, order: list[str], out: str, reps: int) -> str:

@@ -57,7 +57,9 @@ def run_offline(
     non-finite chunk, the non-finite metrics and a one-line ``message``. A diverged seed's score
     is None and is left out of the mean and std (None if every seed of a setting diverged);
     ``metrics.csv`` has no rows for it after it diverged, and its checkpointed agent is its last
-    finite one.
+    finite one. On a goal task (one whose step info reports success, e.g. PointMaze) every
+    ``metrics.csv`` row also has ``success_rate``, the share of its evaluation episodes that
+    reached the goal.
 
   Raises:
     ValueError: a bad setting, or a dataset whose action space does not fit ``config.algo``
@@ -130,8 +132,9 @@ def run_offline(
     for event in divergence.update(step, jax.device_get(state.active), train_metrics):  # metrics read only on divergence
       bar.write(f"warning: {event.describe(run_label(event.run, settings, num_seeds))}; it keeps its last finite state")
     if step % config.eval_every == 0 or step == config.num_updates:
-      returns = evaluation.evaluate_agents(
-          state.agents, dataset.env_id, episodes_per_seed=config.eval_episodes, seed=evaluation.evaluation_seed(config.seed, step)
+      returns, successes = evaluation.evaluate_agents(
+          state.agents, dataset.env_id, episodes_per_seed=config.eval_episodes, seed=evaluation.evaluation_seed(config.seed, step),
+          with_success=True,
       )
       last_scores = np.where(divergence.active, score(returns).mean(axis=1), np.nan)  # [R], NaN: diverged
       logged = dict(jax.device_get(train_metrics))
@@ -145,6 +148,7 @@ def run_offline(
               "normalized_score": float(last_scores[r]),
               "return_mean": float(returns[r].mean()),
               "return_std": float(returns[r].std()),
+              **({"success_rate": float(successes[r].mean())} if np.isfinite(successes).all() else {}),  # goal tasks
               **{k: float(v[r]) for k, v in sorted(logged.items())},
           }
           for r in range(len(last_scores))

@@ -101,7 +101,9 @@ def evaluation_seed(run_seed: int, step: int) -> int:
   return run_seed * 1_000_003 + step
 
 
-def evaluate_agents(agents: Any, env_id: str, *, episodes_per_seed: int, seed: int) -> np.ndarray:
+def evaluate_agents(
+    agents: Any, env_id: str, *, episodes_per_seed: int, seed: int, with_success: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
   """Runs ``episodes_per_seed`` episodes of every run's deterministic policy in one vector env.
 
   Args:
@@ -112,9 +114,11 @@ def evaluate_agents(agents: Any, env_id: str, *, episodes_per_seed: int, seed: i
     env_id: gymnasium task.
     episodes_per_seed: K.
     seed: environment seed (use a different one per evaluation round).
+    with_success: also report each episode's success (:func:`rlkit_jax.envs.evaluation.evaluate`).
 
   Returns:
-    Returns ``[R, K]``, float64.
+    Returns ``[R, K]``, float64; with ``with_success``, ``(returns, successes)``, successes
+    ``[R, K]`` float64 (1.0 or 0.0, all NaN for a task that reports none).
   """
   num_runs = jax.tree.leaves(agents)[0].shape[0]
 
@@ -130,8 +134,10 @@ def evaluate_agents(agents: Any, env_id: str, *, episodes_per_seed: int, seed: i
   else:
     act_fn = greedy
 
-  returns = evaluate(act_fn, env_id, num_envs=num_runs * episodes_per_seed, seed=seed)
-  return returns.reshape(num_runs, episodes_per_seed)
+  out = evaluate(act_fn, env_id, num_envs=num_runs * episodes_per_seed, seed=seed, with_success=with_success)
+  if with_success:
+    return tuple(x.reshape(num_runs, episodes_per_seed) for x in out)
+  return out.reshape(num_runs, episodes_per_seed)
 
 
 @jax.jit

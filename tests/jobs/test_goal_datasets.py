@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from rlkit_jax.data import load
+from rlkit_jax.envs.evaluation import evaluate
 from rlkit_jax.envs.make import make_env
 from rlkit_jax.errors import UsageError
 from rlkit_jax.generation.maze import shortest_path, waypoint_controller
@@ -48,6 +49,21 @@ def test_the_noise_free_controller_reaches_the_goal():
     observation, reward, *_ = env.step(policy(observation[None].astype(np.float32)))
   assert reward == 1.0 and np.linalg.norm(observation[:2] - observation[2:4]) < 0.45
   env.close()
+
+
+def test_evaluation_reports_success_where_the_task_does():
+  controller = waypoint_controller(UMAZE, action_noise=0.0, seed=0)
+  returns, successes = evaluate(lambda obs: np.stack([controller(o[None]) for o in obs]), UMAZE, num_envs=3, seed=0, with_success=True)
+  np.testing.assert_array_equal(successes, 1.0)
+  assert np.all(returns > 0)
+  _, still = evaluate(lambda obs: np.zeros((len(obs), 2), np.float32), UMAZE, num_envs=3, seed=0, with_success=True)
+  env = make_env(UMAZE)
+  starts = [env.reset(seed=i)[0] for i in range(3)]  # copy i of the vector env is reset with seed 0 + i
+  env.close()
+  far = [np.linalg.norm(s[:2] - s[2:4]) > 0.45 for s in starts]
+  np.testing.assert_array_equal(still, np.where(far, 0.0, 1.0))  # standing still succeeds only where it starts at the goal
+  _, hopper = evaluate(lambda obs: np.zeros((len(obs), 3), np.float32), "Hopper-v5", num_envs=2, seed=0, with_success=True)
+  assert np.isnan(hopper).all()
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +101,7 @@ def test_rvs_g_trains_and_evaluates_on_the_maze(maze_file, tmp_path):
   with open(tmp_path / "metrics.csv") as f:
     rows = list(csv.DictReader(f))
   assert len(rows) == 4 and all(0 < float(r["goal_distance"]) < 10 for r in rows)
+  assert all(float(r["success_rate"]) in (0.0, 1.0) for r in rows)  # one episode per seed
   assert json.load(open(tmp_path / "config.json"))["algo"] == "rvs_g"
 
 

@@ -196,7 +196,7 @@ def test_action_space_mismatch_fails_before_compiling(hopper_file, cartpole_file
   monkeypatch.setattr(core, "init_run_state", None)  # never reached
   with pytest.raises(ValueError, match="has discrete actions but --algo=iql is for continuous actions; valid --algo choices for this dataset: dqn"):
     run_offline(_config(cartpole_file), str(tmp_path))
-  with pytest.raises(ValueError, match="continuous actions but --algo=dqn is for discrete actions; valid --algo choices for this dataset: awac, awr, bc, cql, dt, edac, filtered_bc, iql, rebrac, rvs, sac_n, td3_bc"):
+  with pytest.raises(ValueError, match="continuous actions but --algo=dqn is for discrete actions; valid --algo choices for this dataset: awac, awr, bc, cql, dt, edac, filtered_bc, iql, rebrac, rvs, rvs_g, sac_n, td3_bc"):
     run_offline(_config(hopper_file, algo="dqn"), str(tmp_path))
 
 
