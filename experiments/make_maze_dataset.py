@@ -25,6 +25,9 @@ cli.task_flag("env")
 _NUM_TRANSITIONS = flags.DEFINE_integer("num_transitions", 100_000, "Rows of the dataset.", lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Seeds resets and action noise.")
 _ACTION_NOISE = flags.DEFINE_float("action_noise", 0.5, "Standard deviation of the controller's action noise.", lower_bound=0.0)
+_WANDER = flags.DEFINE_bool(
+    "wander", False, "Steer to targets of the controller's own, drawn again on arrival (D4RL's maze2d data), not to the task's goal."
+)
 _OUT = flags.DEFINE_string("out", None, "Output .hdf5 (default runs/<task>.hdf5).")
 
 
@@ -33,7 +36,8 @@ def main(argv):
   if "PointMaze" not in _ENV.value:
     raise app.UsageError(f"--env={_ENV.value}: the maze recipe needs a PointMaze task, e.g. gymnasium_robotics:PointMaze_UMaze-v3")
   arrays, attrs = make_maze_dataset(
-      _ENV.value, num_transitions=_NUM_TRANSITIONS.value, seed=_SEED.value, action_noise=_ACTION_NOISE.value, progress=True
+      _ENV.value, num_transitions=_NUM_TRANSITIONS.value, seed=_SEED.value, action_noise=_ACTION_NOISE.value, wander=_WANDER.value,
+      progress=True,
   )
   out = os.path.expanduser(_OUT.value or f"runs/{_ENV.value.rpartition(':')[2].lower()}.hdf5")
   write_d4rl_hdf5(out, arrays, {**attrs, "command": "python " + " ".join(sys.argv)})

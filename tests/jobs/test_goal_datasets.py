@@ -66,6 +66,21 @@ def test_evaluation_reports_success_where_the_task_does():
   assert np.isnan(hopper).all()
 
 
+def test_the_wandering_controller_ignores_the_goal_and_moves_on_at_each_target():
+  env = make_env(UMAZE)
+  policy = waypoint_controller(UMAZE, action_noise=0.0, seed=0, wander=True)
+  observation, _ = env.reset(seed=3)
+  other_goal = observation.copy()
+  other_goal[2:4] = -other_goal[2:4]
+  np.testing.assert_array_equal(policy(observation[None]), policy(other_goal[None]))
+  visited = set()
+  for _ in range(300):
+    observation, *_ = env.step(policy(observation[None].astype(np.float32)))
+    visited.add(tuple(env.unwrapped.maze.cell_xy_to_rowcol(observation[:2])))
+  env.close()
+  assert len(visited) >= 4  # it reached a target and set off for others
+
+
 @pytest.fixture(scope="module")
 def maze_file(tmp_path_factory):
   path = str(tmp_path_factory.mktemp("maze") / "umaze.hdf5")
