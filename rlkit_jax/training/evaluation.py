@@ -102,7 +102,8 @@ def evaluation_seed(run_seed: int, step: int) -> int:
 
 
 def evaluate_agents(
-    agents: Any, env_id: str, *, episodes_per_seed: int, seed: int, with_success: bool = False
+    agents: Any, env_id: str, *, episodes_per_seed: int, seed: int, with_success: bool = False,
+    max_episode_steps: int | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
   """Runs ``episodes_per_seed`` episodes of every run's deterministic policy in one vector env.
 
@@ -115,6 +116,7 @@ def evaluate_agents(
     episodes_per_seed: K.
     seed: environment seed (use a different one per evaluation round).
     with_success: also report each episode's success (:func:`rlkit_jax.envs.evaluation.evaluate`).
+    max_episode_steps: override the task's time limit (None keeps it).
 
   Returns:
     Returns ``[R, K]``, float64; with ``with_success``, ``(returns, successes)``, successes
@@ -134,7 +136,10 @@ def evaluate_agents(
   else:
     act_fn = greedy
 
-  out = evaluate(act_fn, env_id, num_envs=num_runs * episodes_per_seed, seed=seed, with_success=with_success)
+  out = evaluate(
+      act_fn, env_id, num_envs=num_runs * episodes_per_seed, seed=seed, with_success=with_success,
+      max_episode_steps=max_episode_steps,
+  )
   if with_success:
     return tuple(x.reshape(num_runs, episodes_per_seed) for x in out)
   return out.reshape(num_runs, episodes_per_seed)

@@ -18,7 +18,8 @@ from rlkit_jax.envs.evaluation import evaluate
 from rlkit_jax.envs.make import make_env
 from rlkit_jax.errors import UsageError
 from rlkit_jax.generation.maze import shortest_path, waypoint_controller
-from rlkit_jax.offline import OfflineConfig, run_offline
+from rlkit_jax.offline import OfflineConfig, load_trained, run_offline
+from rlkit_jax.training.evaluation import evaluate_agents
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UMAZE = "gymnasium_robotics:PointMaze_UMaze-v3"
@@ -118,6 +119,11 @@ def test_rvs_g_trains_and_evaluates_on_the_maze(maze_file, tmp_path):
   assert len(rows) == 4 and all(0 < float(r["goal_distance"]) < 10 for r in rows)
   assert all(float(r["success_rate"]) in (0.0, 1.0) for r in rows)  # one episode per seed
   assert json.load(open(tmp_path / "config.json"))["algo"] == "rvs_g"
+  # Again from the checkpoint, under a shorter time limit (experiments/evidence/goal_reaching.py):
+  # an episode of one step reaches the goal only where it starts within 0.45 of it.
+  _, agents, dataset = load_trained(str(tmp_path))
+  returns, successes = evaluate_agents(agents, dataset.env_id, episodes_per_seed=3, seed=0, with_success=True, max_episode_steps=1)
+  assert returns.shape == successes.shape == (2, 3) and np.all(returns == successes)
 
 
 def test_goal_algorithms_refuse_files_without_the_layout(maze_file, hopper_file, tmp_path):
