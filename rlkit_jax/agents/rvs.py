@@ -228,10 +228,8 @@ class RvSG(BC):
           f"RvSG: observation_dim={observation_dim} has no room for [achieved_goal, desired_goal, state] with "
           f"goal_dim={goal_dim}; goal datasets store 2 * goal_dim + state columns (fix: --hparams=goal_dim=<G>)"
       )
-    actor_key, key = jax.random.split(key)
-    actor_def = _policy(action_dim, tuple(hidden_dims))
-    params = actor_def.init(actor_key, jnp.zeros((1, observation_dim), jnp.float32))["params"]
-    return cls(actor=train_state(actor_def.apply, params, actor_lr), key=key, goal_dim=int(goal_dim))
+    agent = super().create(key, observation_dim, action_dim, hidden_dims=hidden_dims, actor_lr=actor_lr)  # constant step size
+    return agent.replace(goal_dim=int(goal_dim))
 
   def sample_batch(self, data: Transitions, key: jax.Array, batch_size: int, *, size=None) -> Transitions:
     """The training core's batches: :func:`hindsight_goal_batch` with this agent's G."""

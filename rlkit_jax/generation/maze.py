@@ -10,6 +10,7 @@ Reference: Fu et al., `D4RL: Datasets for Deep Data-Driven Reinforcement Learnin
 from __future__ import annotations
 
 import collections
+import functools
 from typing import Any, Callable
 
 import numpy as np
@@ -76,6 +77,8 @@ def waypoint_controller(
   def cell_of(xy: np.ndarray) -> tuple[int, int]:
     return tuple(int(i) for i in maze.cell_xy_to_rowcol(xy))
 
+  path_between = functools.lru_cache(maxsize=None)(lambda start, end: shortest_path(free, start, end))  # per cell pair, once
+
   def policy(observation: np.ndarray) -> np.ndarray:
     goal = observation[0, GOAL_DIM:2 * GOAL_DIM]
     position, velocity = observation[0, 2 * GOAL_DIM:2 * GOAL_DIM + 2], observation[0, 2 * GOAL_DIM + 2:]
@@ -83,7 +86,7 @@ def waypoint_controller(
       if target[0] is None or np.linalg.norm(position - target[0]) < 0.45:
         target[0] = maze.cell_rowcol_to_xy(free_cells[rng.integers(len(free_cells))])
       goal = target[0]
-    path = shortest_path(free, cell_of(position), cell_of(goal))
+    path = path_between(cell_of(position), cell_of(goal))
     waypoint = goal if len(path) == 1 else maze.cell_rowcol_to_xy(np.asarray(path[1]))
     action = PROPORTIONAL_GAIN * (waypoint - position) - DAMPING * velocity
     action = action + action_noise * rng.standard_normal(action.shape)

@@ -137,6 +137,7 @@ def run_offline(
           with_success=True,
       )
       last_scores = np.where(divergence.active, score(returns).mean(axis=1), np.nan)  # [R], NaN: diverged
+      reports_success = bool(np.isfinite(successes).all())  # a goal task
       logged = dict(jax.device_get(train_metrics))
       if has_q:
         logged.update(jax.device_get(evaluation.q_diagnostics(state.agents, probe_observations, probe_actions)))
@@ -148,7 +149,7 @@ def run_offline(
               "normalized_score": float(last_scores[r]),
               "return_mean": float(returns[r].mean()),
               "return_std": float(returns[r].std()),
-              **({"success_rate": float(successes[r].mean())} if np.isfinite(successes).all() else {}),  # goal tasks
+              **({"success_rate": float(successes[r].mean())} if reports_success else {}),
               **{k: float(v[r]) for k, v in sorted(logged.items())},
           }
           for r in range(len(last_scores))
