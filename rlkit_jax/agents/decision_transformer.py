@@ -131,7 +131,8 @@ class DecisionTransformer(flax.struct.PyTreeNode):
       learning_rate, weight_decay: AdamW's (leaves: sweepable). warmup_steps: linear warm-up (static).
       target_return: the evaluation prompt, task units (the offline job sets it to the data's best
         episode return, :func:`rlkit_jax.offline.with_data_prompt`). return_scale: divisor of returns to go.
-      horizon: the task's time limit, the size of the timestep embedding (static).
+      horizon: the task's time limit, the size of the timestep embedding (static; the offline job
+        sets it from the task, :func:`rlkit_jax.offline.with_task_horizon`).
       actor_decay_steps: ignored (warm-up, then a constant rate).
     """
     del hidden_dims, actor_decay_steps

@@ -86,7 +86,8 @@ class RvS(flax.struct.PyTreeNode):
         prompt; set it per task and keep it within the data's returns — the offline job sets it to
         the data's best episode return, :func:`rlkit_jax.offline.with_data_prompt`).
       outcome_scale: ω's unit for the network (1: Hopper's rewards are about 1–4 per step).
-      horizon: H, the task's time limit in steps (static).
+      horizon: H, the task's time limit in steps (static; the offline job sets it from the task,
+        :func:`rlkit_jax.offline.with_task_horizon`).
       actor_decay_steps: ignored (constant step size).
     """
     del actor_decay_steps

@@ -61,6 +61,18 @@ def check_env_id(env_id: str, *, where: str = "env_id") -> None:
     )
 
 
+def time_limit(env_id: str) -> int | None:
+  """The task's registered time limit in steps (``max_episode_steps``: 1000 for Hopper-v5, 600 for
+  PointMaze_Medium-v3), or None if it has none or gymnasium does not know ``env_id``."""
+  if not known_env_id(env_id):  # also imports ``module`` of ``module:Task-v0``
+    return None
+  name = env_id.rpartition(":")[2]
+  if name not in gym.registry:  # a versionless id: the newest version, as ``gym.make`` picks it
+    namespace, base, _ = gym.envs.registration.parse_env_id(name)
+    name = gym.envs.registration.get_env_id(namespace, base, gym.envs.registration.find_highest_version(namespace, base))
+  return gym.spec(name).max_episode_steps
+
+
 def make_env(env_id: str, **kwargs) -> gym.Env:
   """``gym.make(env_id)`` with a continuous action space rescaled to [-1, 1] where it is not.
 

@@ -10,10 +10,11 @@ from rlkit_jax.offline.config import (
     prepare_dataset,
     relabel_with_reward_model,
     with_data_prompt,
+    with_task_horizon,
 )
 from rlkit_jax.offline.job import load_trained, run_label, run_offline
 
 __all__ = [
     "ALGOS", "Algorithm", "DEFAULT_DATASET", "OfflineConfig", "create_fn", "prepare_dataset", "relabel_with_reward_model",
-    "load_trained", "run_label", "run_offline", "with_data_prompt",
+    "load_trained", "run_label", "run_offline", "with_data_prompt", "with_task_horizon",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
@@ -186,6 +187,22 @@ def with_data_prompt(config: OfflineConfig, episode_returns: np.ndarray) -> Offl
   if not conditioned or "target_return" in config.agent_kwargs or "target_return" in config.sweep or not len(episode_returns):
     return config
   return dataclasses.replace(config, agent_kwargs={**config.agent_kwargs, "target_return": float(np.max(episode_returns))})
+
+
+def with_task_horizon(config: OfflineConfig, time_limit: Optional[int]) -> OfflineConfig:
+  """``config`` with an agent's ``horizon`` H (RvS's ω = R̂ / (H − t), the Decision Transformer's
+  timestep table) set to the evaluation task's time limit in steps, unless the run sets or sweeps
+  it, the task has none, or it equals the agent's default (1000, the MuJoCo tasks': their runs'
+  settings stay as they were). Without it a 600-step maze is conditioned on a 1000-step window,
+  and a task longer than 1000 steps would clip DT's timesteps.
+  """
+  create = ALGOS[config.algo].agent_class.create
+  default = inspect.signature(create).parameters.get("horizon")
+  if default is None or time_limit is None or int(time_limit) == default.default:
+    return config
+  if "horizon" in config.agent_kwargs or "horizon" in config.sweep:
+    return config
+  return dataclasses.replace(config, agent_kwargs={**config.agent_kwargs, "horizon": int(time_limit)})
 
 
 def create_fn(config: OfflineConfig, observation_dim: int, action_dim: int):

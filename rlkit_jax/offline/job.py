@@ -22,7 +22,8 @@ import tqdm
 from rlkit_jax import data as data_lib
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer
 from rlkit_jax.envs.evaluation import normalized_score
-from rlkit_jax.offline.config import ALGOS, OfflineConfig, create_fn, prepare_dataset, with_data_prompt
+from rlkit_jax.envs.make import time_limit
+from rlkit_jax.offline.config import ALGOS, OfflineConfig, create_fn, prepare_dataset, with_data_prompt, with_task_horizon
 from rlkit_jax.training import core, evaluation, run_folder
 from rlkit_jax.training.divergence import DivergenceLog
 
@@ -76,7 +77,7 @@ def run_offline(
     )
   data_returns = dataset.episode_returns()
   data_digest = dataset.digest()  # of the file's data, before reward scaling or normalisation
-  config = with_data_prompt(config, data_returns)
+  config = with_task_horizon(with_data_prompt(config, data_returns), time_limit(dataset.env_id))
   dataset, scaling = prepare_dataset(config, dataset)
   observations, actions = dataset.transitions.observations, dataset.transitions.actions
   observation_dim = observations.shape[1]

@@ -126,6 +126,14 @@ def test_rvs_g_trains_and_evaluates_on_the_maze(maze_file, tmp_path):
   assert returns.shape == successes.shape == (2, 3) and np.all(returns == successes)
 
 
+def test_return_conditioned_agents_take_the_maze_time_limit_as_horizon(maze_file, tmp_path):
+  """RvS on the maze: H is the task's 300 steps, not the MuJoCo default of 1000, recorded and restored."""
+  run_offline(_config(maze_file, algo="rvs", num_updates=10, eval_every=10), str(tmp_path), progress=False)
+  assert json.load(open(tmp_path / "config.json"))["agent_kwargs"]["horizon"] == 300
+  _, agents, _ = load_trained(str(tmp_path))
+  assert agents.horizon == 300
+
+
 def test_goal_algorithms_refuse_files_without_the_layout(maze_file, hopper_file, tmp_path):
   with pytest.raises(UsageError, match=r"--algo=rvs_g needs a goal dataset, but .* has no 'goal_dim' attribute"):
     run_offline(_config(hopper_file), str(tmp_path / "hopper"), progress=False)

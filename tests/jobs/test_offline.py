@@ -15,8 +15,9 @@ from rlkit_jax.training import core, evaluation
 from rlkit_jax.agents import IQL
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer
 from rlkit_jax.data import DatasetError, load, write_d4rl_hdf5
+from rlkit_jax.envs.make import time_limit
 from rlkit_jax.offline import (
-    ALGOS, OfflineConfig, create_fn, load_trained, prepare_dataset, run_offline, with_data_prompt,
+    ALGOS, OfflineConfig, create_fn, load_trained, prepare_dataset, run_offline, with_data_prompt, with_task_horizon,
 )
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -314,6 +315,21 @@ def test_return_conditioned_runs_are_prompted_with_the_data_best_return(hopper_f
   given = _config(hopper_file, algo="rvs", num_updates=4, eval_every=4, updates_per_call=4, agent_kwargs={"target_return": 50.0})
   assert with_data_prompt(given, np.array([1.0, 900.0])) is given
   assert with_data_prompt(_config(hopper_file), np.array([1.0, 900.0])).agent_kwargs == {}  # IQL has no prompt
+
+
+def test_conditioned_agents_take_the_task_time_limit_as_horizon(hopper_file):
+  """RvS's and DT's H becomes the evaluation task's time limit unless the run gives it; the MuJoCo
+  tasks' 1000 (the agents' default) and a task without one leave the settings as they were."""
+  assert time_limit("Hopper-v5") == 1000 and time_limit("gymnasium_robotics:PointMaze_Medium-v3") == 600
+  assert time_limit("NoSuchTask-v0") is None and time_limit("Ant") == 1000
+  for algo in ("rvs", "dt"):
+    config = _config(hopper_file, algo=algo)
+    assert with_task_horizon(config, 600).agent_kwargs == {"horizon": 600}
+    assert with_task_horizon(config, 1000) is config and with_task_horizon(config, None) is config
+  given = _config(hopper_file, algo="rvs", agent_kwargs={"horizon": 700})
+  assert with_task_horizon(given, 600) is given
+  iql = _config(hopper_file)
+  assert with_task_horizon(iql, 600) is iql  # no horizon to set
 
 
 def test_algorithms_that_read_no_reward_skip_reward_scaling(hopper_file):
