@@ -17,7 +17,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 import cli  # noqa: E402
-from reference.intervals import iqm_intervals  # noqa: E402
+from reference.intervals import iqm_interval  # noqa: E402
 from rlkit_jax.envs.evaluation import evaluate
 from rlkit_jax.generation.maze import waypoint_controller
 from rlkit_jax.offline import load_trained
@@ -63,8 +63,8 @@ def main(argv):
   for policy in dict.fromkeys(r["policy"] for r in rows):
     cells = []
     for row in (r for r in rows if r["policy"] == policy):
-      point, interval = iqm_intervals({"x": np.asarray(row["per_seed"])}, reps=2000)
-      row["iqm"], row["ci"] = float(point["x"][0]), [float(interval["x"][0, 0]), float(interval["x"][1, 0])]
+      iqm, low, high = iqm_interval(np.asarray(row["per_seed"]))
+      row["iqm"], row["ci"] = iqm, [low, high]
       cells.append(f"{row['iqm']:.2f} [{row['ci'][0]:.2f}, {row['ci'][1]:.2f}]")
     lines.append(f"| {policy} | " + " | ".join(cells) + " |")
   table = "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 import cli  # noqa: E402
-from reference.intervals import iqm_intervals  # noqa: E402
+from reference.intervals import iqm_interval  # noqa: E402
 from rlkit_jax.offline import load_trained
 from rlkit_jax.training.evaluation import evaluate_agents
 
@@ -24,11 +24,6 @@ _TARGETS = flags.DEFINE_list("targets", ["0", "1000", "2000", "3000"], "Target r
 _EPISODES = flags.DEFINE_integer("episodes", 5, "Episodes per seed and target.")
 _DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "Extra folder holding the runs' datasets.")
 _OUT = flags.DEFINE_string("out", "docs/prompt_curve", "Output prefix: <out>.md, <out>.png, <out>.json.")
-
-
-def _iqm_interval(scores: np.ndarray) -> tuple[float, float, float]:
-  point, interval = iqm_intervals({"x": scores}, reps=2000)
-  return float(point["x"][0]), float(interval["x"][0, 0]), float(interval["x"][1, 0])
 
 
 def main(argv):
@@ -46,7 +41,7 @@ def main(argv):
       prompted = agents.replace(target_return=jnp.full(num_runs, target, jnp.float32))
       returns = evaluate_agents(prompted, dataset.env_id, episodes_per_seed=_EPISODES.value, seed=10_000)
       per_seed = returns.mean(axis=1)
-      iqm, low, high = _iqm_interval(per_seed)
+      iqm, low, high = iqm_interval(per_seed)
       rows.append({"target": target, "per_seed": per_seed.tolist(), "iqm": iqm, "ci": [low, high]})
       print(f"{config.algo} {config.dataset} target {target:.0f}: {np.round(per_seed)} IQM {iqm:.0f} [{low:.0f}, {high:.0f}]")
     results[workdir] = {

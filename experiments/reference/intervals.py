@@ -29,6 +29,12 @@ def iqm_intervals(finals: dict[str, np.ndarray], reps: int) -> tuple[dict, dict]
   return library.get_interval_estimates(score_dict, iqm, reps=reps, random_state=np.random.RandomState(0))
 
 
+def iqm_interval(scores: np.ndarray, reps: int = 2000) -> tuple[float, float, float]:
+  """``(IQM, low, high)`` of one set of scores ``[S]``: :func:`iqm_intervals` for a single entry."""
+  point, interval = iqm_intervals({"x": scores}, reps=reps)
+  return float(point["x"][0]), float(interval["x"][0, 0]), float(interval["x"][1, 0])
+
+
 def aggregate_intervals(scores: dict[str, np.ndarray], reps: int) -> tuple[dict, dict]:
   """IQM and mean over runs × tasks with 95% stratified-bootstrap intervals (strata = tasks).
 
