@@ -15,6 +15,7 @@ from rlkit_jax.agents.common import agent_options, numeric_hyperparameters
 from rlkit_jax.agents.hyperparameters import check_hyperparameters
 from rlkit_jax.data import preprocessing
 from rlkit_jax.errors import UsageError
+from rlkit_jax.offline import data_checks
 from rlkit_jax.training import core
 
 DEFAULT_DATASET = "hopper-medium-replay-v5"
@@ -234,7 +235,8 @@ def prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[d
 
   Raises:
     UsageError: discrete data for a continuous algorithm or the reverse, naming the valid choices;
-      a goal-conditioned algorithm on a file without the goal layout, or with another goal width.
+      a goal-conditioned algorithm on a file without the goal layout, or with another goal width;
+      a return-conditioned one on a trajectory longer than its horizon H.
     DatasetError, RewardModelError: as the preprocessing steps raise them.
   """
   algo = ALGOS[config.algo]
@@ -252,6 +254,7 @@ def prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[d
     dataset = preprocessing.filter_top_trajectories(dataset, config.top_fraction)
   if getattr(algo.agent_class, "conditions_on_returns", False):  # in the task's units, as the prompt is
     dataset = preprocessing.with_timesteps(preprocessing.with_returns_to_go(dataset, discount=1.0))
+    data_checks.check_horizon(config, dataset)
   if getattr(algo.agent_class, "reads_rewards", True):
     dataset, scaling = preprocessing.scale_rewards(dataset, config.reward_scaling)
   else:  # BC, RvS and DT never read a reward: scaling could only fail (one demonstration) or mislabel the run
@@ -261,26 +264,9 @@ def prepare_dataset(config: OfflineConfig, dataset: data_lib.Dataset) -> tuple[d
   if getattr(algo.agent_class, "needs_next_actions", False):
     dataset = preprocessing.with_next_actions(dataset)
   if getattr(algo.agent_class, "conditions_on_goals", False):
-    check_goal_layout(config, dataset)
+    data_checks.check_goal_layout(config, dataset)
     dataset = preprocessing.with_episode_lengths(preprocessing.with_timesteps(dataset))
   return dataset, scaling
-
-
-def check_goal_layout(config: OfflineConfig, dataset: data_lib.Dataset) -> None:
-  """Refuses a file for a goal-conditioned ``config.algo`` unless its ``goal_dim`` attribute (written
-  by goal-dataset generation, :mod:`rlkit_jax.generation.maze`) equals the agent's ``goal_dim``."""
-  wanted = int(config.hyperparameters()["goal_dim"])
-  stored = dataset.attrs.get("goal_dim")
-  if stored is None:
-    raise UsageError(
-        f"--algo={config.algo} needs a goal dataset, but {dataset.source} has no 'goal_dim' attribute (observations "
-        "[achieved_goal, desired_goal, state]); fix: make one with experiments/make_maze_dataset.py, or pick another --algo"
-    )
-  if int(stored) != wanted:
-    raise UsageError(
-        f"{dataset.source}: attribute 'goal_dim' is {stored} but --algo={config.algo} has goal_dim={wanted}; "
-        f"fix: --hparams=goal_dim={stored}"
-    )
 
 
 def relabel_with_reward_model(dataset: data_lib.Dataset, path: str) -> data_lib.Dataset:

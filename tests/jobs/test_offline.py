@@ -16,6 +16,7 @@ from rlkit_jax.agents import IQL
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer
 from rlkit_jax.data import DatasetError, load, write_d4rl_hdf5
 from rlkit_jax.envs.make import time_limit
+from rlkit_jax.errors import UsageError
 from rlkit_jax.offline import (
     ALGOS, OfflineConfig, create_fn, load_trained, prepare_dataset, run_offline, with_data_prompt, with_task_horizon,
 )
@@ -330,6 +331,22 @@ def test_conditioned_agents_take_the_task_time_limit_as_horizon(hopper_file):
   assert with_task_horizon(given, 600) is given
   iql = _config(hopper_file)
   assert with_task_horizon(iql, 600) is iql  # no horizon to set
+
+
+def test_conditioned_agents_refuse_trajectories_longer_than_their_horizon(hopper_file):
+  """RvS and DT on a file whose longest trajectory exceeds H (given, or any setting of a sweep) get one
+  line naming the file, the length and the fix; an H that covers it passes."""
+  data = load(hopper_file)
+  starts = np.flatnonzero(np.r_[True, data.episode_ends[:-1]])
+  longest = int(np.max(np.diff(np.r_[starts, len(data.episode_ends)])))
+  for algo in ("rvs", "dt"):
+    short = _config(hopper_file, algo=algo, agent_kwargs={"horizon": longest - 1})
+    with pytest.raises(UsageError, match=rf"trajectory of {longest} steps.*horizon H = {longest - 1}; fix: --hparams=horizon={longest}"):
+      prepare_dataset(short, data)
+    prepare_dataset(_config(hopper_file, algo=algo, agent_kwargs={"horizon": longest}), data)
+  swept = _config(hopper_file, algo="rvs", sweep={"horizon": (longest, longest - 1)})
+  with pytest.raises(UsageError, match="horizon H"):
+    prepare_dataset(swept, data)
 
 
 def test_algorithms_that_read_no_reward_skip_reward_scaling(hopper_file):
