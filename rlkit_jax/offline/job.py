@@ -58,7 +58,9 @@ def run_offline(
     non-finite chunk, the non-finite metrics and a one-line ``message``. A diverged seed's score
     is None and is left out of the mean and std (None if every seed of a setting diverged);
     ``metrics.csv`` has no rows for it after it diverged, and its checkpointed agent is its last
-    finite one. On a goal task (one whose step info reports success, e.g. PointMaze) every
+    finite one. A finite runaway is only reported: a seed whose mean Q on dataset actions is more
+    than a range's width outside :func:`rlkit_jax.training.evaluation.return_range` gets a warning
+    line at that evaluation and keeps training. On a goal task (one whose step info reports success, e.g. PointMaze) every
     ``metrics.csv`` row also has ``success_rate``, the share of its evaluation episodes that
     reached the goal.
 
@@ -117,6 +119,8 @@ def run_offline(
   if has_q:  # a fixed probe set for the offline model-selection signals
     probe = np.random.default_rng(config.seed).permutation(len(dataset))[:Q_PROBE_SIZE]
     probe_observations, probe_actions = jax.device_put((observations[probe], actions[probe]))
+    discounts = [{**config.hyperparameters(), **setting}.get("discount") for setting in settings]
+    q_ranges = [evaluation.return_range(dataset.transitions.rewards, d) if d is not None else (-np.inf, np.inf) for d in discounts]
   start_step = int(state.step)
   score = functools.partial(normalized_score, ref_min_score=dataset.ref_min_score, ref_max_score=dataset.ref_max_score)
   bar = tqdm.tqdm(total=config.num_updates, initial=start_step, desc=f"{config.algo} {dataset.name}", disable=not progress)
@@ -142,6 +146,14 @@ def run_offline(
       logged = dict(jax.device_get(train_metrics))
       if has_q:
         logged.update(jax.device_get(evaluation.q_diagnostics(state.agents, probe_observations, probe_actions)))
+        for r in range(len(last_scores)):
+          low, high = q_ranges[core.setting_and_seed(r, num_seeds)[0]]
+          q, width = float(logged["q_dataset_actions"][r]), high - low  # a range's width of slack: early noise is no alarm
+          if divergence.active[r] and not low - width <= q <= high + width:
+            bar.write(
+                f"warning: {run_label(r, settings, num_seeds)}: mean Q on dataset actions {q:.4g} at step {step} is far outside "
+                f"[{low:.4g}, {high:.4g}], where every discounted return of the (scaled) rewards lies: its critic is diverging"
+            )
       rows = [
           {
               "step": step,

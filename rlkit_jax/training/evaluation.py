@@ -170,3 +170,17 @@ def q_diagnostics(agents: Any, observations: jax.Array, actions: jax.Array) -> d
     return {"q_dataset_actions": jnp.mean(q_data), "q_policy_actions": jnp.mean(q_policy)}
 
   return jax.vmap(one)(agents)
+
+
+def return_range(rewards: np.ndarray, discount: float) -> tuple[float, float]:
+  """``(low, high)``: the range no discounted return of these rewards can leave, whatever the policy,
+  ``[min(r, 0), max(r, 0)] / (1 − γ)`` (an episode's end bootstraps 0). A critic whose mean Q on the
+  data's own actions (:func:`q_diagnostics`) is outside it is overestimating without bound.
+
+  Args:
+    rewards: the rewards the agents were trained on (after scaling), ``[N]``.
+    discount: γ in [0, 1).
+  """
+  rewards = np.asarray(rewards, dtype=np.float64)
+  return min(float(rewards.min()), 0.0) / (1.0 - discount), max(float(rewards.max()), 0.0) / (1.0 - discount)
+

@@ -249,6 +249,26 @@ def test_bc_logs_no_q_diagnostics(reference_run, hopper_file, tmp_path):
     assert "q_policy_actions" in next(csv.DictReader(f))
 
 
+def test_a_critic_far_outside_the_return_range_is_reported(hopper_file, tmp_path, monkeypatch, capsys):
+  """A seed whose mean Q on dataset actions is far outside [min(r, 0), max(r, 0)] / (1 − γ) (AWAC's
+  seed 0 on hopper-medium-expert reached 1.4e5 against a bound near 100) gets a warning naming it;
+  a seed inside the range does not."""
+  real = evaluation.q_diagnostics
+
+  def runaway(agents, observations, actions):
+    out = real(agents, observations, actions)
+    return {**out, "q_dataset_actions": out["q_dataset_actions"].at[1].set(1e9)}
+
+  monkeypatch.setattr(evaluation, "q_diagnostics", runaway)
+  run_offline(_config(hopper_file, num_updates=5, eval_every=5), str(tmp_path), progress=False)
+  printed = capsys.readouterr()
+  lines = [line for line in (printed.out + printed.err).splitlines() if "critic is diverging" in line]
+  assert len(lines) == 1 and "seed 1" in lines[0] and "1e+09" in lines[0], lines
+  low, high = evaluation.return_range(np.array([-0.5, 2.0]), discount=0.9)
+  assert (low, high) == pytest.approx((-5.0, 20.0))
+  assert evaluation.return_range(np.array([1.0, 3.0]), discount=0.5) == pytest.approx((0.0, 6.0))
+
+
 def test_dataset_is_shared_not_copied_per_seed(hopper_file):
   dataset = load(hopper_file)
   create = functools.partial(IQL.create, observation_dim=11, action_dim=3, hidden_dims=(8, 8))
