@@ -251,7 +251,7 @@ def test_bc_logs_no_q_diagnostics(reference_run, hopper_file, tmp_path):
 
 def test_a_critic_far_outside_the_return_range_is_reported(hopper_file, tmp_path, monkeypatch, capsys):
   """A seed whose mean Q on dataset actions is far outside [min(r, 0), max(r, 0)] / (1 − γ) (AWAC's
-  seed 0 on hopper-medium-expert reached 1.4e5 against a bound near 100) gets a warning naming it;
+  seed 0 on hopper-medium-expert reached 1.4e5 against a bound of 183) gets a warning naming it;
   a seed inside the range does not."""
   real = evaluation.q_diagnostics
 
