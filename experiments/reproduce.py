@@ -28,8 +28,7 @@ from rlkit_jax import data as data_lib
 from rlkit_jax.data.preprocessing import REWARD_SCALINGS
 from rlkit_jax.envs import evaluate, normalized_score
 from rlkit_jax.errors import UsageError
-from rlkit_jax.envs.make import time_limit
-from rlkit_jax.offline import DEFAULT_DATASET, OfflineConfig, prepare_dataset, run_offline, with_data_prompt, with_task_horizon
+from rlkit_jax.offline import DEFAULT_DATASET, OfflineConfig, prepare_dataset, run_offline, with_dataset_defaults
 from rlkit_jax.training.evaluation import evaluation_seed
 
 _ALGO = flags.DEFINE_string("algo", "iql", "Algorithm, on both sides: " + ", ".join(sorted(d3rlpy_configs.ALGOS)) + ".")
@@ -84,8 +83,7 @@ def main(argv):
   run_reference = _SIDE.value in ("both", "reference")
   if run_reference:  # before any training: a missing extra or algorithm is a one-line error now
     dataset = data_lib.load(config.dataset, dataset_dir=_DATASET_DIR.value, env_id=config.env_id)
-    # the job's prompt and horizon rules, for both sides
-    config = with_task_horizon(with_data_prompt(config, dataset.episode_returns()), time_limit(dataset.env_id))
+    config = with_dataset_defaults(config, dataset)  # the job's prompt and horizon rules, for both sides
     if _REFERENCE.value == "jax_corl":
       if config.algo not in jax_corl_side.ALGOS:
         raise UsageError(

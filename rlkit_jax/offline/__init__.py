@@ -12,9 +12,9 @@ from rlkit_jax.offline.config import (
     with_data_prompt,
     with_task_horizon,
 )
-from rlkit_jax.offline.job import load_trained, run_label, run_offline
+from rlkit_jax.offline.job import load_trained, run_label, run_offline, with_dataset_defaults
 
 __all__ = [
     "ALGOS", "Algorithm", "DEFAULT_DATASET", "OfflineConfig", "create_fn", "prepare_dataset", "relabel_with_reward_model",
-    "load_trained", "run_label", "run_offline", "with_data_prompt", "with_task_horizon",
+    "load_trained", "run_label", "run_offline", "with_data_prompt", "with_dataset_defaults", "with_task_horizon",
 ]

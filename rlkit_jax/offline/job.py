@@ -36,6 +36,14 @@ def run_label(run: int, settings: Sequence[Mapping[str, float]], num_seeds: int)
   return f"seed {core.setting_and_seed(run, num_seeds)[1]}" + (f" of {setting}" if setting else "")
 
 
+def with_dataset_defaults(config: OfflineConfig, dataset: data_lib.Dataset) -> OfflineConfig:
+  """``config`` with the settings the job takes from the data and its task where the run leaves them:
+  a return-conditioned agent's prompt (:func:`~rlkit_jax.offline.with_data_prompt`) and its horizon
+  (:func:`~rlkit_jax.offline.with_task_horizon`). Applied by :func:`run_offline`, and by anything that
+  must train on the same settings (``experiments/reproduce.py``'s reference side)."""
+  return with_task_horizon(with_data_prompt(config, dataset.episode_returns()), time_limit(dataset.env_id))
+
+
 def run_offline(
     config: OfflineConfig, workdir: str, *, resume: bool = False, progress: bool = True, dataset_dir: Optional[str] = None
 ) -> dict[str, Any]:
@@ -60,9 +68,9 @@ def run_offline(
     ``metrics.csv`` has no rows for it after it diverged, and its checkpointed agent is its last
     finite one. A finite runaway is only reported: a seed whose mean Q on dataset actions is more
     than a range's width outside :func:`rlkit_jax.training.evaluation.return_range` gets a warning
-    line at that evaluation and keeps training. On a goal task (one whose step info reports success, e.g. PointMaze) every
-    ``metrics.csv`` row also has ``success_rate``, the share of its evaluation episodes that
-    reached the goal.
+    line at that evaluation and keeps training. On a goal task (one whose step info reports
+    success, e.g. PointMaze) every ``metrics.csv`` row also has ``success_rate``, the share of its
+    evaluation episodes that reached the goal.
 
   Raises:
     ValueError: a bad setting, or a dataset whose action space does not fit ``config.algo``
@@ -79,7 +87,7 @@ def run_offline(
     )
   data_returns = dataset.episode_returns()
   data_digest = dataset.digest()  # of the file's data, before reward scaling or normalisation
-  config = with_task_horizon(with_data_prompt(config, data_returns), time_limit(dataset.env_id))
+  config = with_dataset_defaults(config, dataset)
   dataset, scaling = prepare_dataset(config, dataset)
   observations, actions = dataset.transitions.observations, dataset.transitions.actions
   observation_dim = observations.shape[1]

@@ -183,4 +183,3 @@ def return_range(rewards: np.ndarray, discount: float) -> tuple[float, float]:
   """
   rewards = np.asarray(rewards, dtype=np.float64)
   return min(float(rewards.min()), 0.0) / (1.0 - discount), max(float(rewards.max()), 0.0) / (1.0 - discount)
-
