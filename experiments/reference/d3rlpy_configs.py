@@ -106,7 +106,10 @@ def _dt(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
       ("segments", "K rows inside one trajectory, padded and masked at its start",
        "d3rlpy's sample_trajectory_batch; a trajectory without a termination carries one extra zero-action row (to_mdp_dataset)"),
       ("evaluation prompt", f"R̂₀ = {h['target_return']:g}, minus each reward", "the same (StatefulTransformerWrapper per episode)"),
-      _INIT,
+      ("loss", "squared action error summed over real positions, divided by their count",
+       "squared action error averaged over B·K positions, padding included"),
+      ("initialisation", f"flax's defaults: LeCun-normal kernels, zero biases, timestep table N(0, 1/{embed})",
+       "GPT-2's N(0, 0.02) for the blocks and the timestep table, PyTorch's default for the embeddings and the head"),
   ]
 
 
