@@ -103,6 +103,10 @@ class Checkpointer:
     """The newest complete step, or None if the folder has none."""
     return self._manager.latest_step()
 
+  def all_steps(self) -> list[int]:
+    """The steps kept in the folder, oldest first."""
+    return sorted(self._manager.all_steps())
+
   def save(self, step: int, state: Any, extra: Optional[dict[str, Any]] = None) -> None:
     """Saves ``state`` (any pytree of arrays, typed keys allowed) and JSON ``extra`` at ``step``;
     waits until it is on disk."""

@@ -27,11 +27,13 @@ Relabelling every stored transition whenever the reward model changes is PEBBLE'
 al., `PEBBLE <https://arxiv.org/abs/2106.05091>`_, 2021, Sec. 4.2): the off-policy agent keeps its
 whole replay buffer, consistent with the current reward.
 
-Resume: env episodes do not survive a restart. A resumed run resets every env (with a seed derived
-from the run seed, the seed index and the checkpoint step) and marks the last stored row of each
-seed as a time-out, so the interrupted episode ends there in the replay. Everything else (agents,
-replay, PRNG keys, reward source state) continues exactly; a resumed run is reproducible, but not
-identical to an uninterrupted one.
+Resume: a checkpoint holds the agents, replay, PRNG keys and reward source state, and beside it
+the envs mid-episode (:mod:`rlkit_jax.online.env_state`), so a resumed run on a MuJoCo task goes on
+exactly as the uninterrupted one would have (same replay, same metrics, same agents). Where the envs
+cannot be put back (another simulator, or a run folder from before env states were saved), the
+resumed run resets every env (with a seed derived from the run seed, the seed index and the
+checkpoint step) and marks the last stored row of each seed as a time-out, so the interrupted
+episode ends there in the replay: reproducible, but not identical to an uninterrupted run.
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ from rlkit_jax.data.registry import reference_scores
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.envs.evaluation import normalized_score
 from rlkit_jax.errors import DivergenceError
-from rlkit_jax.online import acting, replay, report
+from rlkit_jax.online import acting, env_state, replay, report
 from rlkit_jax.online import resume as resume_lib
 from rlkit_jax.online.config import OnlineConfig, env_seed, make_checked_env
 from rlkit_jax.rewards.base import ReplayView, RewardSource, reward_factory, reward_settings
@@ -134,10 +136,10 @@ def train_online(
   Args:
     config: the run's settings.
     workdir: output folder (created): ``config.json``, ``metrics.csv``, ``summary.json``,
-      ``checkpoints/``.
-    resume: continue from the newest checkpoint in ``workdir`` (same settings required); the envs
-      restart with a fresh reset (module docstring); rows of ``metrics.csv`` logged after that
-      checkpoint are dropped.
+      ``checkpoints/``, ``env_states/``.
+    resume: continue from the newest checkpoint in ``workdir`` (same settings required); MuJoCo
+      envs continue their episodes, others restart with a fresh reset (module docstring); rows of
+      ``metrics.csv`` logged after that checkpoint are dropped.
     reward_source: use this object instead of building ``config.reward`` from
       :data:`REWARD_SOURCES`; its ``name`` must equal ``config.reward`` (the name recorded).
     on_evaluation: an :data:`EvaluationHook` whose columns join the ``metrics.csv`` rows.
@@ -224,11 +226,13 @@ def _train(
       },
   )
 
+  observations = np.stack([env.reset(seed=env_seed(config.seed, i, step))[0] for i, env in enumerate(envs)])
+  episodes = acting.EpisodeLog.empty(num_seeds, SUCCESS_TESTS.get(config.env_id))
+  if step and not env_state.load(workdir, step, envs, observations, episodes):  # the envs restart
+    resume_lib.end_interrupted_episodes(host, step)
   buffer = replay.transitions(host, labels, 0, num_steps)
   del labels
   seed_rows = [{k: v[i] for k, v in host.items()} for i in range(num_seeds)]  # views, written by acting.act_chunk
-  observations = np.stack([env.reset(seed=env_seed(config.seed, i, step))[0] for i, env in enumerate(envs)])
-  episodes = acting.EpisodeLog.empty(num_seeds, SUCCESS_TESTS.get(config.env_id))
   sac_metrics: dict[str, np.ndarray] = {name: np.full(num_seeds, np.nan) for name in SAC_METRICS}
   start_step, last_returns = step, None
   started = time.time()
@@ -297,6 +301,7 @@ def _train(
       state = resume_lib.checkpoint_state(agents, act_keys, update_keys, reward_key, reward_source, host, buffer.rewards, step)
       saved_progress = resume_lib.Progress(elapsed_before + time.time() - started, relabels, reward_metrics, divergence)
       checkpointer.save(step, state, saved_progress.to_json())
+      env_state.save(workdir, step, envs, observations, episodes, keep=checkpointer.all_steps())
   bar.close()
   checkpointer.close()
   if last_returns is None:  # resumed a finished run: report its last logged evaluation

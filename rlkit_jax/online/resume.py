@@ -3,8 +3,9 @@
 A checkpoint holds the S agents, their PRNG keys, the first ``step`` rows of the host replay and of
 the device buffer's reward labels, and the reward source's state (:func:`checkpoint_state`); its
 extra JSON holds the run's bookkeeping (:class:`Progress`). :func:`restore` reads the newest one
-back into a fresh run: the envs cannot be restored, so the interrupted episodes end at the last
-stored row (marked as time-outs) and the envs restart with a fresh reset.
+back into a fresh run. The envs mid-episode are saved beside it (:mod:`rlkit_jax.online.env_state`);
+where they cannot be put back, :func:`end_interrupted_episodes` ends the interrupted episodes at the
+last stored row and the envs restart with a fresh reset.
 """
 from __future__ import annotations
 
@@ -66,8 +67,7 @@ def restore(
   """Reads the newest checkpoint into a fresh run (the arguments give its structure).
 
   ``host`` and ``labels`` (``[S, num_steps]``) are filled in place up to the checkpoint's step, and
-  the reward source takes its state back; each seed's last stored row becomes a time-out unless it
-  terminated.
+  the reward source takes its state back.
 
   Returns:
     ``(step, {"agents", "act_keys", "update_keys", "reward_key"}, progress)``.
@@ -83,7 +83,6 @@ def restore(
   for name, array in saved["host"].items():
     host[name][:, :step] = array
   labels[:, :step] = saved["rewards"]
-  host["timeouts"][:, step - 1] |= ~host["terminals"][:, step - 1]  # the interrupted episodes end here
   progress = Progress(
       elapsed_s=float(extra.get("elapsed_s", 0.0)),
       relabels=int(extra.get("relabels", 0)),
@@ -91,6 +90,12 @@ def restore(
       divergence=DivergenceLog(num_seeds, extra.get("diverged", [])),
   )
   return step, {name: saved[name] for name in ("agents", "act_keys", "update_keys", "reward_key")}, progress
+
+
+def end_interrupted_episodes(host: dict[str, np.ndarray], step: int) -> None:
+  """For a resume whose envs restart: each seed's last stored row (``step - 1``) becomes a time-out
+  unless it terminated, so the interrupted episodes end there in the replay."""
+  host["timeouts"][:, step - 1] |= ~host["terminals"][:, step - 1]
 
 
 def restore_or_start(

@@ -138,3 +138,8 @@ def test_a_killed_generation_resumes_from_its_last_checkpoint(monkeypatch, tmp_p
   with h5py.File(paths["expert"]) as f:
     assert f.attrs["expert_snapshot_step"] == 300
     assert f.attrs["expert_eval_return"] == pytest.approx(stochastic[-1, 0])
+  # The envs continued their episodes from the checkpoint: the files are the uninterrupted run's.
+  uninterrupted = generate.make_d4rl_datasets("Hopper-v5", str(tmp_path / "uninterrupted"), seed=0, kinds=["expert"], **SMALL)
+  assert load(paths["expert"]).digest() == load(uninterrupted["expert"]).digest()
+  assert sorted(os.listdir(os.path.join(run, "env_states"))) == ["200.pkl", "300.pkl"]  # the kept checkpoints' steps
+  assert load_metrics(os.path.join(tmp_path, "uninterrupted", "runs", "Hopper-v5-seed0"), "stochastic_return")[1].tolist() == stochastic.tolist()

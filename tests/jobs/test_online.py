@@ -84,7 +84,7 @@ def reference(tmp_path_factory):
 
 def test_run_writes_outputs_is_deterministic_and_seeds_differ(reference, tmp_path):
   workdir, run = reference
-  assert sorted(os.listdir(workdir)) == ["checkpoints", "config.json", "metrics.csv", "summary.json"]
+  assert sorted(os.listdir(workdir)) == ["checkpoints", "config.json", "env_states", "metrics.csv", "summary.json"]
   assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["100", "200"]
   rows = _rows(workdir)
   assert [(int(r["step"]), int(r["seed_index"])) for r in rows] == [(100, 0), (100, 1), (200, 0), (200, 1)]
@@ -159,16 +159,34 @@ def test_resume_continues_from_the_checkpoint(tmp_path, capsys):
   assert [(int(r["step"]), int(r["seed_index"])) for r in resumed_rows] == [(100, 0), (100, 1), (200, 0), (200, 1)]
   assert resumed_rows[:2] == full_rows[:2]  # earlier rows kept as they were
   assert resumed.summary["relabels"] == 2
-  # The replay up to the checkpoint is restored; the interrupted episodes end at its last row.
-  replay = train_online(_config(reward="action_cost"), full, resume=True, reward_source=ActionCost(), progress=False).replay
-  np.testing.assert_array_equal(resumed.replay.observations[:, :100], replay.observations[:, :100])
-  assert np.all(resumed.replay.timeouts[:, 99] | resumed.replay.terminals[:, 99])
+  # The envs continued their episodes from the checkpoint: the run is the uninterrupted one.
+  finished = train_online(_config(reward="action_cost"), full, resume=True, reward_source=ActionCost(), progress=False)
+  for name in ("observations", "actions", "next_observations", "terminals", "timeouts"):
+    np.testing.assert_array_equal(getattr(resumed.replay, name), getattr(finished.replay, name), err_msg=name)
+  assert resumed_rows == full_rows
+  jax.tree.map(np.testing.assert_array_equal, _params(resumed.agents), _params(finished.agents))
   np.testing.assert_allclose(
       np.asarray(resumed.buffer.rewards), -3.0 * np.sum(np.square(resumed.replay.actions), axis=-1), rtol=1e-6
   )
   # Resuming a finished run reports its last evaluation.
   again = run_online(_config(reward="action_cost"), killed, resume=True, reward_source=ActionCost(), progress=False)
   assert again["return_per_seed"] == resumed.summary["return_per_seed"]
+
+
+def test_resume_without_env_states_restarts_the_episodes(tmp_path):
+  """A run folder without the envs' states (made before they were saved) still resumes: the replay
+  up to the checkpoint is restored and the interrupted episodes end at its last row."""
+  full, killed = str(tmp_path / "full"), str(tmp_path / "killed")
+  finished = train_online(_config(), full, progress=False)
+  assert sorted(os.listdir(os.path.join(full, "env_states"))) == ["100.pkl", "200.pkl"]
+  shutil.copytree(full, killed)
+  shutil.rmtree(os.path.join(killed, "checkpoints", "200"))
+  shutil.rmtree(os.path.join(killed, "env_states"))
+  os.remove(os.path.join(killed, "summary.json"))
+  resumed = train_online(_config(), killed, resume=True, progress=False)
+  np.testing.assert_array_equal(resumed.replay.observations[:, :100], finished.replay.observations[:, :100])
+  assert np.all(resumed.replay.timeouts[:, 99] | resumed.replay.terminals[:, 99])
+  assert not np.array_equal(resumed.replay.observations[:, 100:], finished.replay.observations[:, 100:])
 
 
 def test_results_and_plot_read_run_folders(reference, tmp_path):
@@ -225,3 +243,17 @@ def test_script_refuses_unknown_reward(tmp_path):
       capture_output=True, text=True, timeout=120,
   )
   assert out.returncode == 2 and "valid choices: classifier, gail, preferences, success, true" in out.stderr
+
+
+def test_env_states_of_a_task_without_mujoco_are_not_saved(tmp_path):
+  """Pendulum has no MjData: no snapshot, no file, and a load finds nothing (the episodes restart)."""
+  import gymnasium as gym
+  from rlkit_jax.online import acting, env_state
+
+  envs = [gym.make("Pendulum-v1") for _ in range(2)]
+  observations = np.stack([env.reset(seed=i)[0] for i, env in enumerate(envs)])
+  episodes = acting.EpisodeLog.empty(2)
+  assert env_state.snapshot(envs[0]) is None
+  env_state.save(str(tmp_path), 100, envs, observations, episodes, keep=[100])
+  assert not os.path.exists(tmp_path / env_state.FOLDER)
+  assert not env_state.load(str(tmp_path), 100, envs, observations, episodes)
