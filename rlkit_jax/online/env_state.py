@@ -1,11 +1,14 @@
 """The online job's envs mid-episode, saved beside each checkpoint, so that a resumed run continues
 its training episodes where the checkpoint left them and goes on exactly as an uninterrupted run.
 
-A MuJoCo task's whole simulator state is its ``mujoco.MjData`` (positions, velocities, the
-solver's warm start and every quantity derived from them), which ``mujoco`` pickles; with the env's
-random generator (what ``reset`` draws from) and the time limit's step count, it is all that the
-next ``step`` or ``reset`` reads. Tasks of other simulators have no snapshot here: a resumed run
-restarts their episodes (:func:`rlkit_jax.online.resume.end_interrupted_episodes`).
+The state of one of gymnasium's own MuJoCo tasks (``gymnasium.envs.mujoco``: Hopper, Walker2d,
+HalfCheetah, Ant, Reacher, Swimmer, …) is its ``mujoco.MjData`` (positions, velocities, the
+solver's warm start and every quantity derived from them; Reacher's target is in its positions),
+which ``mujoco`` pickles; with the env's random generator (what ``reset`` draws from) and the time
+limit's step count, it is all that the next ``step`` or ``reset`` reads. Other tasks have no
+snapshot here, as they may keep episode state outside the simulator (gymnasium-robotics' mazes
+keep their goal in the env object): a resumed run restarts their episodes
+(:func:`rlkit_jax.online.resume.end_interrupted_episodes`).
 
 Files: ``<workdir>/env_states/<step>.pkl``, one per kept checkpoint step, written after the
 checkpoint; they hold the S envs' snapshots, the observations the seeds act on next ``[S, O]`` and
@@ -35,11 +38,12 @@ def _time_limit(env: gym.Env) -> Optional[gym.wrappers.TimeLimit]:
 
 
 def snapshot(env: gym.Env) -> Optional[dict[str, Any]]:
-  """Everything ``env`` reads at its next ``step``/``reset``, or None for a task that is not MuJoCo."""
-  try:
-    import mujoco
-  except ImportError:
+  """Everything ``env`` reads at its next ``step``/``reset``, or None for a task that is not one of
+  gymnasium's MuJoCo tasks."""
+  if not type(env.unwrapped).__module__.startswith("gymnasium.envs.mujoco"):
     return None
+  import mujoco
+
   data = getattr(env.unwrapped, "data", None)
   if not isinstance(data, mujoco.MjData):
     return None

@@ -28,12 +28,12 @@ al., `PEBBLE <https://arxiv.org/abs/2106.05091>`_, 2021, Sec. 4.2): the off-poli
 whole replay buffer, consistent with the current reward.
 
 Resume: a checkpoint holds the agents, replay, PRNG keys and reward source state, and beside it
-the envs mid-episode (:mod:`rlkit_jax.online.env_state`), so a resumed run on a MuJoCo task goes on
-exactly as the uninterrupted one would have (same replay, same metrics, same agents). Where the envs
-cannot be put back (another simulator, or a run folder from before env states were saved), the
-resumed run resets every env (with a seed derived from the run seed, the seed index and the
-checkpoint step) and marks the last stored row of each seed as a time-out, so the interrupted
-episode ends there in the replay: reproducible, but not identical to an uninterrupted run.
+the envs mid-episode (:mod:`rlkit_jax.online.env_state`), so a resumed run on one of gymnasium's
+MuJoCo tasks goes on exactly as the uninterrupted one would have (same replay, same metrics, same
+agents). Where the envs cannot be put back (other tasks, or a run folder from before env states
+were saved), the resumed run resets every env (with a seed derived from the run seed, the seed
+index and the checkpoint step) and marks the last stored row of each seed as a time-out, so the
+interrupted episode ends there in the replay: reproducible, but not identical to an uninterrupted run.
 """
 from __future__ import annotations
 
@@ -137,8 +137,8 @@ def train_online(
     config: the run's settings.
     workdir: output folder (created): ``config.json``, ``metrics.csv``, ``summary.json``,
       ``checkpoints/``, ``env_states/``.
-    resume: continue from the newest checkpoint in ``workdir`` (same settings required); MuJoCo
-      envs continue their episodes, others restart with a fresh reset (module docstring); rows of
+    resume: continue from the newest checkpoint in ``workdir`` (same settings required); the envs
+      of gymnasium's MuJoCo tasks continue their episodes, others restart (module docstring); rows of
       ``metrics.csv`` logged after that checkpoint are dropped.
     reward_source: use this object instead of building ``config.reward`` from
       :data:`REWARD_SOURCES`; its ``name`` must equal ``config.reward`` (the name recorded).
