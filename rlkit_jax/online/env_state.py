@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 from typing import Any, Iterable, Optional, Sequence
 
 import gymnasium as gym
@@ -55,12 +56,13 @@ def snapshot(env: gym.Env) -> Optional[dict[str, Any]]:
   }
 
 
-def restore(env: gym.Env, saved: dict[str, Any]) -> None:
-  """Puts ``env`` (made and reset once, so its wrappers allow ``step``) in the state ``saved``."""
+def restore(env: gym.Env, saved: dict[str, Any], data: Any) -> None:
+  """Puts ``env`` (made and reset once, so its wrappers allow ``step``) in the state ``saved``,
+  whose unpickled ``MjData`` is ``data``."""
   import mujoco
 
   unwrapped = env.unwrapped
-  mujoco.mj_copyData(unwrapped.data, unwrapped.model, pickle.loads(saved["data"]))
+  mujoco.mj_copyData(unwrapped.data, unwrapped.model, data)
   unwrapped.np_random.bit_generator.state = saved["np_random"]
   limit = _time_limit(env)
   if limit is not None and saved["elapsed_steps"] is not None:
@@ -98,17 +100,28 @@ def save(
 def load(workdir: str, step: int, envs: Sequence[gym.Env], observations: np.ndarray, episodes: EpisodeLog) -> bool:
   """Puts the envs, ``observations`` (``[S, O]``, in place) and ``episodes`` back as they were at
   ``step``. Returns False, changing nothing, when no file for ``step`` exists (a run made before
-  env states were saved, a task without snapshots, or a kill between checkpoint and file) or it
-  holds another number of envs."""
+  env states were saved, a task without snapshots, or a kill between checkpoint and file), or it
+  does not fit these envs (another number of them, another model) or cannot be read (a warning
+  says why): the caller then restarts the episodes."""
   path = _path(workdir, step)
   if not os.path.exists(path):
     return False
-  with open(path, "rb") as f:
-    state = pickle.load(f)
-  if len(state["envs"]) != len(envs):
+  try:
+    with open(path, "rb") as f:
+      state = pickle.load(f)
+    datas = [pickle.loads(saved["data"]) for saved in state["envs"]]
+  except Exception as e:  # a file from another mujoco version, or damaged: resume without it
+    warnings.warn(f"{path}: unreadable ({type(e).__name__}: {e}); the envs restart their episodes")
     return False
-  for env, saved in zip(envs, state["envs"]):
-    restore(env, saved)
+  fits = len(datas) == len(envs) and all(
+      d.qpos.shape == env.unwrapped.data.qpos.shape and d.qvel.shape == env.unwrapped.data.qvel.shape
+      for d, env in zip(datas, envs)
+  )
+  if not fits:
+    warnings.warn(f"{path}: saved for other envs; the envs restart their episodes")
+    return False
+  for env, saved, data in zip(envs, state["envs"], datas):
+    restore(env, saved, data)
   observations[:] = state["observations"]
   episodes.running[:] = state["running"]
   episodes.finished, episodes.successes = state["finished"], state["successes"]

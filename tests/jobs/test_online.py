@@ -257,3 +257,29 @@ def test_env_states_of_a_task_without_mujoco_are_not_saved(tmp_path):
   env_state.save(str(tmp_path), 100, envs, observations, episodes, keep=[100])
   assert not os.path.exists(tmp_path / env_state.FOLDER)
   assert not env_state.load(str(tmp_path), 100, envs, observations, episodes)
+
+
+def test_env_states_round_trip_and_a_damaged_file_is_skipped(tmp_path):
+  import gymnasium as gym
+  from rlkit_jax.online import acting, env_state
+
+  def make():
+    envs = [gym.make("Hopper-v5") for _ in range(2)]
+    return envs, np.stack([env.reset(seed=i)[0] for i, env in enumerate(envs)]), acting.EpisodeLog.empty(2)
+
+  envs, observations, episodes = make()
+  for env in envs:
+    env.step(np.full(3, 0.5, np.float32))
+  episodes.running[:] = [1.5, 2.5]
+  env_state.save(str(tmp_path), 100, envs, observations + 1.0, episodes, keep=[100])
+  fresh, fresh_observations, fresh_episodes = make()
+  assert env_state.load(str(tmp_path), 100, fresh, fresh_observations, fresh_episodes)
+  np.testing.assert_array_equal(fresh_observations, observations + 1.0)
+  assert fresh_episodes.running.tolist() == [1.5, 2.5]
+  action = np.full(3, -0.3, np.float32)
+  for env, other in zip(envs, fresh):
+    np.testing.assert_array_equal(env.step(action)[0], other.step(action)[0])
+  with open(tmp_path / env_state.FOLDER / "100.pkl", "wb") as f:
+    f.write(b"not a pickle")
+  with pytest.warns(UserWarning, match="100.pkl: unreadable"):
+    assert not env_state.load(str(tmp_path), 100, fresh, fresh_observations, fresh_episodes)
