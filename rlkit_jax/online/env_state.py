@@ -30,29 +30,19 @@ from rlkit_jax.online.acting import EpisodeLog
 FOLDER = "env_states"
 
 
-def _time_limit(env: gym.Env) -> Optional[gym.wrappers.TimeLimit]:
-  while isinstance(env, gym.Wrapper):
-    if isinstance(env, gym.wrappers.TimeLimit):
-      return env
-    env = env.env
-  return None
-
-
 def snapshot(env: gym.Env) -> Optional[dict[str, Any]]:
   """Everything ``env`` reads at its next ``step``/``reset``, or None for a task that is not one of
   gymnasium's MuJoCo tasks."""
   if not type(env.unwrapped).__module__.startswith("gymnasium.envs.mujoco"):
     return None
-  import mujoco
-
-  data = getattr(env.unwrapped, "data", None)
-  if not isinstance(data, mujoco.MjData):
-    return None
-  limit = _time_limit(env)
+  try:
+    elapsed_steps = env.get_wrapper_attr("_elapsed_steps")  # gymnasium's TimeLimit
+  except AttributeError:  # no time limit
+    elapsed_steps = None
   return {
-      "data": pickle.dumps(data),
+      "data": pickle.dumps(env.unwrapped.data),
       "np_random": env.unwrapped.np_random.bit_generator.state,
-      "elapsed_steps": None if limit is None else limit._elapsed_steps,
+      "elapsed_steps": elapsed_steps,
   }
 
 
@@ -64,9 +54,8 @@ def restore(env: gym.Env, saved: dict[str, Any], data: Any) -> None:
   unwrapped = env.unwrapped
   mujoco.mj_copyData(unwrapped.data, unwrapped.model, data)
   unwrapped.np_random.bit_generator.state = saved["np_random"]
-  limit = _time_limit(env)
-  if limit is not None and saved["elapsed_steps"] is not None:
-    limit._elapsed_steps = saved["elapsed_steps"]
+  if saved["elapsed_steps"] is not None:
+    env.set_wrapper_attr("_elapsed_steps", saved["elapsed_steps"])
 
 
 def _path(workdir: str, step: int) -> str:
