@@ -1,0 +1,80 @@
+"""Which rows an IQL run's advantage weights favour on a two-policy file (medium-expert: the medium
+policy's rows, then the expert's). Loads a finished run's agents (every seed), scores each row of
+the file it trained on with the target critics and the value, as its actor loss does
+(A = min_e Q_e(s, a) − V(s), weight min(exp(βA), max_weight)), and prints Markdown:
+
+* per seed: the share of the total weight on the second policy's rows (%BC's top-10% episodes put
+  all of it there), the weights' effective sample size, the spread of the two critics' disagreement
+  Q_1 − Q_2 on the same rows, and the correlation of A between seeds;
+* by step within the episode: mean A and mean V of each policy's rows (the first steps are where
+  both policies act from the same start states).
+
+  python experiments/evidence/advantage_by_source.py --run=runs/table100k_walker/iql/walker2d-medium-expert-v5 \
+      --first=walker2d-medium-v5 --dataset_dir=datasets
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
+import cli  # noqa: E402
+from rlkit_jax import data as data_lib
+from rlkit_jax.data.dataset import trajectory_bounds
+from rlkit_jax.offline.job import load_trained, prepare_dataset
+
+_RUN = flags.DEFINE_string("run", None, "Folder of a finished (or checkpointed) IQL run.", required=True)
+_FIRST = flags.DEFINE_string("first", None, "Dataset whose rows open the run's file (e.g. walker2d-medium-v5).", required=True)
+_DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "Extra folder to look for the datasets in.")
+_BANDS = (0, 5, 10, 20, 50, 200, 1000)
+
+
+def main(argv):
+  del argv
+  config, agents, dataset = load_trained(_RUN.value, dataset_dir=_DATASET_DIR.value)
+  if not hasattr(agents, "value"):
+    raise SystemExit(f"--run={_RUN.value}: a {config.algo} run has no value network; give an IQL run.")
+  first, _ = prepare_dataset(config, data_lib.load(_FIRST.value, dataset_dir=_DATASET_DIR.value))
+  split = len(first.transitions.observations)
+  t = dataset.transitions
+  observations, actions = jnp.asarray(t.observations), jnp.asarray(t.actions)
+
+  def score(agent):
+    q = agent.critic.apply_fn({"params": agent.target_critic_params}, observations, actions)  # [E, N]
+    v = agent.value.apply_fn({"params": agent.value.params}, observations)
+    return q, v
+
+  q, v = (np.asarray(x) for x in jax.lax.map(score, agents))  # [S, E, N], [S, N]
+  advantages = q.min(axis=1) - v
+  num_rows = v.shape[1]
+  weights = np.minimum(np.exp(np.asarray(agents.temperature)[:, None] * advantages), np.asarray(agents.max_weight)[:, None])
+  second = np.arange(num_rows) >= split
+  starts, stops = trajectory_bounds(dataset.episode_ends)
+  step = np.arange(num_rows) - np.repeat(starts, stops - starts)
+
+  print(f"{_RUN.value}: {config.algo}, {num_rows} rows ({split} from {_FIRST.value}, then {num_rows - split}), "
+        f"β = {float(agents.temperature[0])}\n")
+  print("| seed | weight share on the second policy's rows | ESS / N | std(Q_1 − Q_2) |")
+  print("|---|---|---|---|")
+  for s, w in enumerate(weights):
+    print(f"| {s} | {w[second].sum() / w.sum():.3f} | {w.sum() ** 2 / (w ** 2).sum() / len(w):.3f} | {np.std(q[s, 0] - q[s, -1]):.2f} |")
+  pairs = [f"{a}–{b}: {np.corrcoef(advantages[a], advantages[b])[0, 1]:.2f}" for a, b in itertools.combinations(range(len(advantages)), 2)]
+  print(f"\nCorrelation of A between seeds, over all rows: {', '.join(pairs)}\n")
+  print("| step in episode | A, first policy | A, second policy | V, first policy | V, second policy |")
+  print("|---|---|---|---|---|")
+  for lo, hi in zip(_BANDS[:-1], _BANDS[1:]):
+    band = (step >= lo) & (step < hi)
+    mean = lambda x, rows, form: format(x[:, rows].mean(), form) if rows.any() else "–"  # noqa: E731
+    cells = [mean(advantages, band & side, "+.2f") for side in (~second, second)]
+    cells += [mean(v, band & side, ".1f") for side in (~second, second)]
+    print(f"| [{lo}, {hi}) | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+  cli.run(main)
