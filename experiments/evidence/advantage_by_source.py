@@ -6,11 +6,12 @@ the file it trained on with the target critics and the value, as its actor loss 
 * per seed: the share of the total weight on the second policy's rows (%BC's top-10% episodes put
   all of it there), the weights' effective sample size, the spread of the two critics' disagreement
   Q_1 − Q_2 on the same rows, and the correlation of A between seeds;
+* with ``--temperatures``, the same share at other β (the same critics, weights recomputed);
 * by step within the episode: mean A and mean V of each policy's rows (the first steps are where
   both policies act from the same start states).
 
   python experiments/evidence/advantage_by_source.py --run=runs/table100k_walker/iql/walker2d-medium-expert-v5 \
-      --first=walker2d-medium-v5 --dataset_dir=datasets
+      --first=walker2d-medium-v5 --dataset_dir=datasets --temperatures=10,30
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from rlkit_jax.offline.job import load_trained, prepare_dataset
 _RUN = flags.DEFINE_string("run", None, "Folder of a finished (or checkpointed) IQL run.", required=True)
 _FIRST = flags.DEFINE_string("first", None, "Dataset whose rows open the run's file (e.g. walker2d-medium-v5).", required=True)
 _DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "Extra folder to look for the datasets in.")
+_TEMPERATURES = flags.DEFINE_list("temperatures", [], "Other β at which to recompute the weight share from the same advantages.")
 _BANDS = (0, 5, 10, 20, 50, 200, 1000)
 
 
@@ -64,6 +66,10 @@ def main(argv):
   print("|---|---|---|---|")
   for s, w in enumerate(weights):
     print(f"| {s} | {w[second].sum() / w.sum():.3f} | {w.sum() ** 2 / (w ** 2).sum() / len(w):.3f} | {np.std(q[s, 0] - q[s, -1]):.2f} |")
+  for beta in map(float, _TEMPERATURES.value):
+    w = np.minimum(np.exp(beta * advantages), np.asarray(agents.max_weight)[:, None])
+    print(f"\nAt β = {beta:g}, the same advantages give the second policy's rows a weight share of "
+          + ", ".join(f"{x[second].sum() / x.sum():.3f}" for x in w) + " (seeds 0, 1, ...)")
   pairs = [f"{a}–{b}: {np.corrcoef(advantages[a], advantages[b])[0, 1]:.2f}" for a, b in itertools.combinations(range(len(advantages)), 2)]
   print(f"\nCorrelation of A between seeds, over all rows: {', '.join(pairs)}\n")
   print("| step in episode | A, first policy | A, second policy | V, first policy | V, second policy |")

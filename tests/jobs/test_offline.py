@@ -399,10 +399,10 @@ def test_advantage_by_source_script_reads_an_iql_run(hopper_file, reference_run,
   first = str(tmp_path / "first.hdf5")
   write_d4rl_hdf5(first, head, {"env_id": "Hopper-v5"})
   script = os.path.join(REPO, "experiments", "evidence", "advantage_by_source.py")
-  out = subprocess.run([sys.executable, script, f"--run={reference_run[0]}", f"--first={first}"],
+  out = subprocess.run([sys.executable, script, f"--run={reference_run[0]}", f"--first={first}", "--temperatures=10"],
                        capture_output=True, text=True, timeout=300)
   assert out.returncode == 0, out.stderr[-2000:]
-  assert "(100 from" in out.stdout
+  assert "(100 from" in out.stdout and "At β = 10," in out.stdout
   seeds = [line.split("|")[2:-1] for line in out.stdout.splitlines() if line.startswith(("| 0 |", "| 1 |"))]
   assert len(seeds) == 2 and all(0 < float(share) < 1 and 0 < float(ess) <= 1 for share, ess, _ in seeds)
   bands = [line for line in out.stdout.splitlines() if line.startswith("| [")]
