@@ -1,11 +1,12 @@
-"""Which rows an IQL run's advantage weights favour on a two-policy file (medium-expert: the medium
-policy's rows, then the expert's). Loads a finished run's agents (every seed), scores each row of
-the file it trained on with the target critics and the value, as its actor loss does
-(A = min_e Q_e(s, a) − V(s), weight min(exp(βA), max_weight)), and prints Markdown:
+"""Which rows an IQL or AWR run's advantage weights favour on a two-policy file (medium-expert: the
+medium policy's rows, then the expert's). Loads a finished run's agents (every seed), scores each
+row of the file it trained on as its actor loss does (IQL: A = min_e Q_e(s, a) − V(s) with the
+target critics; AWR: A = R_t − V(s), standardised; weight min(exp(βA), max_weight)), and prints
+Markdown:
 
 * per seed: the share of the total weight on the second policy's rows (%BC's top-10% episodes put
   all of it there), the weights' effective sample size, the spread of the two critics' disagreement
-  Q_1 − Q_2 on the same rows, and the correlation of A between seeds;
+  Q_1 − Q_2 on the same rows (IQL), and the correlation of A between seeds;
 * with ``--temperatures``, the same share at other β (the same critics, weights recomputed);
 * by step within the episode: mean A and mean V of each policy's rows (the first steps are where
   both policies act from the same start states).
@@ -30,30 +31,38 @@ from rlkit_jax import data as data_lib
 from rlkit_jax.data.dataset import trajectory_bounds
 from rlkit_jax.offline.job import load_trained, prepare_dataset
 
-_RUN = flags.DEFINE_string("run", None, "Folder of a finished (or checkpointed) IQL run.", required=True)
+_RUN = flags.DEFINE_string("run", None, "Folder of a finished (or checkpointed) IQL or AWR run.", required=True)
 _FIRST = flags.DEFINE_string("first", None, "Dataset whose rows open the run's file (e.g. walker2d-medium-v5).", required=True)
 _DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "Extra folder to look for the datasets in.")
 _TEMPERATURES = flags.DEFINE_list("temperatures", [], "Other β at which to recompute the weight share from the same advantages.")
 _BANDS = (0, 5, 10, 20, 50, 200, 1000)
 
 
+def advantages_and_values(agents, transitions):
+  """Per seed, the advantages as the run's actor weights them and V, ``[S, N]`` each, and the
+  critics' Q ``[S, E, N]`` (None for AWR): IQL A = min_e Q_e(s, a) − V(s) with the target critics;
+  AWR A = R_t − V(s), standardised over the file (the agent standardises over each batch)."""
+  observations = jnp.asarray(transitions.observations)
+  v = np.asarray(jax.lax.map(lambda agent: agent.value.apply_fn({"params": agent.value.params}, observations), agents))
+  if hasattr(agents, "critic"):
+    actions = jnp.asarray(transitions.actions)
+    q = np.asarray(jax.lax.map(
+        lambda agent: agent.critic.apply_fn({"params": agent.target_critic_params}, observations, actions), agents))
+    return q.min(axis=1) - v, v, q
+  advantages = np.asarray(transitions.returns_to_go)[None] - v
+  if agents.normalize_advantages:
+    advantages = (advantages - advantages.mean(axis=1, keepdims=True)) / (advantages.std(axis=1, keepdims=True) + 1e-5)
+  return advantages, v, None
+
+
 def main(argv):
   del argv
   config, agents, dataset = load_trained(_RUN.value, dataset_dir=_DATASET_DIR.value)
   if not hasattr(agents, "value"):
-    raise SystemExit(f"--run={_RUN.value}: a {config.algo} run has no value network; give an IQL run.")
+    raise SystemExit(f"--run={_RUN.value}: a {config.algo} run has no value network; give an IQL or AWR run.")
   first, _ = prepare_dataset(config, data_lib.load(_FIRST.value, dataset_dir=_DATASET_DIR.value))
   split = len(first.transitions.observations)
-  t = dataset.transitions
-  observations, actions = jnp.asarray(t.observations), jnp.asarray(t.actions)
-
-  def score(agent):
-    q = agent.critic.apply_fn({"params": agent.target_critic_params}, observations, actions)  # [E, N]
-    v = agent.value.apply_fn({"params": agent.value.params}, observations)
-    return q, v
-
-  q, v = (np.asarray(x) for x in jax.lax.map(score, agents))  # [S, E, N], [S, N]
-  advantages = q.min(axis=1) - v
+  advantages, v, q = advantages_and_values(agents, dataset.transitions)
   num_rows = v.shape[1]
   weights = np.minimum(np.exp(np.asarray(agents.temperature)[:, None] * advantages), np.asarray(agents.max_weight)[:, None])
   second = np.arange(num_rows) >= split
@@ -65,7 +74,8 @@ def main(argv):
   print("| seed | weight share on the second policy's rows | ESS / N | std(Q_1 − Q_2) |")
   print("|---|---|---|---|")
   for s, w in enumerate(weights):
-    print(f"| {s} | {w[second].sum() / w.sum():.3f} | {w.sum() ** 2 / (w ** 2).sum() / len(w):.3f} | {np.std(q[s, 0] - q[s, -1]):.2f} |")
+    disagreement = "–" if q is None else f"{np.std(q[s, 0] - q[s, -1]):.2f}"
+    print(f"| {s} | {w[second].sum() / w.sum():.3f} | {w.sum() ** 2 / (w ** 2).sum() / len(w):.3f} | {disagreement} |")
   for beta in map(float, _TEMPERATURES.value):
     w = np.minimum(np.exp(beta * advantages), np.asarray(agents.max_weight)[:, None])
     print(f"\nAt β = {beta:g}, the same advantages give the second policy's rows a weight share of "
