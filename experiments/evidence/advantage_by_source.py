@@ -62,6 +62,9 @@ def main(argv):
     raise SystemExit(f"--run={_RUN.value}: a {config.algo} run has no value network; give an IQL or AWR run.")
   first, _ = prepare_dataset(config, data_lib.load(_FIRST.value, dataset_dir=_DATASET_DIR.value))
   split = len(first.transitions.observations)
+  if not np.array_equal(first.transitions.observations, dataset.transitions.observations[:split]):
+    raise SystemExit(f"--first={_FIRST.value}: its rows are not the first {split} rows of the run's dataset "
+                     f"({config.dataset}); give the file the run's file starts with (medium-expert: medium).")
   advantages, v, q = advantages_and_values(agents, dataset.transitions)
   num_rows = v.shape[1]
   weights = np.minimum(np.exp(np.asarray(agents.temperature)[:, None] * advantages), np.asarray(agents.max_weight)[:, None])

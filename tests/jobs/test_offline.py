@@ -391,7 +391,8 @@ def test_algorithms_that_read_no_reward_skip_reward_scaling(hopper_file):
 def test_advantage_by_source_script_reads_an_iql_run(hopper_file, reference_run, tmp_path):
   """experiments/evidence/advantage_by_source.py on the reference IQL run, its file split after
   the first 100 rows: one row per seed with a weight share in (0, 1), every step band filled; an
-  AWR run's rows (no critics); a one-line refusal for a run without a value network."""
+  AWR run's rows (no critics); one-line refusals for a run without a value network and for a
+  --first file that does not open the run's file."""
   import h5py
 
   with h5py.File(hopper_file) as f:
@@ -418,3 +419,8 @@ def test_advantage_by_source_script_reads_an_iql_run(hopper_file, reference_run,
   assert len(seeds) == 2 and all(0 < float(share) < 1 and critics.strip() == "–" for share, _, critics in seeds)
   out = subprocess.run([sys.executable, script, f"--run={runs['bc']}", f"--first={first}"], capture_output=True, text=True, timeout=300)
   assert out.returncode != 0 and "a bc run has no value network" in out.stderr and "Traceback" not in out.stderr
+  with h5py.File(hopper_file) as f:
+    tail = {k: f[k][-100:] for k in f if isinstance(f[k], h5py.Dataset)}
+  write_d4rl_hdf5(first, tail, {"env_id": "Hopper-v5"})
+  out = subprocess.run([sys.executable, script, f"--run={runs['awr']}", f"--first={first}"], capture_output=True, text=True, timeout=300)
+  assert out.returncode != 0 and "are not the first 100 rows" in out.stderr and "Traceback" not in out.stderr
