@@ -28,7 +28,8 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 import cli  # noqa: E402
 from rlkit_jax import data as data_lib
-from rlkit_jax.data.dataset import trajectory_bounds
+from rlkit_jax import objectives
+from rlkit_jax.data.preprocessing import with_timesteps
 from rlkit_jax.offline.job import load_trained, prepare_dataset
 
 _RUN = flags.DEFINE_string("run", None, "Folder of a finished (or checkpointed) IQL or AWR run.", required=True)
@@ -67,10 +68,10 @@ def main(argv):
                      f"({config.dataset}); give the file the run's file starts with (medium-expert: medium).")
   advantages, v, q = advantages_and_values(agents, dataset.transitions)
   num_rows = v.shape[1]
-  weights = np.minimum(np.exp(np.asarray(agents.temperature)[:, None] * advantages), np.asarray(agents.max_weight)[:, None])
+  weights_at = jax.vmap(lambda a, beta, clip: objectives.advantage_weights(a, temperature=beta, max_weight=clip))
+  weights = np.asarray(weights_at(advantages, agents.temperature, agents.max_weight))
   second = np.arange(num_rows) >= split
-  starts, stops = trajectory_bounds(dataset.episode_ends)
-  step = np.arange(num_rows) - np.repeat(starts, stops - starts)
+  step = np.asarray(with_timesteps(dataset).transitions.timesteps)
 
   print(f"{_RUN.value}: {config.algo}, {num_rows} rows ({split} from {_FIRST.value}, then {num_rows - split}), "
         f"β = {float(agents.temperature[0])}\n")
@@ -80,7 +81,7 @@ def main(argv):
     disagreement = "–" if q is None else f"{np.std(q[s, 0] - q[s, -1]):.2f}"
     print(f"| {s} | {w[second].sum() / w.sum():.3f} | {w.sum() ** 2 / (w ** 2).sum() / len(w):.3f} | {disagreement} |")
   for beta in map(float, _TEMPERATURES.value):
-    w = np.minimum(np.exp(beta * advantages), np.asarray(agents.max_weight)[:, None])
+    w = np.asarray(weights_at(advantages, jnp.full(len(advantages), beta), agents.max_weight))
     print(f"\nAt β = {beta:g}, the same advantages give the second policy's rows a weight share of "
           + ", ".join(f"{x[second].sum() / x.sum():.3f}" for x in w) + " (seeds 0, 1, ...)")
   pairs = [f"{a}–{b}: {np.corrcoef(advantages[a], advantages[b])[0, 1]:.2f}" for a, b in itertools.combinations(range(len(advantages)), 2)]
