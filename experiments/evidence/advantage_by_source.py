@@ -50,10 +50,10 @@ def advantages_and_values(agents, transitions):
     q = np.asarray(jax.lax.map(
         lambda agent: agent.critic.apply_fn({"params": agent.target_critic_params}, observations, actions), agents))
     return q.min(axis=1) - v, v, q
-  advantages = np.asarray(transitions.returns_to_go)[None] - v
+  advantages = jnp.asarray(transitions.returns_to_go)[None] - v
   if agents.normalize_advantages:
-    advantages = (advantages - advantages.mean(axis=1, keepdims=True)) / (advantages.std(axis=1, keepdims=True) + 1e-5)
-  return advantages, v, None
+    advantages = jax.vmap(objectives.normalize_advantages)(advantages)
+  return np.asarray(advantages), v, None
 
 
 def main(argv):

@@ -18,8 +18,6 @@ from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.networks import GaussianPolicy, ValueFunction
 from rlkit_jax.agents.hyperparameters import NON_NEGATIVE, POSITIVE, checked_create
 
-_ADVANTAGE_EPS = 1e-5  # added to the advantages' standard deviation, as in the AWR reference code
-
 
 @functools.lru_cache(maxsize=None)
 def _networks(action_dim: int, hidden_dims: tuple[int, ...]):
@@ -38,7 +36,7 @@ class AWR(GaussianPolicyMean, flax.struct.PyTreeNode):
   2. Actor step: minimise ``-min(exp(β Â), max_weight) · log π(a_t|s_t)`` with ``A = R_t - V(s_t)``
      from the *updated* V (as the reference code re-evaluates V before its actor phase).
      With ``normalize_advantages`` (default) ``Â = (A - mean_B A) / (std_B A + 1e-5)`` over the
-     batch, otherwise ``Â = A``.
+     batch (:func:`rlkit_jax.objectives.normalize_advantages`), otherwise ``Â = A``.
 
   Temperature. The paper writes the weight as ``exp(A / β_paper)``; this library's ``temperature``
   is the inverse, ``β = 1 / β_paper`` (weight = exp(β·A), as for IQL). The reference code
@@ -149,10 +147,7 @@ class AWR(GaussianPolicyMean, flax.struct.PyTreeNode):
     value_grads, value_info = jax.grad(value_loss_fn, has_aux=True)(self.value.params)
     value = self.value.apply_gradients(grads=value_grads)
     advantages = returns - value.apply_fn({"params": value.params}, batch.observations)
-    if self.normalize_advantages:
-      weighted = (advantages - jnp.mean(advantages)) / (jnp.std(advantages) + _ADVANTAGE_EPS)
-    else:
-      weighted = advantages
+    weighted = objectives.normalize_advantages(advantages) if self.normalize_advantages else advantages
     weights = objectives.advantage_weights(weighted, temperature=self.temperature, max_weight=self.max_weight)
 
     actor, actor_info = advantage_weighted_actor_step(

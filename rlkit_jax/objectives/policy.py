@@ -82,6 +82,32 @@ def sequence_action_error(predicted: ArrayLike, actions: ArrayLike, mask: ArrayL
   return jnp.where(jnp.asarray(mask, bool), squared, 0.0)
 
 
+def normalize_advantages(advantages: ArrayLike, *, eps: ArrayLike = 1e-5) -> jax.Array:
+  r"""AWR's batch normalisation of advantages ``(A − mean_B A) / (std_B A + ε)``, gradient stopped.
+
+  Makes the temperature β of :func:`advantage_weights` act on advantages in units of their spread
+  over the batch, whatever the scale of the rewards. The standard deviation is the population one
+  (``ddof=0``).
+
+  Args:
+    advantages: A, shape ``[B]``, float, reward units (AWR: return to go minus V(s)).
+    eps: ε > 0 added to the standard deviation, so a batch of equal advantages gives zeros (1e-5, the
+      AWR reference code's); may be traced.
+
+  Returns:
+    Shape ``[B]``, unitless, mean 0 and standard deviation just under 1; no gradient.
+
+  References:
+    Peng et al., `Advantage-Weighted Regression <https://arxiv.org/abs/1910.00177>`_, 2019,
+    Sec. 5 and its reference code (advantages normalised per batch before Eq. (7)'s exponent).
+  """
+  chex.assert_rank(advantages, 1)
+  chex.assert_type(advantages, float)
+  advantages = jnp.asarray(advantages)
+  normalized = (advantages - jnp.mean(advantages)) / (jnp.std(advantages) + eps)
+  return jax.lax.stop_gradient(normalized)
+
+
 def advantage_weights(
     advantages: ArrayLike, *, temperature: ArrayLike, max_weight: ArrayLike = 100.0
 ) -> jax.Array:

@@ -58,6 +58,12 @@ def np_squared_td_error(q, y):
   return (q - y[None, :]) ** 2
 
 
+def np_normalize_advantages(a, eps):
+  # AWR reference code: (A - mean) / (std + eps), population std.
+  (a,) = _f64(a)
+  return (a - a.mean()) / (np.sqrt(np.mean((a - a.mean()) ** 2)) + eps)
+
+
 def np_advantage_weights(a, beta, max_w):
   (a,) = _f64(a)
   return np.minimum(np.exp(beta * a), max_w)
@@ -364,6 +370,14 @@ CASES = [
         lambda rng: (_normal(rng, B, scale=2.0),),
         [(0.0, 100.0), (1.0, 100.0), (3.0, 100.0), (10.0, 100.0), (3.0, 20.0)],
         {0: None},  # weights carry no gradient
+    ),
+    Case(
+        "normalize_advantages",
+        lambda a, eps: obj.normalize_advantages(a, eps=eps),
+        np_normalize_advantages,
+        lambda rng: (_normal(rng, B, scale=30.0),),
+        [(1e-5,), (1.0,)],
+        {0: None},  # standardised advantages feed the weights only: gradient stopped
     ),
     Case(
         "advantage_weighted_loss",
@@ -915,6 +929,13 @@ def test_advantage_weights_clip_at_max_weight(transform):
   np.testing.assert_array_equal(grads[1], np.zeros(5))
 
 
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_normalize_advantages_of_equal_advantages_is_zero(transform):
+  # ε keeps a batch without spread finite: every advantage is then the mean.
+  out = transform(obj.normalize_advantages)(jnp.full(4, 7.0))
+  np.testing.assert_array_equal(out, np.zeros(4))
+
+
 def test_iql_actor_loss_clips_and_uses_min_over_critics():
   log_probs = jnp.array([-1.0, -2.0])
   target_q = jnp.array([[5.0, 100.0], [1.0, 200.0]])  # min over E: [1, 100]
@@ -958,6 +979,8 @@ MISMATCHES = {
     "squared_td_error_size": lambda: obj.squared_td_error(_Q, jnp.zeros(3)),
     "bc_loss_rank": lambda: obj.bc_loss(_COL),
     "advantage_weights_rank": lambda: obj.advantage_weights(_COL, temperature=1.0),
+    "normalize_advantages_rank": lambda: obj.normalize_advantages(_COL),
+    "normalize_advantages_int": lambda: obj.normalize_advantages(jnp.zeros(4, jnp.int32)),
     "awr_size1": lambda: obj.advantage_weighted_loss(_V4, _V1, temperature=1.0),
     "sac_actor_size1": lambda: obj.sac_actor_loss(_V4, _V1, alpha=0.2),
     "sac_actor_column": lambda: obj.sac_actor_loss(_V4, _COL, alpha=0.2),
