@@ -14,7 +14,7 @@ from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
-from rlkit_jax.agents.hyperparameters import NON_NEGATIVE, POSITIVE, checked_create
+from rlkit_jax.agents.hyperparameters import NON_NEGATIVE, POSITIVE, REAL, checked_create
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.networks import DecisionTransformerNet
 
@@ -86,7 +86,9 @@ class DecisionTransformer(flax.struct.PyTreeNode):
   """
 
   action_space = "continuous"
-  hyperparameter_ranges = {"return_scale": POSITIVE, "learning_rate": POSITIVE, "weight_decay": NON_NEGATIVE}
+  hyperparameter_ranges = {
+      "return_scale": POSITIVE, "learning_rate": POSITIVE, "weight_decay": NON_NEGATIVE, "target_return": REAL,
+  }
   needs_returns_to_go = False
   conditions_on_returns = True  # the offline job fills returns_to_go (γ = 1, task units) and timesteps
   reads_rewards = False  # the offline job skips reward scaling

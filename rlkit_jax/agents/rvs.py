@@ -15,7 +15,7 @@ from jax.typing import ArrayLike
 from rlkit_jax import objectives
 from rlkit_jax.agents.bc import BC
 from rlkit_jax.agents.common import train_state
-from rlkit_jax.agents.hyperparameters import POSITIVE, checked_create
+from rlkit_jax.agents.hyperparameters import POSITIVE, REAL, checked_create
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import diag_gaussian_log_prob
 from rlkit_jax.networks import GaussianPolicy
@@ -49,7 +49,7 @@ class RvS(flax.struct.PyTreeNode):
   """
 
   action_space = "continuous"
-  hyperparameter_ranges = {"horizon": POSITIVE, "outcome_scale": POSITIVE}
+  hyperparameter_ranges = {"horizon": POSITIVE, "outcome_scale": POSITIVE, "target_return": REAL}
   needs_returns_to_go = False
   conditions_on_returns = True  # the offline job fills returns_to_go (γ = 1, task units) and timesteps
   reads_rewards = False  # the offline job skips reward scaling

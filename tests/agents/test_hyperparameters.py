@@ -9,7 +9,8 @@ import jax
 import pytest
 
 from rlkit_jax.training import core
-from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, IQL, SAC, TD3BC
+import rlkit_jax.agents
+from rlkit_jax.agents import AWR, CQL, DQN, IQL, SAC, TD3BC
 from rlkit_jax.agents.common import agent_options
 from rlkit_jax.agents.hyperparameters import OPEN_UNIT, POLYAK, POSITIVE, Range, check_hyperparameters, range_of
 from rlkit_jax.errors import HyperparameterError, UsageError
@@ -17,7 +18,7 @@ from rlkit_jax.offline import OfflineConfig
 from rlkit_jax.online import OnlineConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-AGENTS = [AWAC, AWR, BC, CQL, DQN, IQL, SAC, TD3BC]
+AGENTS = [getattr(rlkit_jax.agents, name) for name in rlkit_jax.agents.__all__]  # every agent the package exports
 
 
 def test_ranges_print_and_contain_as_intervals():

@@ -7,7 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agent_testing import BATCH, HIDDEN, A, O, assert_trees_equal, assert_update_is_pure, member, member_keys, random_batch
+from agent_testing import (
+    BATCH, HIDDEN, A, O, assert_trees_equal, assert_update_is_pure, member, member_keys, random_batch, trees_differ,
+)
 from rlkit_jax import objectives
 from rlkit_jax.agents import EDAC, SACN
 
@@ -76,5 +78,7 @@ def test_seeds_and_eta_vmapped_with_fifty_critics_is_one_program():
   new, info = vmapped(agents.replace(key=jax.random.clone(agents.key)), batch)
   assert info["diversity"].shape == (4,) and np.all(np.isfinite(info["critic_loss"]))
   assert_trees_equal(member(new, 0), member(new, 1))
-  own, _ = update(members[2], batch)
-  assert_trees_equal(member(new, 2), own, rtol=1e-5, atol=1e-6)
+  for i in (1, 2, 3):  # η = 1, 0.5 and 0 (member 0 equals member 1)
+    own, _ = update(members[i], batch)
+    assert_trees_equal(member(new, i), own, rtol=1e-5, atol=1e-6)
+  assert trees_differ(member(new, 2).critic.params, member(new, 3).critic.params)  # same key, η 0.5 vs 0

@@ -35,6 +35,7 @@ from rlkit_jax.rewards import (
     save_reward_model,
 )
 from rlkit_jax.rewards.pebble import PreferenceReward
+from rlkit_jax.rewards.segments import Queries
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOPPER = os.path.join(REPO, "rlkit_jax", "assets", "hopper-medium-replay-v5.hdf5")
@@ -224,9 +225,17 @@ def test_preference_reward_labels_fits_and_relabels(online):
       rewards, np.asarray(source.rewards(run.replay.observations, run.replay.actions, None)), rtol=1e-5, atol=1e-6
   )
   assert not np.allclose(rewards, run.replay.env_rewards)  # the task's reward is still stored
-  # The stored segments are the replay's, with the oracle's labels.
-  first = source.observations[0, :14]
-  assert np.all(np.isin(first[:, 0, :, 0], run.replay.observations[0, :100, 0]))
+  # The first round's 14 pairs are segments of seed 0's first 100 replay rows, labelled as the oracle
+  # labels those rows' task rewards.
+  observations, env_rewards = np.asarray(run.replay.observations[0, :100]), np.asarray(run.replay.env_rewards[0, :100])
+  stored = source.observations[0, :14]  # [14, 2, L, O]
+  length = stored.shape[2]
+  starts = np.asarray([[[np.array_equal(observations[r:r + length], segment) for r in range(100 - length + 1)].index(True)
+                        for segment in pair] for pair in stored])
+  rewards = env_rewards[starts[..., None] + np.arange(length)].astype(np.float32)
+  np.testing.assert_array_equal(source.actions[0, :14], np.asarray(run.replay.actions[0])[starts[..., None] + np.arange(length)])
+  queries = Queries(np.zeros((14, 2, 3), np.int64), stored, source.actions[0, :14], rewards)
+  np.testing.assert_array_equal(source.labels[0, :14], make_teacher("oracle", seed=0)(queries))
   # Each seed has its own ensemble.
   kernels = jax.tree.leaves(source.models.state.params)
   assert all(not np.allclose(k[0], k[1]) for k in kernels if k.ndim == 4)  # [S, E, in, out] kernels

@@ -43,6 +43,16 @@ def _tiny_dataset():
   return Transitions(observations=zeros, actions=zeros, rewards=zeros[:, 0], terminals=zeros[:, 0], next_observations=zeros)
 
 
+def _random_dataset(n: int = 32):
+  """Distinct random rows, so a batch drawn with other keys gives another update."""
+  from rlkit_jax.data.transitions import Transitions
+
+  rng = np.random.default_rng(0)
+  column = lambda: jnp.asarray(rng.standard_normal((n, 1)), jnp.float32)
+  return Transitions(observations=column(), actions=jnp.tanh(column()), rewards=column()[:, 0],
+                     terminals=jnp.asarray(rng.random(n) < 0.1, jnp.float32), next_observations=column())
+
+
 def test_guard_freezes_the_overflowing_run_at_its_last_finite_state():
   state = core.init_run_state(Overflowing.create, seed=0, num_seeds=1, settings=[{"growth": 10.0}, {"growth": 1.0}])
   train = core.make_train_chunk(batch_size=2, num_updates=10)
@@ -180,7 +190,7 @@ def test_guard_leaves_finite_runs_bit_identical():
 
   create = lambda key: IQL.create(key, 1, 1, hidden_dims=(8,))
   state = core.init_run_state(create, seed=0, num_seeds=2)
-  data = _tiny_dataset()
+  data = _random_dataset()
 
   @jax.jit
   def unguarded(agents, keys):
