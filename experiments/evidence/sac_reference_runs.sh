@@ -2,9 +2,10 @@
 # Online SAC, ours against d3rlpy's in the same loop and SBX's in its own (experiments/reference/reproduce_sac.py):
 # Hopper-v5 at 200k env steps, Walker2d-v5 and HalfCheetah-v5 at 300k, 3 seeds a side. Every run
 # resumes; finished sides are skipped. Needs the [reference] extra. Settings via the environment:
-#   OUT (runs/sac_reference), ENVS ("Hopper-v5 Walker2d-v5 HalfCheetah-v5"), SIDES ("ours reference sbx"),
-#   UPDATE_EVERY (1000: env steps per chunk of as many updates, ours and d3rlpy's; cells of another
-#   value get the suffix _update<N>; SBX updates after every step, in SB3's loop).
+#   OUT (runs/sac_reference), ENVS ("Hopper-v5 Walker2d-v5 HalfCheetah-v5"), SIDES ("ours reference sbx";
+#   also sbx_chunked: SBX updating in our loop's chunks),
+#   UPDATE_EVERY (1000: env steps per chunk of as many updates, ours, d3rlpy's and sbx_chunked's; cells
+#   of another value get the suffix _update<N>; SBX updates after every step, in SB3's loop).
 # Then: python experiments/reference/reproduction_table.py --runs=$OUT --step_name='env steps' --out=docs/sac_reference_cells
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,7 +21,7 @@ for env in $ENVS; do
       echo "== ours $env $(date +%T)"
       python experiments/reference/reproduce_sac.py "${common[@]}" --side=ours $resume | tail -n 1
     else
-      folder=d3rlpy; [ "$side" = sbx ] && folder=sbx
+      folder=d3rlpy; [ "$side" != reference ] && folder=$side
       for seed in 0 1 2; do
         if [ -f "$cell/$folder/seed$seed/metrics.csv" ] && grep -q "^$steps," "$cell/$folder/seed$seed/metrics.csv"; then continue; fi
         resume=""; [ -f "$cell/$folder/seed$seed/state.pkl" ] && resume="--resume"

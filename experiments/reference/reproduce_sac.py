@@ -17,7 +17,9 @@ reference seed saves its model, buffer and RNG states at every evaluation into
 
 ``--side=sbx`` is independent end to end: SBX's SAC (Stable Baselines' JAX SAC) in SB3's own loop,
 one update per env step, with the same settings and evaluation, into ``<workdir>/sbx/seed<i>``
-(:mod:`reference.sbx_side`).
+(:mod:`reference.sbx_side`). ``--side=sbx_chunked`` is the same with our loop's chunks
+(``update_every`` env steps, then as many updates; SB3's ``train_freq`` and ``gradient_steps``), into
+``<workdir>/sbx_chunked/seed<i>``: SBX against SBX then measures what the chunking does.
 """
 from __future__ import annotations
 
@@ -48,14 +50,15 @@ _NUM_STEPS = flags.DEFINE_integer("num_steps", 200_000, "Environment steps per s
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 3, "Seeds (ours: in one program; the reference: --reference_seeds).")
 _SEED = flags.DEFINE_integer("seed", 0, "Run seed.")
 _SIDE = flags.DEFINE_enum(
-    "side", "ours", ["ours", "reference", "sbx"],
-    "Which side to train: ours, d3rlpy's SAC in our loop (reference), or SBX's SAC in its own loop (sbx).",
+    "side", "ours", ["ours", "reference", "sbx", "sbx_chunked"],
+    "Which side to train: ours, d3rlpy's SAC in our loop (reference), SBX's SAC in its own loop, one update "
+    "per env step (sbx), or SBX's SAC updating in our loop's chunks of --update_every (sbx_chunked).",
 )
 _REFERENCE_SEEDS = cli.define_integer_list(
     "reference_seeds", [0], "Reference seed indices to train (one process each is best).", lower_bound=0
 )
 _START_STEPS = flags.DEFINE_integer("start_steps", 5_000, "Uniformly random steps before the first update.")
-_UPDATE_EVERY = flags.DEFINE_integer("update_every", 1_000, "Env steps per chunk of as many updates (ours and d3rlpy; sbx updates every step).")
+_UPDATE_EVERY = flags.DEFINE_integer("update_every", 1_000, "Env steps per chunk of as many updates (ours, d3rlpy and sbx_chunked; sbx updates every step).")
 _EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Env steps between evaluations.")
 _EVAL_EPISODES = flags.DEFINE_integer("eval_episodes", 10, "Episodes per seed and evaluation.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Cell folder: ours/ and d3rlpy/seed<i>/ go inside.", required=True)
@@ -184,10 +187,11 @@ def main(argv):
     summary = run_online(config, os.path.join(workdir, "ours"), resume=_RESUME.value)
     print(f"ours: return {summary['return_mean']:.0f} ± {summary['return_std']:.0f} over {config.num_seeds} seeds")
     return
-  if _SIDE.value == "sbx":
+  if _SIDE.value in ("sbx", "sbx_chunked"):
     for seed_index in _REFERENCE_SEEDS.value:
-      train_sbx_seed(config, seed_index, os.path.join(workdir, "sbx", f"seed{seed_index}"), _RESUME.value,
-                     evaluation_row=functools.partial(evaluation_row, config, seed_index))
+      train_sbx_seed(config, seed_index, os.path.join(workdir, _SIDE.value, f"seed{seed_index}"), _RESUME.value,
+                     evaluation_row=functools.partial(evaluation_row, config, seed_index),
+                     chunked=_SIDE.value == "sbx_chunked")
     return
   for seed_index in _REFERENCE_SEEDS.value:
     train_reference_seed(config, seed_index, os.path.join(workdir, "d3rlpy", f"seed{seed_index}"), _RESUME.value)

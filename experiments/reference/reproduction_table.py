@@ -32,7 +32,7 @@ _OUT = flags.DEFINE_string("out", "docs/reproduction", "Output path prefix (.md,
 _REPS = flags.DEFINE_integer("reps", 50_000, "Bootstrap resamples.")
 _STEP_NAME = flags.DEFINE_string("step_name", "updates", "What a step is (the column and x-axis name): updates, env steps.")
 
-SIDES = ("ours", "d3rlpy", "jax_corl", "sbx")
+SIDES = ("ours", "d3rlpy", "jax_corl", "sbx", "sbx_chunked")
 
 
 def read_side(cell: str, side: str) -> dict | None:

@@ -35,20 +35,23 @@ def require_sbx():
   return sbx, BaseCallback
 
 
-def sbx_settings(config) -> dict[str, Any]:
-  """``sbx.SAC``'s keyword arguments for the online job's ``config`` (one update per env step, whatever
-  ``config.update_every``; everything else sbx's defaults, which are SAC's: two critics, automatic
-  temperature from 1.0, target entropy −|A|)."""
+def sbx_settings(config, *, chunked: bool = False) -> dict[str, Any]:
+  """``sbx.SAC``'s keyword arguments for the online job's ``config``: one update after every env step
+  (SAC's loop), or with ``chunked`` ``config.update_every`` env steps then as many updates, as our
+  loop does (SB3's ``train_freq`` and ``gradient_steps``); everything else sbx's defaults, which are
+  SAC's: two critics, automatic temperature from 1.0, target entropy −|A|."""
+  every = config.update_every if chunked else 1
   return dict(
       learning_rate=3e-4, buffer_size=config.num_steps, learning_starts=config.start_steps,
-      batch_size=config.batch_size, tau=0.005, gamma=0.99, train_freq=1, gradient_steps=1,
+      batch_size=config.batch_size, tau=0.005, gamma=0.99, train_freq=every, gradient_steps=every,
       ent_coef="auto", target_entropy="auto",
       policy_kwargs={"net_arch": [int(h) for h in config.hidden_dims]},
   )
 
 
 def train_sbx_seed(
-    config, seed_index: int, folder: str, resume: bool, *, evaluation_row: Callable[[Callable, int, float], dict[str, Any]]
+    config, seed_index: int, folder: str, resume: bool, *, evaluation_row: Callable[[Callable, int, float], dict[str, Any]],
+    chunked: bool = False,
 ) -> None:
   """One SBX seed to ``config.num_steps`` env steps; ``folder`` gets ``metrics.csv`` (the d3rlpy
   side's columns), ``model.zip``, ``buffer.pkl`` and ``state.pkl``.
@@ -56,6 +59,7 @@ def train_sbx_seed(
   Args:
     evaluation_row: ``(act, step, train_s) -> row``, our evaluator on our seed i's episodes
       (``reproduce_sac.evaluation_row``).
+    chunked: update in chunks of ``config.update_every`` as our loop does (:func:`sbx_settings`).
 
   Raises:
     UsageError: sbx is not installed; ``folder`` holds a run and ``resume`` is False, or a run of
@@ -66,7 +70,8 @@ def train_sbx_seed(
   if os.path.exists(paths["state.pkl"]) and not resume:
     raise UsageError(f"{folder} already holds an sbx run; fix: pass --resume to continue it, or choose another --workdir")
   fingerprint = {**config.to_json(), "seed_index": seed_index, "sbx": sbx.__version__}
-  del fingerprint["update_every"]  # not a setting of this side
+  if not chunked:
+    del fingerprint["update_every"]  # not a setting of the per-step side
   run_seed = config.seed * 1000 + seed_index
   env = make_env(config.env_id)
   rows, elapsed = [], 0.0
@@ -78,7 +83,7 @@ def train_sbx_seed(
     model = sbx.SAC.load(paths["model.zip"], env=env)
     model.load_replay_buffer(paths["buffer.pkl"])
   else:
-    model = sbx.SAC("MlpPolicy", env, seed=run_seed, **sbx_settings(config))
+    model = sbx.SAC("MlpPolicy", env, seed=run_seed, **sbx_settings(config, chunked=chunked))
   os.makedirs(folder, exist_ok=True)
   started = time.time()
 

@@ -275,16 +275,18 @@ def test_one_decision_transformer_update_equals_d3rlpys():
   assert all(float(v) < 1e-5 for v in differences.values()), differences  # each weight moved by about 1e-4
 
 
-def test_sbx_side_runs_its_own_loop_logs_our_steps_and_resumes(tmp_path):
-  """SBX's SAC (where sbx-rl imports) logs at our evaluation steps, refuses to start over a saved run
-  and to resume with other settings (naming the first that differs), and resumes a saved one."""
+@pytest.mark.parametrize("side", ["sbx", "sbx_chunked"])
+def test_sbx_side_runs_its_own_loop_logs_our_steps_and_resumes(tmp_path, side):
+  """SBX's SAC (where sbx-rl imports), per step or in chunks, logs at our evaluation steps, refuses to
+  start over a saved run and to resume with other settings (naming the first that differs), and
+  resumes a saved one."""
   pytest.importorskip("sbx")
   script = os.path.join(EXPERIMENTS, "reference", "reproduce_sac.py")
   tiny = ["--env=Hopper-v5", "--num_steps=400", "--start_steps=100", "--update_every=100", "--eval_every=200",
-          "--eval_episodes=2", "--num_seeds=2", "--side=sbx", "--reference_seeds=1"]
+          "--eval_episodes=2", "--num_seeds=2", f"--side={side}", "--reference_seeds=1"]
   first = _run(script, *tiny, f"--workdir={tmp_path}")
   assert first.returncode == 0, first.stderr[-2000:]
-  folder = tmp_path / "sbx" / "seed1"
+  folder = tmp_path / side / "seed1"
   with open(folder / "metrics.csv") as f:
     rows = list(csv.DictReader(f))
   assert [int(r["step"]) for r in rows] == [200, 400] and all(np.isfinite(float(r["normalized_score"])) for r in rows)
@@ -299,11 +301,25 @@ def test_sbx_side_runs_its_own_loop_logs_our_steps_and_resumes(tmp_path):
     assert list(csv.DictReader(f)) == rows
 
 
+def test_sbx_chunked_settings_update_in_our_loops_chunks():
+  """The sbx_chunked side's SB3 settings: update_every env steps, then as many updates; the plain
+  side updates after every step whatever update_every says."""
+  from rlkit_jax.online import OnlineConfig
+
+  config = OnlineConfig(env_id="Hopper-v5", num_steps=200_000, start_steps=5_000, update_every=1_000)
+  plain, chunked = sbx_side.sbx_settings(config), sbx_side.sbx_settings(config, chunked=True)
+  assert (plain["train_freq"], plain["gradient_steps"]) == (1, 1)
+  assert (chunked["train_freq"], chunked["gradient_steps"]) == (1_000, 1_000)
+  assert {k: v for k, v in plain.items() if k not in ("train_freq", "gradient_steps")} == {
+      k: v for k, v in chunked.items() if k not in ("train_freq", "gradient_steps")}
+  assert (plain["learning_starts"], plain["batch_size"], plain["buffer_size"]) == (5_000, 256, 200_000)
+
+
 @pytest.mark.parametrize("env, message", [
     ("CartPole-v1", "--env=CartPole-v1: its action space is Discrete(2), but SAC needs continuous (Box) actions"),
     ("Hoper-v5", "gymnasium knows no such task (did you mean 'Hopper-v5'"),
 ])
 def test_sac_reproduction_refuses_a_task_sac_cannot_run_in_one_line(tmp_path, env, message):
-  for side in ("ours", "reference", "sbx"):
+  for side in ("ours", "reference", "sbx", "sbx_chunked"):
     out = _run(os.path.join(EXPERIMENTS, "reference", "reproduce_sac.py"), f"--env={env}", f"--side={side}", f"--workdir={tmp_path}")
     assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr[-2000:]
