@@ -1,8 +1,9 @@
-"""Which rows an IQL or AWR run's advantage weights favour on a two-policy file (medium-expert: the
-medium policy's rows, then the expert's). Loads a finished run's agents (every seed), scores each
-row of the file it trained on as its actor loss does (IQL: A = min_e Q_e(s, a) − V(s) with the
-target critics; AWR: A = R_t − V(s), standardised; weight min(exp(βA), max_weight)), and prints
-Markdown:
+"""Which rows an IQL, AWR or AWAC run's advantage weights favour on a two-policy file (medium-expert:
+the medium policy's rows, then the expert's). Loads a finished run's agents (every seed), scores
+each row of the file it trained on as its actor loss does (IQL: A = min_e Q_e(s, a) − V(s) with the
+target critics; AWR: A = R_t − V(s), standardised; AWAC: A = min_e Q_e(s, a) − min_e Q_e(s, a_π)
+with one a_π ~ π(·|s) per row, as its update draws, and "V" its second term; weight
+min(exp(βA), max_weight)), and prints Markdown:
 
 * per seed: the share of the total weight on the second policy's rows (%BC's top-10% episodes put
   all of it there), the weights' effective sample size, the spread of the two critics' disagreement
@@ -16,6 +17,7 @@ Markdown:
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import sys
@@ -32,18 +34,31 @@ from rlkit_jax import objectives
 from rlkit_jax.data.preprocessing import with_timesteps
 from rlkit_jax.offline.job import load_trained, prepare_dataset
 
-_RUN = flags.DEFINE_string("run", None, "Folder of a finished (or checkpointed) IQL or AWR run.", required=True)
+_RUN = flags.DEFINE_string("run", None, "Folder of a finished (or checkpointed) IQL, AWR or AWAC run.", required=True)
 _FIRST = flags.DEFINE_string("first", None, "Dataset whose rows open the run's file (e.g. walker2d-medium-v5).", required=True)
 _DATASET_DIR = flags.DEFINE_string("dataset_dir", None, "Extra folder to look for the datasets in.")
 _TEMPERATURES = flags.DEFINE_list("temperatures", [], "Other β at which to recompute the weight share from the same advantages.")
 _BANDS = (0, 5, 10, 20, 50, 200, 1000)
 
 
-def advantages_and_values(agents, transitions):
+def advantages_and_values(agents, transitions, algo):
   """Per seed, the advantages as the run's actor weights them and V, ``[S, N]`` each, and the
   critics' Q ``[S, E, N]`` (None for AWR): IQL A = min_e Q_e(s, a) − V(s) with the target critics;
-  AWR A = R_t − V(s), standardised over the file (the agent standardises over each batch)."""
+  AWR A = R_t − V(s), standardised over the file (the agent standardises over each batch); AWAC
+  A = min_e Q_e(s, a) − V(s) with V(s) = min_e Q_e(s, a_π), one clipped a_π ~ π(·|s) per row (a fixed
+  key), the online critics."""
   observations = jnp.asarray(transitions.observations)
+  if algo == "awac":
+    actions, key = jnp.asarray(transitions.actions), jax.random.key(0)
+
+    def q_and_v(agent):
+      means, log_stds = agent.actor.apply_fn({"params": agent.actor.params}, observations)
+      policy_actions = jnp.clip(means + jnp.exp(log_stds) * jax.random.normal(key, means.shape), -1.0, 1.0)
+      critic = functools.partial(agent.critic.apply_fn, {"params": agent.critic.params}, observations)
+      return critic(actions), jnp.min(critic(policy_actions), axis=0)
+
+    q, v = (np.asarray(x) for x in jax.lax.map(q_and_v, agents))
+    return q.min(axis=1) - v, v, q
   v = np.asarray(jax.lax.map(lambda agent: agent.value.apply_fn({"params": agent.value.params}, observations), agents))
   if hasattr(agents, "critic"):
     actions = jnp.asarray(transitions.actions)
@@ -59,14 +74,14 @@ def advantages_and_values(agents, transitions):
 def main(argv):
   del argv
   config, agents, dataset = load_trained(_RUN.value, dataset_dir=_DATASET_DIR.value)
-  if not hasattr(agents, "value"):
-    raise SystemExit(f"--run={_RUN.value}: a {config.algo} run has no value network; give an IQL or AWR run.")
+  if config.algo not in ("iql", "awr", "awac"):
+    raise SystemExit(f"--run={_RUN.value}: a {config.algo} run has no advantage weights to read; give an IQL, AWR or AWAC run.")
   first, _ = prepare_dataset(config, data_lib.load(_FIRST.value, dataset_dir=_DATASET_DIR.value))
   split = len(first.transitions.observations)
   if not np.array_equal(first.transitions.observations, dataset.transitions.observations[:split]):
     raise SystemExit(f"--first={_FIRST.value}: its rows are not the first {split} rows of the run's dataset "
                      f"({config.dataset}); give the file the run's file starts with (medium-expert: medium).")
-  advantages, v, q = advantages_and_values(agents, dataset.transitions)
+  advantages, v, q = advantages_and_values(agents, dataset.transitions, config.algo)
   num_rows = v.shape[1]
   weights_at = jax.vmap(lambda a, beta, clip: objectives.advantage_weights(a, temperature=beta, max_weight=clip))
   weights = np.asarray(weights_at(advantages, agents.temperature, agents.max_weight))

@@ -391,8 +391,8 @@ def test_algorithms_that_read_no_reward_skip_reward_scaling(hopper_file):
 def test_advantage_by_source_script_reads_an_iql_run(hopper_file, reference_run, tmp_path):
   """experiments/evidence/advantage_by_source.py on the reference IQL run, its file split after
   the first 100 rows: one row per seed with a weight share in (0, 1), every step band filled; an
-  AWR run's rows (no critics); one-line refusals for a run without a value network and for a
-  --first file that does not open the run's file."""
+  AWR run's rows (no critics) and an AWAC run's; one-line refusals for a run without advantage
+  weights and for a --first file that does not open the run's file."""
   import h5py
 
   with h5py.File(hopper_file) as f:
@@ -410,15 +410,19 @@ def test_advantage_by_source_script_reads_an_iql_run(hopper_file, reference_run,
   assert len(bands) == 6 and "nan" not in " ".join(bands)
   assert "–" not in bands[0] and "| –" in bands[-1]  # the short random episodes never reach step 200
 
-  runs = {algo: tmp_path / algo for algo in ("awr", "bc")}
+  runs = {algo: tmp_path / algo for algo in ("awr", "awac", "bc")}
   for algo, workdir in runs.items():
     run_offline(_config(hopper_file, algo=algo, num_updates=4, eval_every=4, updates_per_call=4), str(workdir), progress=False)
   out = subprocess.run([sys.executable, script, f"--run={runs['awr']}", f"--first={first}"], capture_output=True, text=True, timeout=300)
   assert out.returncode == 0, out.stderr[-2000:]
   seeds = [line.split("|")[2:-1] for line in out.stdout.splitlines() if line.startswith(("| 0 |", "| 1 |"))]
   assert len(seeds) == 2 and all(0 < float(share) < 1 and critics.strip() == "–" for share, _, critics in seeds)
+  out = subprocess.run([sys.executable, script, f"--run={runs['awac']}", f"--first={first}"], capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  seeds = [line.split("|")[2:-1] for line in out.stdout.splitlines() if line.startswith(("| 0 |", "| 1 |"))]
+  assert len(seeds) == 2 and all(0 < float(share) < 1 and float(critics) >= 0 for share, _, critics in seeds)
   out = subprocess.run([sys.executable, script, f"--run={runs['bc']}", f"--first={first}"], capture_output=True, text=True, timeout=300)
-  assert out.returncode != 0 and "a bc run has no value network" in out.stderr and "Traceback" not in out.stderr
+  assert out.returncode != 0 and "a bc run has no advantage weights to read" in out.stderr and "Traceback" not in out.stderr
   with h5py.File(hopper_file) as f:
     tail = {k: f[k][-100:] for k in f if isinstance(f[k], h5py.Dataset)}
   write_d4rl_hdf5(first, tail, {"env_id": "Hopper-v5"})
