@@ -17,7 +17,6 @@ min(exp(βA), max_weight)), and prints Markdown:
 """
 from __future__ import annotations
 
-import functools
 import itertools
 import os
 import sys
@@ -45,20 +44,16 @@ def advantages_and_values(agents, transitions, algo):
   """Per seed, the advantages as the run's actor weights them and V, ``[S, N]`` each, and the
   critics' Q ``[S, E, N]`` (None for AWR): IQL A = min_e Q_e(s, a) − V(s) with the target critics;
   AWR A = R_t − V(s), standardised over the file (the agent standardises over each batch); AWAC
-  A = min_e Q_e(s, a) − V(s) with V(s) = min_e Q_e(s, a_π), one clipped a_π ~ π(·|s) per row (a fixed
-  key), the online critics."""
+  ``AWAC.advantages`` with the online critics and a fixed key (one a_π ~ π(·|s) per row)."""
   observations = jnp.asarray(transitions.observations)
   if algo == "awac":
     actions, key = jnp.asarray(transitions.actions), jax.random.key(0)
 
-    def q_and_v(agent):
-      means, log_stds = agent.actor.apply_fn({"params": agent.actor.params}, observations)
-      policy_actions = jnp.clip(means + jnp.exp(log_stds) * jax.random.normal(key, means.shape), -1.0, 1.0)
-      critic = functools.partial(agent.critic.apply_fn, {"params": agent.critic.params}, observations)
-      return critic(actions), jnp.min(critic(policy_actions), axis=0)
+    def advantages_values_q(agent):
+      params = agent.critic.params
+      return (*agent.advantages(params, observations, actions, key), agent.critic.apply_fn({"params": params}, observations, actions))
 
-    q, v = (np.asarray(x) for x in jax.lax.map(q_and_v, agents))
-    return q.min(axis=1) - v, v, q
+    return tuple(np.asarray(x) for x in jax.lax.map(advantages_values_q, agents))
   v = np.asarray(jax.lax.map(lambda agent: agent.value.apply_fn({"params": agent.value.params}, observations), agents))
   if hasattr(agents, "critic"):
     actions = jnp.asarray(transitions.actions)

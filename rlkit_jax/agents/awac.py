@@ -123,6 +123,26 @@ class AWAC(GaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
     )
 
   @jax.jit
+  def advantages(
+      self, critic_params: Any, observations: jax.Array, actions: jax.Array, key: jax.Array
+  ) -> tuple[jax.Array, jax.Array]:
+    """The actor step's advantages ``A = min_e Q_e(s, a) − V(s)``, ``V(s) = min_e Q_e(s, a_π)`` for ONE
+    ``a_π ~ π(·|s)`` drawn with ``key`` (clipped to [-1, 1]), under ``critic_params``.
+
+    Args:
+      critic_params: the critics' parameters (the update passes the ones just stepped).
+      observations: s, ``[B, O]``. actions: a, ``[B, A]`` (the dataset's).
+      key: the sample's key.
+
+    Returns:
+      ``(A, V)``, each ``[B]`` float32, in (scaled) reward units.
+    """
+    means, log_stds = self.actor.apply_fn({"params": self.actor.params}, observations)
+    policy_actions = _sample_actions(key, means, log_stds)
+    q_data = jnp.min(self.critic.apply_fn({"params": critic_params}, observations, actions), axis=0)
+    v = jnp.min(self.critic.apply_fn({"params": critic_params}, observations, policy_actions), axis=0)
+    return q_data - v, v
+
   def update(self, batch: Transitions) -> tuple["AWAC", dict[str, jax.Array]]:
     """One critic step, one actor step and the Polyak update. Returns ``(new_agent, metrics)``."""
     key, next_key, pi_key = jax.random.split(self.key, 3)
@@ -140,11 +160,7 @@ class AWAC(GaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
     critic_grads, critic_info = jax.grad(critic_loss_fn, has_aux=True)(self.critic.params)
     critic = self.critic.apply_gradients(grads=critic_grads)
 
-    means, log_stds = self.actor.apply_fn({"params": self.actor.params}, batch.observations)
-    policy_actions = _sample_actions(pi_key, means, log_stds)
-    q_data = jnp.min(critic.apply_fn({"params": critic.params}, batch.observations, batch.actions), axis=0)
-    v = jnp.min(critic.apply_fn({"params": critic.params}, batch.observations, policy_actions), axis=0)
-    advantages = q_data - v
+    advantages, v = self.advantages(critic.params, batch.observations, batch.actions, pi_key)
     weights = objectives.advantage_weights(advantages, temperature=self.temperature, max_weight=self.max_weight)
 
     actor, actor_info = advantage_weighted_actor_step(
