@@ -20,6 +20,9 @@ one update per env step, with the same settings and evaluation, into ``<workdir>
 (:mod:`reference.sbx_side`). ``--side=sbx_chunked`` is the same with our loop's chunks
 (``update_every`` env steps, then as many updates; SB3's ``train_freq`` and ``gradient_steps``), into
 ``<workdir>/sbx_chunked/seed<i>``: SBX against SBX then measures what the chunking does.
+``--side=ours_lecun`` is ours with SBX's network initialisation (``SAC.create(lecun_init=True)``:
+flax's LeCun-normal kernels), into ``<workdir>/ours_lecun``: ours against ours then measures what
+the initialisation does.
 """
 from __future__ import annotations
 
@@ -50,9 +53,10 @@ _NUM_STEPS = flags.DEFINE_integer("num_steps", 200_000, "Environment steps per s
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 3, "Seeds (ours: in one program; the reference: --reference_seeds).")
 _SEED = flags.DEFINE_integer("seed", 0, "Run seed.")
 _SIDE = flags.DEFINE_enum(
-    "side", "ours", ["ours", "reference", "sbx", "sbx_chunked"],
-    "Which side to train: ours, d3rlpy's SAC in our loop (reference), SBX's SAC in its own loop, one update "
-    "per env step (sbx), or SBX's SAC updating in our loop's chunks of --update_every (sbx_chunked).",
+    "side", "ours", ["ours", "ours_lecun", "reference", "sbx", "sbx_chunked"],
+    "Which side to train: ours, ours with SBX's LeCun-normal initialisation (ours_lecun), d3rlpy's SAC in our "
+    "loop (reference), SBX's SAC in its own loop, one update per env step (sbx), or SBX's SAC updating in our "
+    "loop's chunks of --update_every (sbx_chunked).",
 )
 _REFERENCE_SEEDS = cli.define_integer_list(
     "reference_seeds", [0], "Reference seed indices to train (one process each is best).", lower_bound=0
@@ -69,7 +73,7 @@ def _config() -> OnlineConfig:
   return OnlineConfig(
       env_id=_ENV.value, seed=_SEED.value, num_seeds=_NUM_SEEDS.value, num_steps=_NUM_STEPS.value,
       start_steps=_START_STEPS.value, update_every=_UPDATE_EVERY.value, eval_every=_EVAL_EVERY.value,
-      eval_episodes=_EVAL_EPISODES.value,
+      eval_episodes=_EVAL_EPISODES.value, agent_kwargs={"lecun_init": 1} if _SIDE.value == "ours_lecun" else {},
   )
 
 
@@ -183,9 +187,9 @@ def main(argv):
   except ValueError as e:
     raise app.UsageError(str(e)) from None
   workdir = os.path.expanduser(_WORKDIR.value)
-  if _SIDE.value == "ours":
-    summary = run_online(config, os.path.join(workdir, "ours"), resume=_RESUME.value)
-    print(f"ours: return {summary['return_mean']:.0f} ± {summary['return_std']:.0f} over {config.num_seeds} seeds")
+  if _SIDE.value in ("ours", "ours_lecun"):
+    summary = run_online(config, os.path.join(workdir, _SIDE.value), resume=_RESUME.value)
+    print(f"{_SIDE.value}: return {summary['return_mean']:.0f} ± {summary['return_std']:.0f} over {config.num_seeds} seeds")
     return
   if _SIDE.value in ("sbx", "sbx_chunked"):
     for seed_index in _REFERENCE_SEEDS.value:

@@ -32,7 +32,8 @@ _OUT = flags.DEFINE_string("out", "docs/reproduction", "Output path prefix (.md,
 _REPS = flags.DEFINE_integer("reps", 50_000, "Bootstrap resamples.")
 _STEP_NAME = flags.DEFINE_string("step_name", "updates", "What a step is (the column and x-axis name): updates, env steps.")
 
-SIDES = ("ours", "d3rlpy", "jax_corl", "sbx", "sbx_chunked")
+SIDES = ("ours", "ours_lecun", "d3rlpy", "jax_corl", "sbx", "sbx_chunked")
+OUR_JOBS = ("ours", "ours_lecun")  # one program for every seed, timed by its summary.json
 
 
 def read_side(cell: str, side: str) -> dict | None:
@@ -43,14 +44,14 @@ def read_side(cell: str, side: str) -> dict | None:
     with open(path, newline="") as f:
       file_rows = list(csv.DictReader(f))
     rows += file_rows
-    if side != "ours" and file_rows:
+    if side not in OUR_JOBS and file_rows:
       seconds += max(float(r["train_s"]) for r in file_rows)
   if not rows:
     return None
   steps, scores = metric_grid(rows, "normalized_score")
   complete = ~np.isnan(scores).any(axis=1)  # a reference seed still running leaves later steps open
   summary = os.path.join(cell, side, "summary.json")
-  if side == "ours":  # no summary yet: the run is still going, its time is not known
+  if side in OUR_JOBS:  # no summary yet: the run is still going, its time is not known
     seconds = float("nan")
     if os.path.exists(summary):
       with open(summary) as f:

@@ -21,10 +21,10 @@ from rlkit_jax.agents.hyperparameters import POSITIVE, checked_create
 
 
 @functools.lru_cache(maxsize=None)
-def _networks(action_dim: int, hidden_dims: tuple[int, ...], num_critics: int):
+def _networks(action_dim: int, hidden_dims: tuple[int, ...], num_critics: int, lecun_init: bool = False):
   """Module definitions, cached so agents of one configuration share static fields (one compile)."""
-  actor = TanhGaussianPolicy(action_dim, hidden_dims)
-  critic = Ensemble(functools.partial(QFunction, hidden_dims), num_members=num_critics)
+  actor = TanhGaussianPolicy(action_dim, hidden_dims, lecun_init=lecun_init)
+  critic = Ensemble(functools.partial(QFunction, hidden_dims, lecun_init=lecun_init), num_members=num_critics)
   return actor, critic
 
 
@@ -69,6 +69,7 @@ class SAC(TanhGaussianPolicyMean, flax.struct.PyTreeNode):
       tau: ArrayLike = 0.005,
       init_temperature: float = 1.0,
       target_entropy: Optional[ArrayLike] = None,
+      lecun_init: bool = False,
   ) -> "SAC":
     """Initialises networks and optimisers.
 
@@ -80,11 +81,13 @@ class SAC(TanhGaussianPolicyMean, flax.struct.PyTreeNode):
       actor_lr, critic_lr, temperature_lr: Adam step sizes.
       discount: γ. tau: Polyak step of the target critics.
       init_temperature: α at the start (may be traced). target_entropy: H̄, default ``-action_dim``.
+      lecun_init: draw every kernel LeCun-normal (variance 1 / fan_in, flax's default and SBX's
+        SAC's) instead of the toolkit's :func:`~rlkit_jax.networks.default_init` (static).
     """
     key, actor_key, critic_key = jax.random.split(key, 3)
     observations = jnp.zeros((1, observation_dim), jnp.float32)
     actions = jnp.zeros((1, action_dim), jnp.float32)
-    actor_def, critic_def = _networks(action_dim, tuple(hidden_dims), num_critics)
+    actor_def, critic_def = _networks(action_dim, tuple(hidden_dims), num_critics, bool(lecun_init))
     critic, target_critic_params = train_state_and_target(critic_def, critic_key, critic_lr, observations, actions)
     return cls(
         actor=train_state(actor_def.apply, actor_def.init(actor_key, observations)["params"], actor_lr),

@@ -29,6 +29,13 @@ def default_init(scale: float = math.sqrt(2.0)) -> Callable:
   return init
 
 
+def kernel_init(lecun: bool = False) -> Callable:
+  """The toolkit's kernel initialiser: :func:`default_init` (variance 2 / max(fan_in, fan_out)), or
+  with ``lecun`` flax's own default, LeCun normal (variance 1 / fan_in, truncated normal), which
+  is what flax-based references that keep flax's defaults (SBX's SAC) start from."""
+  return nn.initializers.lecun_normal() if lecun else default_init()
+
+
 class MLP(nn.Module):
   """Dense layers with ReLU between them.
 
@@ -38,6 +45,7 @@ class MLP(nn.Module):
     activation: the nonlinearity (default ReLU).
     layer_norm: LayerNorm after every hidden layer's activation (Dense → ReLU → LayerNorm, as
       ReBRAC's code and d3rlpy's ``use_layer_norm`` place it; Tarasov et al. 2023).
+    lecun_init: kernels from :func:`kernel_init` ``(lecun=True)`` instead of :func:`default_init`.
 
   Input ``[..., D]`` → output ``[..., hidden_dims[-1]]``, float32.
   """
@@ -46,11 +54,12 @@ class MLP(nn.Module):
   activate_final: bool = False
   activation: Callable[[jax.Array], jax.Array] = nn.relu
   layer_norm: bool = False
+  lecun_init: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     for i, width in enumerate(self.hidden_dims):
-      x = nn.Dense(width, kernel_init=default_init())(x)
+      x = nn.Dense(width, kernel_init=kernel_init(self.lecun_init))(x)
       if i + 1 < len(self.hidden_dims) or self.activate_final:
         x = self.activation(x)
         if self.layer_norm:

@@ -8,7 +8,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from rlkit_jax.networks.mlp import MLP, default_init
+from rlkit_jax.networks.mlp import MLP, default_init, kernel_init
 
 
 class GaussianPolicy(nn.Module):
@@ -40,18 +40,20 @@ class TanhGaussianPolicy(nn.Module):
 
   Input observations ``[B, O]``; returns the pre-tanh ``(means, log_stds)``, both ``[B, A]``.
   Sample with :func:`rlkit_jax.distributions.tanh_gaussian_sample`; act greedily with tanh(μ).
+  ``lecun_init`` draws every kernel LeCun-normal (:func:`~rlkit_jax.networks.mlp.kernel_init`).
   """
 
   action_dim: int
   hidden_dims: Sequence[int] = (256, 256)
   log_std_min: float = -10.0
   log_std_max: float = 2.0
+  lecun_init: bool = False
 
   @nn.compact
   def __call__(self, observations: jax.Array) -> tuple[jax.Array, jax.Array]:
-    features = MLP(self.hidden_dims, activate_final=True)(observations)
-    means = nn.Dense(self.action_dim, kernel_init=default_init())(features)
-    log_stds = nn.Dense(self.action_dim, kernel_init=default_init())(features)
+    features = MLP(self.hidden_dims, activate_final=True, lecun_init=self.lecun_init)(observations)
+    means = nn.Dense(self.action_dim, kernel_init=kernel_init(self.lecun_init))(features)
+    log_stds = nn.Dense(self.action_dim, kernel_init=kernel_init(self.lecun_init))(features)
     return means, jnp.clip(log_stds, self.log_std_min, self.log_std_max)
 
 

@@ -120,7 +120,7 @@ class OfflineConfig:
         raise ValueError(f"--hparams: {name!r} is not an option of --algo={self.algo}; valid names: {', '.join(options)}")
       check_hyperparameters(agent_class, {name: value}, flag="--hparams")
       default = options[name]
-      if not isinstance(default, float) and value != int(value):
+      if (isinstance(default, bool) and value not in (0, 1)) or (not isinstance(default, float) and value != int(value)):
         raise ValueError(f"--hparams: {name} takes an integer{' (0 or 1)' if isinstance(default, bool) else ''}, got {value}")
     numeric = numeric_hyperparameters(agent_class)
     for name in self.sweep:

@@ -95,8 +95,9 @@ class OnlineConfig:
       if name not in options:
         raise ValueError(f"--hparams: {name!r} is not an option of SAC; valid names: {', '.join(options)}")
       check_hyperparameters(SAC, {name: value}, flag="--hparams")
-      if not isinstance(options[name], float) and value != int(value):
-        raise ValueError(f"--hparams: {name} takes an integer, got {value}")
+      default = options[name]
+      if (isinstance(default, bool) and value not in (0, 1)) or (not isinstance(default, float) and value != int(value)):
+        raise ValueError(f"--hparams: {name} takes an integer{' (0 or 1)' if isinstance(default, bool) else ''}, got {value}")
     try:
       json.dumps(dict(self.reward_kwargs))
     except TypeError as e:

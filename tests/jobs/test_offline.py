@@ -156,6 +156,8 @@ def test_bad_settings_fail_before_loading(tmp_path):
     run_offline(OfflineConfig(sweep={"num_critics": (2, 4)}), str(tmp_path))
   with pytest.raises(ValueError, match="--hparams: num_critics takes an integer"):
     run_offline(OfflineConfig(agent_kwargs={"num_critics": 2.5}), str(tmp_path))
+  with pytest.raises(ValueError, match=r"--hparams: critic_layer_norm takes an integer \(0 or 1\), got 2"):
+    run_offline(OfflineConfig(algo="rebrac", agent_kwargs={"critic_layer_norm": 2}), str(tmp_path))
   with pytest.raises(ValueError, match="--sweep: 'expectile' is also fixed by --hparams"):
     run_offline(OfflineConfig(agent_kwargs={"expectile": 0.8}, sweep={"expectile": (0.6,)}), str(tmp_path))
   with pytest.raises(ValueError, match="--sweep: expectile=.*finite"):

@@ -226,6 +226,8 @@ def test_bad_input_is_refused(tmp_path):
     run_online(_config(eval_every=75), str(tmp_path), progress=False)
   with pytest.raises(ValueError, match="--hparams: 'expectile'"):
     run_online(_config(agent_kwargs={"expectile": 0.7}), str(tmp_path), progress=False)
+  with pytest.raises(ValueError, match=r"--hparams: lecun_init takes an integer \(0 or 1\), got 2"):
+    run_online(_config(agent_kwargs={"lecun_init": 2}), str(tmp_path), progress=False)
   with pytest.raises(ValueError, match="OnlineConfig.reward='true'"):
     run_online(_config(), str(tmp_path), reward_source=ActionCost(), progress=False)
 

@@ -201,6 +201,14 @@ def test_sac_reproduction_ours_side_and_the_same_episodes_on_the_reference_side(
   with open(tmp_path / "ours" / "metrics.csv") as f:
     ours = list(csv.DictReader(f))
   assert [(int(r["step"]), int(r["seed_index"])) for r in ours] == [(200, 0), (200, 1), (400, 0), (400, 1)]
+  # ours_lecun: the same job with SBX's initialisation, recorded in its own folder's config.
+  out = _run(script, *SAC_TINY, "--side=ours_lecun", f"--workdir={tmp_path}")
+  assert out.returncode == 0, out.stderr[-2000:]
+  configs = {side: json.loads((tmp_path / side / "config.json").read_text()) for side in ("ours", "ours_lecun")}
+  assert [configs[side]["sac_hyperparameters"]["lecun_init"] for side in ("ours", "ours_lecun")] == [False, True]
+  with open(tmp_path / "ours_lecun" / "metrics.csv") as f:
+    lecun = list(csv.DictReader(f))
+  assert len(lecun) == 4 and [r["return"] for r in lecun] != [r["return"] for r in ours]
   pytest.importorskip("d3rlpy")
   out = _run(script, *SAC_TINY, "--side=reference", "--reference_seeds=1", f"--workdir={tmp_path}")
   assert out.returncode == 0, out.stderr[-2000:]
@@ -320,6 +328,6 @@ def test_sbx_chunked_settings_update_in_our_loops_chunks():
     ("Hoper-v5", "gymnasium knows no such task (did you mean 'Hopper-v5'"),
 ])
 def test_sac_reproduction_refuses_a_task_sac_cannot_run_in_one_line(tmp_path, env, message):
-  for side in ("ours", "reference", "sbx", "sbx_chunked"):
+  for side in ("ours", "ours_lecun", "reference", "sbx", "sbx_chunked"):
     out = _run(os.path.join(EXPERIMENTS, "reference", "reproduce_sac.py"), f"--env={env}", f"--side={side}", f"--workdir={tmp_path}")
     assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr[-2000:]
