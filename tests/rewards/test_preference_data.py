@@ -378,12 +378,15 @@ def test_stochastic_rank_is_a_plackett_luce_sample():
 
 
 def test_make_teacher_presets_and_errors():
-  assert set(TEACHERS) == {"oracle", "stochastic", "myopic", "skip", "equal", "mistake"}
-  for kind, params in TEACHERS.items():
+  # B-Pref's teachers (Lee et al. 2021): each departs from the oracle in one parameter.
+  b_pref = {"oracle": {}, "stochastic": {"beta": 1.0}, "myopic": {"gamma": 0.9}, "skip": {"skip": 0.1},
+            "equal": {"equal": 0.1}, "mistake": {"epsilon": 0.1}}
+  oracle = {"beta": math.inf, "gamma": 1.0, "epsilon": 0.0, "skip": 0.0, "equal": 0.0}
+  assert set(TEACHERS) == set(b_pref)
+  for kind, params in b_pref.items():
     teacher = make_teacher(kind, seed=7)
     assert teacher.seed == 7 and teacher.name.startswith(kind)
-    for name, value in params.items():
-      assert getattr(teacher, name) == value
+    assert {name: getattr(teacher, name) for name in oracle} == {**oracle, **params}, kind
   custom = make_teacher("stochastic", seed=0, beta=5.0)
   assert custom.beta == 5.0 and custom.name == "stochastic(beta=5)"
   with pytest.raises(ValueError, match=r"unknown teacher 'greedy'; choose one of \['equal', 'mistake'"):
