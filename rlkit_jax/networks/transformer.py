@@ -1,6 +1,15 @@
 """The Decision Transformer's network: a GPT-style causal transformer over (return, state, action)
-tokens, built from flax modules."""
+tokens, built from flax modules.
+
+Initial weights are those of the paper's code, which builds its blocks from HuggingFace's GPT-2
+and the rest from PyTorch modules: every block kernel N(0, 0.02), the two residual projections of
+each block (attention output, MLP output) N(0, 0.02 / √(2L)) for L blocks, block biases 0 (GPT-2's
+scheme); the timestep table N(0, 1) (PyTorch's ``nn.Embedding``); the token embeddings and the
+action head U(±1/√fan_in) for kernels and biases (PyTorch's ``nn.Linear``); LayerNorms 1 and 0.
+"""
 from __future__ import annotations
+
+import math
 
 import flax.linen as nn
 import jax
@@ -9,6 +18,16 @@ import jax.numpy as jnp
 
 # GPT-2's LayerNorm ε (``layer_norm_epsilon``), which the paper's code inherits; flax's default is 1e-6.
 LAYER_NORM_EPSILON = 1e-5
+GPT2_INIT_STD = 0.02  # GPT-2's ``initializer_range``
+
+
+def torch_linear(features: int, fan_in: int) -> nn.Dense:
+  """A Dense layer initialised as PyTorch's ``nn.Linear``: kernel and bias U(±1/√fan_in)."""
+  bound = 1.0 / math.sqrt(fan_in)
+  return nn.Dense(
+      features, kernel_init=nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform"),
+      bias_init=lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound),
+  )
 
 
 class CausalBlock(nn.Module):
@@ -16,17 +35,25 @@ class CausalBlock(nn.Module):
   paper's Gym nonlinearity, Chen et al. 2021, Table 8).
 
   Input ``[B, T, D]`` and a boolean attention mask ``[B, 1, T, T]`` (True = may attend).
+  Kernels start at N(0, 0.02), the two residual projections at N(0, 0.02 / √(2 ``num_layers``))
+  (GPT-2's scheme; ``num_layers`` is the network's block count).
   """
 
   num_heads: int
+  num_layers: int = 1
 
   @nn.compact
   def __call__(self, x: jax.Array, mask: jax.Array) -> jax.Array:
     width = x.shape[-1]
+    kernel = nn.initializers.normal(GPT2_INIT_STD)
+    residual = nn.initializers.normal(GPT2_INIT_STD / math.sqrt(2 * self.num_layers))
     normed = nn.LayerNorm(epsilon=LAYER_NORM_EPSILON)(x)
-    x = x + nn.MultiHeadDotProductAttention(num_heads=self.num_heads, qkv_features=width)(normed, mask=mask)
-    h = nn.Dense(width)(nn.relu(nn.Dense(4 * width)(nn.LayerNorm(epsilon=LAYER_NORM_EPSILON)(x))))
-    return x + h
+    attention = nn.MultiHeadDotProductAttention(
+        num_heads=self.num_heads, qkv_features=width, kernel_init=kernel, out_kernel_init=residual
+    )
+    x = x + attention(normed, mask=mask)
+    project = nn.Dense(width, kernel_init=residual)  # made first, so named Dense_0 as in earlier checkpoints
+    return x + project(nn.relu(nn.Dense(4 * width, kernel_init=kernel)(nn.LayerNorm(epsilon=LAYER_NORM_EPSILON)(x))))
 
 
 class DecisionTransformerNet(nn.Module):
@@ -58,12 +85,14 @@ class DecisionTransformerNet(nn.Module):
   @nn.compact
   def __call__(self, returns, observations, actions, timesteps, mask):
     batch, context = returns.shape
-    time = nn.Embed(self.max_timestep, self.embed_dim)(jnp.clip(timesteps, 0, self.max_timestep - 1))
+    time = nn.Embed(self.max_timestep, self.embed_dim, embedding_init=nn.initializers.normal(1.0))(
+        jnp.clip(timesteps, 0, self.max_timestep - 1)
+    )
     tokens = jnp.stack(
         [
-            nn.Dense(self.embed_dim)(returns[..., None]) + time,
-            nn.Dense(self.embed_dim)(observations) + time,
-            nn.Dense(self.embed_dim)(actions) + time,
+            torch_linear(self.embed_dim, 1)(returns[..., None]) + time,
+            torch_linear(self.embed_dim, observations.shape[-1])(observations) + time,
+            torch_linear(self.embed_dim, actions.shape[-1])(actions) + time,
         ],
         axis=2,
     ).reshape(batch, 3 * context, self.embed_dim)  # R̂_1, s_1, a_1, R̂_2, ...
@@ -73,7 +102,7 @@ class DecisionTransformerNet(nn.Module):
     )
     x = nn.LayerNorm(epsilon=LAYER_NORM_EPSILON)(tokens)
     for _ in range(self.num_layers):
-      x = CausalBlock(self.num_heads)(x, attention)
+      x = CausalBlock(self.num_heads, self.num_layers)(x, attention)
     x = nn.LayerNorm(epsilon=LAYER_NORM_EPSILON)(x)  # GPT-2's ln_f
     state_outputs = x.reshape(batch, context, 3, self.embed_dim)[:, :, 1]
-    return jnp.tanh(nn.Dense(self.action_dim)(state_outputs))
+    return jnp.tanh(torch_linear(self.action_dim, self.embed_dim)(state_outputs))

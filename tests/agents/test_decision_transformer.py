@@ -60,7 +60,7 @@ def test_the_prompt_selects_good_or_bad_behaviour():
   batch = jax.jit(lambda key: sample_segments(data, key, 32, 4))(jax.random.key(1))
   _, agent, _ = assert_update_is_pure(update, agent, batch, ("model",))
   key = jax.random.key(2)
-  for _ in range(300):
+  for _ in range(600):
     key, batch_key = jax.random.split(key)
     agent, info = update(agent, agent.sample_batch(data, batch_key, 32))
   assert info["actor_loss"] < 0.05

@@ -55,3 +55,36 @@ def _sac_batch(observation_dim, action_dim, size=32):
       terminals=np.zeros(size, np.float32),
       next_observations=jax.random.normal(keys[3], (size, observation_dim)),
   )
+
+
+def test_decision_transformer_starts_from_the_paper_codes_weights():
+  """The paper's code: GPT-2's N(0, 0.02) block kernels with N(0, 0.02/√(2L)) residual projections
+  and zero block biases, a N(0, 1) timestep table, PyTorch-default U(±1/√fan_in) token embeddings
+  and action head."""
+  from rlkit_jax.networks import DecisionTransformerNet
+
+  layers, width, observation_dim, action_dim, context = 3, 128, 11, 3, 4
+  net = DecisionTransformerNet(action_dim, embed_dim=width, num_layers=layers, num_heads=1, max_timestep=1000)
+  params = net.init(
+      jax.random.key(0), np.zeros((1, context)), np.zeros((1, context, observation_dim)),
+      np.zeros((1, context, action_dim)), np.zeros((1, context), np.int32), np.ones((1, context), bool),
+  )["params"]
+  assert np.std(params["Embed_0"]["embedding"]) == pytest.approx(1.0, rel=0.02)
+  for name, fan_in in (("Dense_0", 1), ("Dense_1", observation_dim), ("Dense_2", action_dim), ("Dense_3", width)):
+    bound = 1.0 / math.sqrt(fan_in)
+    for leaf in (params[name]["kernel"], params[name]["bias"]):
+      values = np.asarray(leaf)
+      assert np.abs(values).max() <= bound, name
+      if values.size >= 100:  # the statistics of a large enough draw
+        assert np.abs(values).max() > 0.95 * bound, name
+        assert np.var(values) == pytest.approx(bound**2 / 3, rel=0.2), name  # U(±b) has variance b²/3
+  residual_std = 0.02 / math.sqrt(2 * layers)
+  for i in range(layers):
+    block = params[f"CausalBlock_{i}"]
+    attention = block["MultiHeadDotProductAttention_0"]
+    for part, std in (("query", 0.02), ("key", 0.02), ("value", 0.02), ("out", residual_std)):
+      assert np.std(attention[part]["kernel"]) == pytest.approx(std, rel=0.1), (i, part)
+      assert not np.any(attention[part]["bias"])
+    assert np.std(block["Dense_0"]["kernel"]) == pytest.approx(residual_std, rel=0.05)  # [4D, D]: the MLP's output
+    assert np.std(block["Dense_1"]["kernel"]) == pytest.approx(0.02, rel=0.05)  # [D, 4D]
+    assert not np.any(block["Dense_0"]["bias"]) and not np.any(block["Dense_1"]["bias"])
