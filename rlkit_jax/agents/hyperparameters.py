@@ -114,6 +114,19 @@ def check_hyperparameters(agent_cls: type, values: Mapping[str, Any], *, flag: O
         )
 
 
+def check_option_value(name: str, default: float | int | bool, value: float, *, flag: str = "--hparams") -> None:
+  """Refuses ``value`` for an option whose ``default`` is an int (a count: it must be whole) or a
+  bool (a switch: it must be 0 or 1); float options take any value (their range is
+  :func:`check_hyperparameters`').
+
+  Raises:
+    ValueError: one line naming the flag, the option and the value.
+  """
+  switch = isinstance(default, bool)
+  if (switch and value not in (0, 1)) or (not isinstance(default, float) and value != int(value)):
+    raise ValueError(f"{flag}: {name} takes an integer{' (0 or 1)' if switch else ''}, got {value}")
+
+
 def checked_create(create: Callable[..., Any]) -> Callable[..., Any]:
   """Decorates an agent's ``create(cls, key, ...)`` so that every call first runs
   :func:`check_hyperparameters` on its keyword options (given and defaulted). Apply it under

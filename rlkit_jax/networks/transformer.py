@@ -21,7 +21,7 @@ LAYER_NORM_EPSILON = 1e-5
 GPT2_INIT_STD = 0.02  # GPT-2's ``initializer_range``
 
 
-def torch_linear(features: int, fan_in: int) -> nn.Dense:
+def _torch_linear(features: int, fan_in: int) -> nn.Dense:
   """A Dense layer initialised as PyTorch's ``nn.Linear``: kernel and bias U(±1/√fan_in)."""
   bound = 1.0 / math.sqrt(fan_in)
   return nn.Dense(
@@ -90,9 +90,9 @@ class DecisionTransformerNet(nn.Module):
     )
     tokens = jnp.stack(
         [
-            torch_linear(self.embed_dim, 1)(returns[..., None]) + time,
-            torch_linear(self.embed_dim, observations.shape[-1])(observations) + time,
-            torch_linear(self.embed_dim, actions.shape[-1])(actions) + time,
+            _torch_linear(self.embed_dim, 1)(returns[..., None]) + time,
+            _torch_linear(self.embed_dim, observations.shape[-1])(observations) + time,
+            _torch_linear(self.embed_dim, actions.shape[-1])(actions) + time,
         ],
         axis=2,
     ).reshape(batch, 3 * context, self.embed_dim)  # R̂_1, s_1, a_1, R̂_2, ...
@@ -105,4 +105,4 @@ class DecisionTransformerNet(nn.Module):
       x = CausalBlock(self.num_heads, self.num_layers)(x, attention)
     x = nn.LayerNorm(epsilon=LAYER_NORM_EPSILON)(x)  # GPT-2's ln_f
     state_outputs = x.reshape(batch, context, 3, self.embed_dim)[:, :, 1]
-    return jnp.tanh(torch_linear(self.action_dim, self.embed_dim)(state_outputs))
+    return jnp.tanh(_torch_linear(self.action_dim, self.embed_dim)(state_outputs))

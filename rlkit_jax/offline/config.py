@@ -12,7 +12,7 @@ import numpy as np
 from rlkit_jax import data as data_lib
 from rlkit_jax.agents import AWAC, AWR, BC, CQL, DQN, EDAC, IQL, SACN, TD3BC, DecisionTransformer, ReBRAC, RvS, RvSG
 from rlkit_jax.agents.common import agent_options, numeric_hyperparameters
-from rlkit_jax.agents.hyperparameters import check_hyperparameters
+from rlkit_jax.agents.hyperparameters import check_hyperparameters, check_option_value
 from rlkit_jax.data import preprocessing
 from rlkit_jax.errors import UsageError
 from rlkit_jax.offline import data_checks
@@ -119,9 +119,7 @@ class OfflineConfig:
       if name not in options:
         raise ValueError(f"--hparams: {name!r} is not an option of --algo={self.algo}; valid names: {', '.join(options)}")
       check_hyperparameters(agent_class, {name: value}, flag="--hparams")
-      default = options[name]
-      if (isinstance(default, bool) and value not in (0, 1)) or (not isinstance(default, float) and value != int(value)):
-        raise ValueError(f"--hparams: {name} takes an integer{' (0 or 1)' if isinstance(default, bool) else ''}, got {value}")
+      check_option_value(name, options[name], value)
     numeric = numeric_hyperparameters(agent_class)
     for name in self.sweep:
       if name not in numeric:

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from rlkit_jax.agents.common import agent_options
-from rlkit_jax.agents.hyperparameters import check_hyperparameters
+from rlkit_jax.agents.hyperparameters import check_hyperparameters, check_option_value
 from rlkit_jax.agents.sac import SAC
 from rlkit_jax.envs.make import check_env_id, make_env
 from rlkit_jax.rewards.base import REWARD_SOURCES
@@ -95,9 +95,7 @@ class OnlineConfig:
       if name not in options:
         raise ValueError(f"--hparams: {name!r} is not an option of SAC; valid names: {', '.join(options)}")
       check_hyperparameters(SAC, {name: value}, flag="--hparams")
-      default = options[name]
-      if (isinstance(default, bool) and value not in (0, 1)) or (not isinstance(default, float) and value != int(value)):
-        raise ValueError(f"--hparams: {name} takes an integer{' (0 or 1)' if isinstance(default, bool) else ''}, got {value}")
+      check_option_value(name, options[name], value)
     try:
       json.dumps(dict(self.reward_kwargs))
     except TypeError as e:
