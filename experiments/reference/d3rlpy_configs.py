@@ -108,7 +108,8 @@ def _dt(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
       ("evaluation prompt", f"R̂₀ = {h['target_return']:g}, minus each reward", "the same (StatefulTransformerWrapper per episode)"),
       ("loss", "squared action error summed over real positions, divided by their count",
        "squared action error averaged over B·K positions, padding included"),
-      ("initialisation", f"flax's defaults: LeCun-normal kernels, zero biases, timestep table N(0, 1/{embed})",
+      ("initialisation", "the paper's code: GPT-2's N(0, 0.02) blocks with N(0, 0.02/√(2L)) residual projections, "
+       "timestep table N(0, 1), PyTorch's default for the embeddings and the head",
        "GPT-2's N(0, 0.02) for the blocks and the timestep table, PyTorch's default for the embeddings and the head"),
   ]
 
