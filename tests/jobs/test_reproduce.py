@@ -144,7 +144,7 @@ def test_tiny_reference_of_the_newer_agents(hopper_file, tmp_path, algo, extra):
   assert int(row["step"]) == 10 and np.isfinite(float(row["return_mean"]))
   settings = (tmp_path / "settings_d3rlpy.md").read_text()
   assert ("| evaluation prompt |" if algo == "dt" else "| critic LayerNorm |") in settings
-  assert ("| initialisation | flax's defaults" if algo == "dt" else "| initialisation | orthogonal") in settings
+  assert ("| initialisation | the paper's code" if algo == "dt" else "| initialisation | orthogonal") in settings
 
 
 def _write_cell(root, name: str, ours: list[float], reference: list[float], reference_steps=(10, 20)) -> None:
