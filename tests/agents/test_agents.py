@@ -229,3 +229,22 @@ def test_vmapped_create_calls_no_lapack(name):
   create = jax.jit(jax.vmap(lambda key: cls.create(key, O, A, hidden_dims=(256, 256))))
   program = create.lower(jax.random.split(jax.random.key(0), 4)).as_text()
   assert "custom_call" not in program
+
+
+@pytest.mark.parametrize("lecun_init", [False, True])
+def test_sac_lecun_init_switch_sets_every_kernels_scale(lecun_init):
+  """``SAC.create(lecun_init=True)`` draws every kernel of actor and critics with variance 1 / fan_in
+  (flax's default, SBX's SAC's); the default keeps 2 / max(fan_in, fan_out). 256-wide layers, so
+  every kernel has enough entries for its variance."""
+  agent = SAC.create(jax.random.key(1), O, A, hidden_dims=(256, 256), lecun_init=lecun_init)
+  kernels = [
+      leaf for path, leaf in jax.tree_util.tree_leaves_with_path((agent.actor.params, agent.critic.params))
+      if "kernel" in jax.tree_util.keystr(path)
+  ]
+  assert len(kernels) == 4 + 3  # actor: 2 hidden, mean and log-std heads; critics: 3 layers, each [E=2, in, out]
+  for kernel in kernels:
+    fan_in, fan_out = kernel.shape[-2:]
+    expected = 1.0 / fan_in if lecun_init else 2.0 / max(fan_in, fan_out)
+    assert np.mean(np.asarray(kernel) ** 2) == pytest.approx(expected, rel=0.25), kernel.shape
+  _, metrics = agent.update(random_batch())
+  assert all(np.isfinite(float(v)) for v in metrics.values())

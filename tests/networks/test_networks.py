@@ -24,38 +24,6 @@ def test_default_init_has_the_orthogonal_inits_entry_scale(shape):
   assert np.mean(ours) == pytest.approx(0.0, abs=3 * math.sqrt(expected / ours.size))
 
 
-@pytest.mark.parametrize("lecun_init", [False, True])
-def test_sac_lecun_init_switch_sets_every_kernels_scale(lecun_init):
-  """``SAC.create(lecun_init=True)`` draws every kernel of actor and critics with variance 1 / fan_in
-  (flax's default, SBX's SAC's); the default keeps 2 / max(fan_in, fan_out). Hopper: O = 11, A = 3."""
-  from rlkit_jax.agents import SAC
-
-  agent = SAC.create(jax.random.key(1), 11, 3, hidden_dims=(256, 256), lecun_init=lecun_init)
-  kernels = [
-      leaf for path, leaf in jax.tree_util.tree_leaves_with_path((agent.actor.params, agent.critic.params))
-      if "kernel" in jax.tree_util.keystr(path)
-  ]
-  assert len(kernels) == 4 + 3  # actor: 2 hidden, mean and log-std heads; critics: 3 layers, each [E=2, in, out]
-  for kernel in kernels:
-    fan_in, fan_out = kernel.shape[-2:]
-    expected = 1.0 / fan_in if lecun_init else 2.0 / max(fan_in, fan_out)
-    assert np.mean(np.asarray(kernel) ** 2) == pytest.approx(expected, rel=0.25), kernel.shape
-  _, metrics = agent.update(_sac_batch(11, 3))
-  assert all(np.isfinite(float(v)) for v in metrics.values())
-
-
-def _sac_batch(observation_dim, action_dim, size=32):
-  from rlkit_jax.data.transitions import Transitions
-
-  keys = jax.random.split(jax.random.key(2), 4)
-  return Transitions(
-      observations=jax.random.normal(keys[0], (size, observation_dim)),
-      actions=jax.random.uniform(keys[1], (size, action_dim), minval=-1, maxval=1),
-      rewards=jax.random.normal(keys[2], (size,)),
-      terminals=np.zeros(size, np.float32),
-      next_observations=jax.random.normal(keys[3], (size, observation_dim)),
-  )
-
 
 def test_decision_transformer_starts_from_the_paper_codes_weights():
   """The paper's code: GPT-2's N(0, 0.02) block kernels with N(0, 0.02/√(2L)) residual projections
