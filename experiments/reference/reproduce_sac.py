@@ -22,7 +22,8 @@ one update per env step, with the same settings and evaluation, into ``<workdir>
 ``<workdir>/sbx_chunked/seed<i>``: SBX against SBX then measures what the chunking does.
 ``--side=ours_lecun`` is ours with SBX's network initialisation (``SAC.create(lecun_init=True)``:
 flax's LeCun-normal kernels), into ``<workdir>/ours_lecun``: ours against ours then measures what
-the initialisation does.
+the initialisation does. ``--side=sbx_ours_init`` is the mirror: per-step SBX started from our
+initial-weight distribution (``sbx_side.init_like_ours``), into ``<workdir>/sbx_ours_init/seed<i>``.
 """
 from __future__ import annotations
 
@@ -53,10 +54,10 @@ _NUM_STEPS = flags.DEFINE_integer("num_steps", 200_000, "Environment steps per s
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 3, "Seeds (ours: in one program; the reference: --reference_seeds).")
 _SEED = flags.DEFINE_integer("seed", 0, "Run seed.")
 _SIDE = flags.DEFINE_enum(
-    "side", "ours", ["ours", "ours_lecun", "reference", "sbx", "sbx_chunked"],
+    "side", "ours", ["ours", "ours_lecun", "reference", "sbx", "sbx_chunked", "sbx_ours_init"],
     "Which side to train: ours, ours with SBX's LeCun-normal initialisation (ours_lecun), d3rlpy's SAC in our "
-    "loop (reference), SBX's SAC in its own loop, one update per env step (sbx), or SBX's SAC updating in our "
-    "loop's chunks of --update_every (sbx_chunked).",
+    "loop (reference), SBX's SAC in its own loop, one update per env step (sbx), SBX's SAC updating in our "
+    "loop's chunks of --update_every (sbx_chunked), or sbx started from our initialisation (sbx_ours_init).",
 )
 _REFERENCE_SEEDS = cli.define_integer_list(
     "reference_seeds", [0], "Reference seed indices to train (one process each is best).", lower_bound=0
@@ -191,11 +192,11 @@ def main(argv):
     summary = run_online(config, os.path.join(workdir, _SIDE.value), resume=_RESUME.value)
     print(f"{_SIDE.value}: return {summary['return_mean']:.0f} ± {summary['return_std']:.0f} over {config.num_seeds} seeds")
     return
-  if _SIDE.value in ("sbx", "sbx_chunked"):
+  if _SIDE.value in ("sbx", "sbx_chunked", "sbx_ours_init"):
     for seed_index in _REFERENCE_SEEDS.value:
       train_sbx_seed(config, seed_index, os.path.join(workdir, _SIDE.value, f"seed{seed_index}"), _RESUME.value,
                      evaluation_row=functools.partial(evaluation_row, config, seed_index),
-                     chunked=_SIDE.value == "sbx_chunked")
+                     chunked=_SIDE.value == "sbx_chunked", ours_init=_SIDE.value == "sbx_ours_init")
     return
   for seed_index in _REFERENCE_SEEDS.value:
     train_reference_seed(config, seed_index, os.path.join(workdir, "d3rlpy", f"seed{seed_index}"), _RESUME.value)

@@ -32,7 +32,7 @@ _OUT = flags.DEFINE_string("out", "docs/reproduction", "Output path prefix (.md,
 _REPS = flags.DEFINE_integer("reps", 50_000, "Bootstrap resamples.")
 _STEP_NAME = flags.DEFINE_string("step_name", "updates", "What a step is (the column and x-axis name): updates, env steps.")
 
-SIDES = ("ours", "ours_lecun", "d3rlpy", "jax_corl", "sbx", "sbx_chunked")
+SIDES = ("ours", "ours_lecun", "d3rlpy", "jax_corl", "sbx", "sbx_chunked", "sbx_ours_init")
 OUR_JOBS = ("ours", "ours_lecun")  # one program for every seed, timed by its summary.json
 
 

@@ -10,6 +10,9 @@ batch 256, τ 0.005, γ 0.99, target entropy −|A|, the same number of uniform 
 greedy policy is evaluated every ``eval_every`` env steps (after that step, before its update) on
 the episodes our seed i uses at that step; at every evaluation the model and replay buffer are
 saved, and ``resume`` continues from there (the env restarts, as ours does on resume).
+
+With ``ours_init`` the SBX model starts from the toolkit's initial-weight distribution instead of
+flax's LeCun normal (:func:`init_like_ours`): the mirror of ``--side=ours_lecun``.
 """
 from __future__ import annotations
 
@@ -18,9 +21,12 @@ import pickle
 import time
 from typing import Any, Callable
 
+import jax
+
 from reference.d3rlpy_side import check_fingerprint, write_rows
 from rlkit_jax.envs import make_env
 from rlkit_jax.errors import UsageError
+from rlkit_jax.networks.mlp import default_init
 
 INSTALL = "pip install -e '.[reference]' (it includes sbx-rl and stable-baselines3)"
 
@@ -49,9 +55,38 @@ def sbx_settings(config, *, chunked: bool = False) -> dict[str, Any]:
   )
 
 
+def init_like_ours(model, seed: int) -> None:
+  """Redraws every kernel of an ``sbx.SAC`` model's actor and critics from the toolkit's initialiser
+  (:func:`rlkit_jax.networks.mlp.default_init`: variance 2 / max(fan_in, fan_out), every layer,
+  output layers included, as ours draws them); biases stay at zero, the target critics copy the
+  new critics, and the optimiser states (zero moments) and temperature are untouched.
+
+  SBX's critic ensemble stacks its members' kernels ``[E, fan_in, fan_out]``; each member gets its
+  own ``[fan_in, fan_out]`` draw, as our ``Ensemble`` does. ``seed`` picks the draws.
+  """
+  init = default_init()
+
+  def redraw(params, key):
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
+    new = []
+    for (path, leaf), leaf_key in zip(leaves, jax.random.split(key, len(leaves))):
+      if path[-1].key == "kernel":
+        shape = leaf.shape[-2:]
+        member_keys = jax.random.split(leaf_key, leaf.shape[0] if leaf.ndim == 3 else 1)
+        leaf = jax.vmap(lambda k, shape=shape, dtype=leaf.dtype: init(k, shape, dtype))(member_keys).reshape(leaf.shape)
+      new.append(leaf)
+    return jax.tree_util.tree_unflatten(treedef, new)
+
+  policy = model.policy
+  actor_key, critic_key = jax.random.split(jax.random.key(seed))
+  policy.actor_state = policy.actor_state.replace(params=redraw(policy.actor_state.params, actor_key))
+  critic_params = redraw(policy.qf_state.params, critic_key)
+  policy.qf_state = policy.qf_state.replace(params=critic_params, target_params=critic_params)
+
+
 def train_sbx_seed(
     config, seed_index: int, folder: str, resume: bool, *, evaluation_row: Callable[[Callable, int, float], dict[str, Any]],
-    chunked: bool = False,
+    chunked: bool = False, ours_init: bool = False,
 ) -> None:
   """One SBX seed to ``config.num_steps`` env steps; ``folder`` gets ``metrics.csv`` (the d3rlpy
   side's columns), ``model.zip``, ``buffer.pkl`` and ``state.pkl``.
@@ -60,6 +95,7 @@ def train_sbx_seed(
     evaluation_row: ``(act, step, train_s) -> row``, our evaluator on our seed i's episodes
       (``reproduce_sac.evaluation_row``).
     chunked: update in chunks of ``config.update_every`` as our loop does (:func:`sbx_settings`).
+    ours_init: start from the toolkit's initial-weight distribution (:func:`init_like_ours`).
 
   Raises:
     UsageError: sbx is not installed; ``folder`` holds a run and ``resume`` is False, or a run of
@@ -72,6 +108,8 @@ def train_sbx_seed(
   fingerprint = {**config.to_json(), "seed_index": seed_index, "sbx": sbx.__version__}
   if not chunked:
     del fingerprint["update_every"]  # not a setting of the per-step side
+  if ours_init:
+    fingerprint["init"] = "ours"
   run_seed = config.seed * 1000 + seed_index
   env = make_env(config.env_id)
   rows, elapsed = [], 0.0
@@ -84,6 +122,8 @@ def train_sbx_seed(
     model.load_replay_buffer(paths["buffer.pkl"])
   else:
     model = sbx.SAC("MlpPolicy", env, seed=run_seed, **sbx_settings(config, chunked=chunked))
+    if ours_init:
+      init_like_ours(model, run_seed)
   os.makedirs(folder, exist_ok=True)
   started = time.time()
 

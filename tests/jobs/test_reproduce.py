@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import h5py
+import jax
 import numpy as np
 import pytest
 
@@ -283,9 +284,9 @@ def test_one_decision_transformer_update_equals_d3rlpys():
   assert all(float(v) < 1e-5 for v in differences.values()), differences  # each weight moved by about 1e-4
 
 
-@pytest.mark.parametrize("side", ["sbx", "sbx_chunked"])
+@pytest.mark.parametrize("side", ["sbx", "sbx_chunked", "sbx_ours_init"])
 def test_sbx_side_runs_its_own_loop_logs_our_steps_and_resumes(tmp_path, side):
-  """SBX's SAC (where sbx-rl imports), per step or in chunks, logs at our evaluation steps, refuses to
+  """SBX's SAC (where sbx-rl imports), per step, in chunks or from our init, logs at our evaluation steps, refuses to
   start over a saved run and to resume with other settings (naming the first that differs), and
   resumes a saved one."""
   pytest.importorskip("sbx")
@@ -309,6 +310,40 @@ def test_sbx_side_runs_its_own_loop_logs_our_steps_and_resumes(tmp_path, side):
     assert list(csv.DictReader(f)) == rows
 
 
+def test_sbx_init_like_ours_redraws_every_kernel_with_our_variance():
+  """The sbx_ours_init side: each kernel of SBX's actor and of each critic member is redrawn with
+  variance 2 / max(fan_in, fan_out) (ours), biases stay zero, the targets copy the critics, the
+  members differ, and the draws follow the seed."""
+  sbx = pytest.importorskip("sbx")
+
+  def model():
+    return sbx.SAC("MlpPolicy", "Hopper-v5", seed=0, policy_kwargs={"net_arch": [256, 256]})
+
+  flat = lambda params: {jax.tree_util.keystr(p): np.asarray(x) for p, x in jax.tree_util.tree_flatten_with_path(params)[0]}
+  before, redrawn, again, other = model(), model(), model(), model()
+  for m, seed in ((redrawn, 1), (again, 1), (other, 2)):
+    sbx_side.init_like_ours(m, seed)
+  for name in ("actor_state", "qf_state"):
+    old, new = flat(getattr(before.policy, name).params), flat(getattr(redrawn.policy, name).params)
+    assert old.keys() == new.keys() and len(new) >= 6
+    for path, value in new.items():
+      if path.endswith("['bias']"):
+        np.testing.assert_array_equal(value, old[path])
+        continue
+      members = value if value.ndim == 3 else value[None]  # the critics stack [E, fan_in, fan_out]
+      fan_in, fan_out = members.shape[1:]
+      np.testing.assert_allclose(members.std(), np.sqrt(2.0 / max(fan_in, fan_out)), rtol=0.15, err_msg=path)
+      assert abs(members.std() - old[path].std()) > 0.1 * members.std(), path  # not flax's LeCun normal
+      if value.ndim == 3:
+        assert not np.allclose(members[0], members[1]), path
+      np.testing.assert_array_equal(value, flat(getattr(again.policy, name).params)[path])
+      assert not np.allclose(value, flat(getattr(other.policy, name).params)[path]), path
+  critics = redrawn.policy.qf_state
+  assert all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(critics.params), jax.tree_util.tree_leaves(critics.target_params)))
+  actions, _ = redrawn.predict(np.zeros((4, 11), np.float32), deterministic=True)
+  assert actions.shape == (4, 3) and np.all(np.isfinite(actions))
+
+
 def test_sbx_chunked_settings_update_in_our_loops_chunks():
   """The sbx_chunked side's SB3 settings: update_every env steps, then as many updates; the plain
   side updates after every step whatever update_every says."""
@@ -328,6 +363,6 @@ def test_sbx_chunked_settings_update_in_our_loops_chunks():
     ("Hoper-v5", "gymnasium knows no such task (did you mean 'Hopper-v5'"),
 ])
 def test_sac_reproduction_refuses_a_task_sac_cannot_run_in_one_line(tmp_path, env, message):
-  for side in ("ours", "ours_lecun", "reference", "sbx", "sbx_chunked"):
+  for side in ("ours", "ours_lecun", "reference", "sbx", "sbx_chunked", "sbx_ours_init"):
     out = _run(os.path.join(EXPERIMENTS, "reference", "reproduce_sac.py"), f"--env={env}", f"--side={side}", f"--workdir={tmp_path}")
     assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr[-2000:]
