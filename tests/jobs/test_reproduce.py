@@ -288,8 +288,8 @@ def test_one_decision_transformer_update_equals_d3rlpys():
 def test_sbx_side_runs_its_own_loop_logs_our_steps_and_resumes(tmp_path, side):
   """SBX's SAC (where sbx-rl imports), per step, in chunks or from our init, logs at our evaluation steps, refuses to
   start over a saved run and to resume with other settings (naming the first that differs), and
-  resumes a saved one."""
-  pytest.importorskip("sbx")
+  resumes a saved one; the sbx_ours_init side trains from our initialisation."""
+  sbx = pytest.importorskip("sbx")
   script = os.path.join(EXPERIMENTS, "reference", "reproduce_sac.py")
   tiny = ["--env=Hopper-v5", "--num_steps=400", "--start_steps=100", "--update_every=100", "--eval_every=200",
           "--eval_episodes=2", "--num_seeds=2", f"--side={side}", "--reference_seeds=1"]
@@ -300,6 +300,9 @@ def test_sbx_side_runs_its_own_loop_logs_our_steps_and_resumes(tmp_path, side):
     rows = list(csv.DictReader(f))
   assert [int(r["step"]) for r in rows] == [200, 400] and all(np.isfinite(float(r["normalized_score"])) for r in rows)
   assert {"model.zip", "buffer.pkl", "state.pkl"} <= set(os.listdir(folder))
+  # the actor's first layer [11, 256] after 300 updates: std near ours (0.088), or flax's LeCun (0.30)
+  first_layer = np.asarray(sbx.SAC.load(folder / "model.zip").policy.actor_state.params["params"]["Dense_0"]["kernel"])
+  assert (first_layer.std() < 0.15) == (side == "sbx_ours_init"), first_layer.std()
   again = _run(script, *tiny, f"--workdir={tmp_path}")
   assert again.returncode == 2 and "already holds an sbx run" in again.stderr and "--resume" in again.stderr
   other = _run(script, *tiny, "--num_seeds=3", "--resume", f"--workdir={tmp_path}")
