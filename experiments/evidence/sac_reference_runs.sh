@@ -4,7 +4,7 @@
 # resumes; finished sides are skipped. Needs the [reference] extra. Settings via the environment:
 #   OUT (runs/sac_reference), ENVS ("Hopper-v5 Walker2d-v5 HalfCheetah-v5"), SIDES ("ours reference sbx";
 #   also sbx_chunked: SBX updating in our loop's chunks; ours_lecun: ours with SBX's initialisation;
-#   sbx_ours_init: SBX with ours),
+#   sbx_ours_init: SBX with our initialisation),
 #   UPDATE_EVERY (1000: env steps per chunk of as many updates, ours, d3rlpy's and sbx_chunked's; cells
 #   of another value get the suffix _update<N>; SBX updates after every step, in SB3's loop).
 # Then: python experiments/reference/reproduction_table.py --runs=$OUT --step_name='env steps' --out=docs/sac_reference_cells

@@ -57,7 +57,7 @@ _SIDE = flags.DEFINE_enum(
     "side", "ours", ["ours", "ours_lecun", "reference", "sbx", "sbx_chunked", "sbx_ours_init"],
     "Which side to train: ours, ours with SBX's LeCun-normal initialisation (ours_lecun), d3rlpy's SAC in our "
     "loop (reference), SBX's SAC in its own loop, one update per env step (sbx), SBX's SAC updating in our "
-    "loop's chunks of --update_every (sbx_chunked), or sbx started from our initialisation (sbx_ours_init).",
+    "loop's chunks of --update_every (sbx_chunked), or SBX's SAC started from our initialisation (sbx_ours_init).",
 )
 _REFERENCE_SEEDS = cli.define_integer_list(
     "reference_seeds", [0], "Reference seed indices to train (one process each is best).", lower_bound=0
