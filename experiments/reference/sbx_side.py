@@ -71,9 +71,9 @@ def init_like_ours(model, seed: int) -> None:
     new = []
     for (path, leaf), leaf_key in zip(leaves, jax.random.split(key, len(leaves))):
       if path[-1].key == "kernel":
-        shape = leaf.shape[-2:]
-        member_keys = jax.random.split(leaf_key, leaf.shape[0] if leaf.ndim == 3 else 1)
-        leaf = jax.vmap(lambda k, shape=shape, dtype=leaf.dtype: init(k, shape, dtype))(member_keys).reshape(leaf.shape)
+        members = leaf if leaf.ndim == 3 else leaf[None]  # [E, fan_in, fan_out]; the actor's as E = 1
+        draw = lambda k: init(k, members.shape[1:], leaf.dtype)  # noqa: E731
+        leaf = jax.vmap(draw)(jax.random.split(leaf_key, members.shape[0])).reshape(leaf.shape)
       new.append(leaf)
     return jax.tree_util.tree_unflatten(treedef, new)
 

@@ -24,7 +24,6 @@ def test_default_init_has_the_orthogonal_inits_entry_scale(shape):
   assert np.mean(ours) == pytest.approx(0.0, abs=3 * math.sqrt(expected / ours.size))
 
 
-
 def test_decision_transformer_starts_from_the_paper_codes_weights():
   """The paper's code: GPT-2's N(0, 0.02) block kernels with N(0, 0.02/√(2L)) residual projections
   and zero block biases, a N(0, 1) timestep table, PyTorch-default U(±1/√fan_in) token embeddings
