@@ -130,6 +130,25 @@ def test_script_interval_estimates(tmp_path):
       assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def test_script_aggregate_leaves_out_an_algorithm_with_a_missing_cell(tmp_path):
+  """A column that has not reached every dataset (a new algorithm's first cells) is named and left
+  out of the aggregate; the aggregate still covers every dataset."""
+  pytest.importorskip("rliable")
+  root = tmp_path / "runs"
+  finals = {("bc", "hopper-medium-v5"): [10, 20, 60], ("bc", "walker2d-medium-v5"): [0, 30, 40],
+            ("dt", "hopper-medium-v5"): [70, 70, 70]}
+  for (algo, dataset), last in finals.items():
+    _write_run(root / algo / dataset, algo, dataset, [[[0, 0, 0], last]])
+  out = str(tmp_path / "table")
+  proc = _score_table(root, out, "--intervals", "--reps=200")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  lines = open(out + "_iqm.md").read().splitlines()
+  assert lines[0] == "| dataset | bc | dt |" and lines[3].endswith("| – |")
+  assert "Over 2 datasets × 3 seeds (hopper-medium-v5, walker2d-medium-v5):" in lines
+  assert any(line.startswith("| bc |") for line in lines) and not any(line.startswith("| dt |") for line in lines)
+  assert lines[-1] == "Not in the aggregate (a dataset has no cell): dt."
+
+
 def test_script_intervals_without_rliable_is_one_line(runs, tmp_path):
   """Where rliable is missing (a fresh test venv), --intervals names the extra to install."""
   if importlib.util.find_spec("rliable") is not None:

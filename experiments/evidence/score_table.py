@@ -8,8 +8,8 @@ and ``<out>_q.png`` (mean Q on policy actions, the offline model-selection signa
 
 With ``--intervals`` (the ``[reference]`` extra: rliable) it also writes ``<out>_iqm.md``: each
 cell's IQM over seeds with its 95% bootstrap interval, and each algorithm's IQM and mean over
-seeds × datasets (stratified bootstrap, over the datasets every algorithm has), with rliable's
-interval plot ``<out>_aggregate.png`` and performance profiles ``<out>_profiles.png``.
+seeds × datasets (stratified bootstrap over every dataset; an algorithm missing a cell is left out
+of it and named), with rliable's interval plot ``<out>_aggregate.png`` and performance profiles ``<out>_profiles.png``.
 """
 import os
 import sys
@@ -45,20 +45,23 @@ def interval_report(curves: list, order: list[str], out: str, reps: int) -> str:
       key = f"{dataset}|{algo}"
       cells.append(f"{points[key][0]:.1f} [{bands[key][0, 0]:.1f}, {bands[key][1, 0]:.1f}]" if key in points else "–")
     lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
-  common = [d for d in datasets if all((d, a) in finals for a in algos)]
+  # The aggregate covers every dataset; an algorithm with a missing cell is left out of it (named).
+  complete = [a for a in algos if all((d, a) in finals for d in datasets)]
   seeds = {len(v) for v in finals.values()}
-  if common and len(seeds) == 1:
-    scores = {a: np.stack([finals[(d, a)] for d in common], axis=1) for a in algos}  # [seeds, datasets]
+  if complete and len(seeds) == 1:
+    scores = {a: np.stack([finals[(d, a)] for d in datasets], axis=1) for a in complete}  # [seeds, datasets]
     agg_points, agg_bands = intervals.aggregate_intervals(scores, reps)
-    lines += ["", f"Over {len(common)} datasets × {seeds.pop()} seeds ({', '.join(common)}):", "",
+    lines += ["", f"Over {len(datasets)} datasets × {seeds.pop()} seeds ({', '.join(datasets)}):", "",
               "| algorithm | IQM [95% CI] | mean [95% CI] |", "|---|---|---|"]
-    for a in algos:
+    for a in complete:
       (iqm, mean), band = agg_points[a], agg_bands[a]
       lines.append(f"| {a} | {iqm:.1f} [{band[0, 0]:.1f}, {band[1, 0]:.1f}] | {mean:.1f} [{band[0, 1]:.1f}, {band[1, 1]:.1f}] |")
     intervals.plot_aggregates(agg_points, agg_bands, out + "_aggregate.png")
     intervals.plot_performance_profiles(scores, out + "_profiles.png", reps=min(reps, 2000))
+    if len(complete) < len(algos):
+      lines += ["", "Not in the aggregate (a dataset has no cell): " + ", ".join(a for a in algos if a not in complete) + "."]
   else:
-    lines += ["", "No aggregate: no dataset has every algorithm, or the runs differ in their number of seeds."]
+    lines += ["", "No aggregate: no algorithm has a cell on every dataset, or the runs differ in their number of seeds."]
   table = "\n".join(lines) + "\n"
   with open(out + "_iqm.md", "w") as f:
     f.write(table)

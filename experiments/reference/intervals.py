@@ -6,6 +6,8 @@ confidence intervals (Agarwal et al., `Deep RL at the Edge of the Statistical Pr
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from rlkit_jax.errors import UsageError
@@ -21,12 +23,40 @@ def _rliable():
   return library, metrics, plot_utils
 
 
+@contextlib.contextmanager
+def _global_numpy_seed(seed: int):
+  """Seeds NumPy's global generator inside the block and restores its state after it.
+
+  rliable's ``StratifiedBootstrap.update_indices`` (rliable 1.2) draws its resamples with
+  ``np.random.choice``, NumPy's global generator, and not from the ``random_state`` it is given, so
+  without this the same scores give other intervals on every call.
+  """
+  state = np.random.get_state()
+  np.random.seed(seed)
+  try:
+    yield
+  finally:
+    np.random.set_state(state)
+
+
+def _interval_estimates(library, score_dict: dict[str, np.ndarray], func, reps: int) -> tuple[dict, dict]:
+  """``library.get_interval_estimates`` one key at a time from the same seed: an entry's interval
+  depends on its own scores only, not on the other entries of the report or on earlier calls."""
+  points, bands = {}, {}
+  for name, scores in score_dict.items():
+    with _global_numpy_seed(0):
+      point, band = library.get_interval_estimates({name: scores}, func, reps=reps, random_state=np.random.RandomState(0))
+    points.update(point)
+    bands.update(band)
+  return points, bands
+
+
 def iqm_intervals(finals: dict[str, np.ndarray], reps: int) -> tuple[dict, dict]:
   """rliable's IQM point estimates and 95% stratified-bootstrap intervals, per key (scores ``[S]``)."""
   library, metrics, _ = _rliable()
   score_dict = {name: np.asarray(v, np.float64)[:, None] for name, v in finals.items()}  # [runs, 1 task]
   iqm = lambda x: np.array([metrics.aggregate_iqm(x)])
-  return library.get_interval_estimates(score_dict, iqm, reps=reps, random_state=np.random.RandomState(0))
+  return _interval_estimates(library, score_dict, iqm, reps)
 
 
 def iqm_interval(scores: np.ndarray, reps: int = 2000) -> tuple[float, float, float]:
@@ -48,7 +78,7 @@ def aggregate_intervals(scores: dict[str, np.ndarray], reps: int) -> tuple[dict,
   library, metrics, _ = _rliable()
   aggregate = lambda x: np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x)])
   score_dict = {name: np.asarray(v, np.float64) for name, v in scores.items()}
-  return library.get_interval_estimates(score_dict, aggregate, reps=reps, random_state=np.random.RandomState(0))
+  return _interval_estimates(library, score_dict, aggregate, reps)
 
 
 def plot_aggregates(points: dict, intervals: dict, path: str) -> None:
@@ -75,7 +105,8 @@ def plot_performance_profiles(scores: dict[str, np.ndarray], path: str, reps: in
 
   thresholds = np.linspace(0.0, max_score, 61)
   score_dict = {name: np.asarray(v, np.float64) for name, v in scores.items()}
-  profiles, cis = library.create_performance_profile(score_dict, thresholds, reps=reps)
+  with _global_numpy_seed(0):
+    profiles, cis = library.create_performance_profile(score_dict, thresholds, reps=reps)
   fig, ax = plt.subplots(figsize=(6.0, 3.6))
   plot_utils.plot_performance_profiles(profiles, thresholds, performance_profile_cis=cis, xlabel=r"normalized score $\tau$", ax=ax)
   ax.legend(fontsize=8, loc="upper right")  # the profile lines carry the algorithm names

@@ -189,6 +189,27 @@ def test_report_gives_rliable_intervals_and_verdicts(tmp_path):
   assert os.path.getsize(f"{out}_curves.png") > 0 and os.path.getsize(f"{out}_iqm.png") > 0
 
 
+def test_intervals_repeat_and_depend_only_on_their_own_scores():
+  """rliable draws its bootstrap resamples from NumPy's global generator; the wrapper seeds it per
+  entry and restores it, so the same scores give the same interval whatever else is reported."""
+  pytest.importorskip("rliable")
+  from reference import intervals  # noqa: PLC0415
+
+  rng = np.random.default_rng(0)
+  scores = {"a": rng.normal(50.0, 10.0, (3, 3)), "b": rng.normal(20.0, 5.0, (3, 3))}
+  first = intervals.aggregate_intervals(scores, reps=300)
+  np.random.seed(123)
+  drawn_after_seed = np.random.rand()
+  np.random.seed(123)
+  again = intervals.aggregate_intervals(scores, reps=300)
+  assert np.random.rand() == drawn_after_seed  # the caller's global stream is left as it was
+  alone = intervals.aggregate_intervals({"b": scores["b"]}, reps=300)
+  for name in scores:
+    np.testing.assert_array_equal(first[1][name], again[1][name])
+  np.testing.assert_array_equal(first[1]["b"], alone[1]["b"])
+  assert intervals.iqm_interval(np.array([1.0, 5.0, 9.0]), reps=300) == intervals.iqm_interval(np.array([1.0, 5.0, 9.0]), reps=300)
+
+
 SAC_TINY = ["--env=Hopper-v5", "--num_steps=400", "--start_steps=200", "--update_every=100", "--eval_every=200",
             "--eval_episodes=2", "--num_seeds=2"]
 
