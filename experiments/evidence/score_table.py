@@ -9,7 +9,8 @@ and ``<out>_q.png`` (mean Q on policy actions, the offline model-selection signa
 With ``--intervals`` (the ``[reference]`` extra: rliable) it also writes ``<out>_iqm.md``: each
 cell's IQM over seeds with its 95% bootstrap interval, and each algorithm's IQM and mean over
 seeds × datasets (stratified bootstrap over every dataset; an algorithm missing a cell is left out
-of it and named), with rliable's interval plot ``<out>_aggregate.png`` and performance profiles ``<out>_profiles.png``.
+of it and named), with rliable's interval plot ``<out>_aggregate.png`` and performance profiles
+``<out>_profiles.png``.
 """
 import os
 import sys
