@@ -45,7 +45,7 @@ def _interval_estimates(library, score_dict: dict[str, np.ndarray], func, reps: 
   points, bands = {}, {}
   for name, scores in score_dict.items():
     with _global_numpy_seed(0):
-      point, band = library.get_interval_estimates({name: scores}, func, reps=reps, random_state=np.random.RandomState(0))
+      point, band = library.get_interval_estimates({name: scores}, func, reps=reps)  # its random_state is unused
     points.update(point)
     bands.update(band)
   return points, bands
