@@ -48,7 +48,7 @@ def interval_report(curves: list, order: list[str], out: str, reps: int) -> str:
     lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
   # The aggregate covers every dataset; an algorithm with a missing cell is left out of it (named).
   complete = [a for a in algos if all((d, a) in finals for d in datasets)]
-  seeds = {len(v) for v in finals.values()}
+  seeds = {len(finals[(d, a)]) for a in complete for d in datasets}  # a left-out column's seeds do not count
   if complete and len(seeds) == 1:
     scores = {a: np.stack([finals[(d, a)] for d in datasets], axis=1) for a in complete}  # [seeds, datasets]
     agg_points, agg_bands = intervals.aggregate_intervals(scores, reps)
@@ -62,7 +62,7 @@ def interval_report(curves: list, order: list[str], out: str, reps: int) -> str:
     if len(complete) < len(algos):
       lines += ["", "Not in the aggregate (a dataset has no cell): " + ", ".join(a for a in algos if a not in complete) + "."]
   else:
-    lines += ["", "No aggregate: no algorithm has a cell on every dataset, or the runs differ in their number of seeds."]
+    lines += ["", "No aggregate: no algorithm has a cell on every dataset, or those algorithms' runs differ in their number of seeds."]
   table = "\n".join(lines) + "\n"
   with open(out + "_iqm.md", "w") as f:
     f.write(table)
