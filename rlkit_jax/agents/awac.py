@@ -13,7 +13,7 @@ from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
 from rlkit_jax.agents.base import GaussianPolicyMean, MinCriticEnsemble
-from rlkit_jax.agents.common import advantage_weighted_actor_step, train_state_and_target, train_state
+from rlkit_jax.agents.common import advantage_weighted_actor_step, critic_step, train_state_and_target, train_state
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.networks import Ensemble, GaussianPolicy, QFunction
 from rlkit_jax.agents.hyperparameters import NON_NEGATIVE, POSITIVE, checked_create
@@ -152,13 +152,7 @@ class AWAC(GaussianPolicyMean, MinCriticEnsemble, flax.struct.PyTreeNode):
     next_q = self.critic.apply_fn({"params": self.target_critic_params}, batch.next_observations, next_actions)
     targets = objectives.td_target(batch.rewards, batch.terminals, jnp.min(next_q, axis=0), discount=self.discount)
 
-    def critic_loss_fn(params):
-      q = self.critic.apply_fn({"params": params}, batch.observations, batch.actions)
-      loss = jnp.mean(jnp.sum(objectives.squared_td_error(q, targets), axis=0))
-      return loss, {"critic_loss": loss, "q_data": jnp.mean(q)}
-
-    critic_grads, critic_info = jax.grad(critic_loss_fn, has_aux=True)(self.critic.params)
-    critic = self.critic.apply_gradients(grads=critic_grads)
+    critic, critic_info = critic_step(self.critic, batch, targets)
 
     advantages, v = self.advantages(critic.params, batch.observations, batch.actions, pi_key)
     weights = objectives.advantage_weights(advantages, temperature=self.temperature, max_weight=self.max_weight)

@@ -1,5 +1,5 @@
-"""Pieces every agent shares: optimisers whose learning rate is a pytree leaf, the
-advantage-weighted Gaussian actor step (AWR, AWAC), and the list of an agent's numeric (sweepable)
+"""Pieces every agent shares: optimisers whose learning rate is a pytree leaf, the critics' TD
+step, the advantage-weighted Gaussian actor step (AWR, AWAC), and the list of an agent's numeric (sweepable)
 hyperparameters."""
 from __future__ import annotations
 
@@ -43,6 +43,28 @@ def select_tree(flag: jax.Array, new: Any, old: Any) -> Any:
   """Leafwise ``new if flag else old`` for a ``[]`` bool flag (stays vmappable: no Python branch);
   TD3's delayed actor and target updates."""
   return jax.tree.map(lambda n, o: jnp.where(flag, n, o), new, old)
+
+
+def critic_td_loss(critic: TrainState, params: Any, batch: Any, targets: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+  """``mean_B Σ_e (Q_e(s, a) − y)²`` of E critics with parameters ``params``.
+
+  Args:
+    critic: an ensemble's train state; ``apply_fn(params, observations, actions)`` → ``[E, B]``.
+    params: the critics' parameters (differentiated). batch: a :class:`Transitions` minibatch
+      (``observations`` ``[B, O]``, ``actions`` ``[B, A]``). targets: y ``[B]``, held fixed.
+
+  Returns:
+    ``(loss, {"critic_loss", "q_data"})``, ``q_data`` the mean Q at the data's actions.
+  """
+  q = critic.apply_fn({"params": params}, batch.observations, batch.actions)
+  loss = jnp.mean(jnp.sum(objectives.squared_td_error(q, targets), axis=0))
+  return loss, {"critic_loss": loss, "q_data": jnp.mean(q)}
+
+
+def critic_step(critic: TrainState, batch: Any, targets: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
+  """One optimiser step of E critics on :func:`critic_td_loss`; returns ``(critic, metrics)``."""
+  grads, info = jax.grad(functools.partial(critic_td_loss, critic), has_aux=True)(critic.params, batch, targets)
+  return critic.apply_gradients(grads=grads), info
 
 
 def train_state(apply_fn: Any, params: Any, learning_rate: ArrayLike, *, decay_steps: Optional[int] = None) -> TrainState:

@@ -8,13 +8,13 @@ from typing import Any, Optional, Sequence
 import flax.struct
 import jax
 import jax.numpy as jnp
-import optax
 from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
 from rlkit_jax.agents.base import MinCriticEnsemble
-from rlkit_jax.agents.common import select_tree, train_state_and_target
+from rlkit_jax.agents import td3
+from rlkit_jax.agents.common import critic_step
 from rlkit_jax.agents.hyperparameters import AT_LEAST_ONE, NON_NEGATIVE, checked_create
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.networks import DeterministicPolicy, Ensemble, QFunction
@@ -116,14 +116,11 @@ class ReBRAC(MinCriticEnsemble, flax.struct.PyTreeNode):
       ValueError: ``policy_delay`` < 1.
     """
     del actor_decay_steps
-    if int(policy_delay) < 1:
-      raise ValueError(f"ReBRAC.create: policy_delay must be an int >= 1, got {policy_delay!r}")
-    actor_key, critic_key, key = jax.random.split(key, 3)
-    observations = jnp.zeros((1, observation_dim), jnp.float32)
-    actions = jnp.zeros((1, action_dim), jnp.float32)
     actor_def, critic_def = _networks(action_dim, tuple(hidden_dims), int(num_critics), bool(critic_layer_norm))
-    actor, target_actor_params = train_state_and_target(actor_def, actor_key, actor_lr, observations)
-    critic, target_critic_params = train_state_and_target(critic_def, critic_key, critic_lr, observations, actions)
+    actor, target_actor_params, critic, target_critic_params, key = td3.actor_and_critics(
+        "ReBRAC", key, actor_def, critic_def, observation_dim, action_dim, actor_lr=actor_lr, critic_lr=critic_lr,
+        policy_delay=policy_delay,
+    )
     scalar = lambda x: jnp.asarray(x, jnp.float32)
     return cls(
         actor=actor, critic=critic, target_actor_params=target_actor_params, target_critic_params=target_critic_params,
@@ -153,21 +150,14 @@ class ReBRAC(MinCriticEnsemble, flax.struct.PyTreeNode):
       )
     key, noise_key = jax.random.split(self.key)
     step = self.step + 1
-
-    next_actions = self.actor.apply_fn({"params": self.target_actor_params}, batch.next_observations)
-    noise = jnp.clip(jax.random.normal(noise_key, next_actions.shape) * self.policy_noise, -self.noise_clip, self.noise_clip)
-    next_actions = jnp.clip(next_actions + noise, -1.0, 1.0)
+    next_actions = td3.smoothed_target_actions(
+        self.actor, self.target_actor_params, batch.next_observations, noise_key,
+        policy_noise=self.policy_noise, noise_clip=self.noise_clip,
+    )
     next_q = jnp.min(self.critic.apply_fn({"params": self.target_critic_params}, batch.next_observations, next_actions), axis=0)
     next_values = objectives.rebrac_next_values(next_q, next_actions, batch.next_actions, critic_bc_coef=self.critic_bc_coef)
     targets = objectives.td_target(batch.rewards, batch.terminals, next_values, discount=self.discount)
-
-    def critic_loss_fn(params):
-      q = self.critic.apply_fn({"params": params}, batch.observations, batch.actions)
-      loss = jnp.mean(jnp.sum(objectives.squared_td_error(q, targets), axis=0))
-      return loss, {"critic_loss": loss, "q_data": jnp.mean(q)}
-
-    critic_grads, critic_info = jax.grad(critic_loss_fn, has_aux=True)(self.critic.params)
-    critic = self.critic.apply_gradients(grads=critic_grads)
+    critic, critic_info = critic_step(self.critic, batch, targets)
 
     def actor_loss_fn(params):
       policy_actions = self.actor.apply_fn({"params": params}, batch.observations)
@@ -176,14 +166,9 @@ class ReBRAC(MinCriticEnsemble, flax.struct.PyTreeNode):
       bc = jnp.mean(jnp.sum(jnp.square(policy_actions - batch.actions), axis=-1))
       return loss, {"actor_loss": loss, "q_policy": jnp.mean(q), "bc_squared_error": bc}
 
-    actor_grads, actor_info = jax.grad(actor_loss_fn, has_aux=True)(self.actor.params)
     update_actor = step % self.policy_delay == 0
-    actor = select_tree(update_actor, self.actor.apply_gradients(grads=actor_grads), self.actor)
-    target_actor = select_tree(
-        update_actor, optax.incremental_update(actor.params, self.target_actor_params, self.tau), self.target_actor_params
-    )
-    target_critic = select_tree(
-        update_actor, optax.incremental_update(critic.params, self.target_critic_params, self.tau), self.target_critic_params
+    actor, target_actor, target_critic, actor_info = td3.delayed_actor_step(
+        update_actor, self.actor, actor_loss_fn, critic, self.target_actor_params, self.target_critic_params, self.tau
     )
     agent = self.replace(
         actor=actor, critic=critic, target_actor_params=target_actor, target_critic_params=target_critic, key=key, step=step

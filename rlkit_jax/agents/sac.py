@@ -13,7 +13,7 @@ from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
 from rlkit_jax.agents.base import TanhGaussianPolicyMean
-from rlkit_jax.agents.common import log_scalar_state, train_state, train_state_and_target
+from rlkit_jax.agents.common import critic_td_loss, log_scalar_state, train_state, train_state_and_target
 from rlkit_jax.data.transitions import Transitions
 from rlkit_jax.distributions import tanh_gaussian_sample
 from rlkit_jax.networks import Ensemble, QFunction, TanhGaussianPolicy
@@ -108,9 +108,7 @@ class SAC(TanhGaussianPolicyMean, flax.struct.PyTreeNode):
   def critic_loss(self, params: Any, batch: Transitions, targets: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
     """``mean_B Σ_E (Q_e(s, a) − y)²`` of critic parameters ``params`` against targets ``y`` ``[B]``;
     returns ``(loss, {"critic_loss", "q_data"})``. Subclasses add terms (EDAC)."""
-    q = self.critic.apply_fn({"params": params}, batch.observations, batch.actions)
-    loss = jnp.mean(jnp.sum(objectives.squared_td_error(q, targets), axis=0))
-    return loss, {"critic_loss": loss, "q_data": jnp.mean(q)}
+    return critic_td_loss(self.critic, params, batch, targets)
 
   @jax.jit
   def update(self, batch: Transitions) -> tuple["SAC", dict[str, jax.Array]]:
