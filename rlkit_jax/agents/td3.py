@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from jax.typing import ArrayLike
-
 import jax
 import jax.numpy as jnp
 import optax
 from flax.training.train_state import TrainState
+from jax.typing import ArrayLike
 
 from rlkit_jax.agents.common import select_tree, train_state_and_target
 
