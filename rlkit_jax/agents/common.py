@@ -56,7 +56,12 @@ def critic_td_loss(critic: TrainState, params: Any, batch: Any, targets: jax.Arr
   Returns:
     ``(loss, {"critic_loss", "q_data"})``, ``q_data`` the mean Q at the data's actions.
   """
-  q = critic.apply_fn({"params": params}, batch.observations, batch.actions)
+  return ensemble_td_loss(critic.apply_fn({"params": params}, batch.observations, batch.actions), targets)
+
+
+def ensemble_td_loss(q: jax.Array, targets: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+  """``mean_B Σ_e (Q_e − y)²`` of the E critics' values ``q`` ``[E, B]`` against targets y ``[B]``;
+  returns ``(loss, {"critic_loss", "q_data"})``, ``q_data`` the mean of ``q``."""
   loss = jnp.mean(jnp.sum(objectives.squared_td_error(q, targets), axis=0))
   return loss, {"critic_loss": loss, "q_data": jnp.mean(q)}
 

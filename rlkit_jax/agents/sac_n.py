@@ -13,6 +13,7 @@ from jax.typing import ArrayLike
 
 from rlkit_jax import objectives
 from rlkit_jax.agents.base import MinCriticEnsemble
+from rlkit_jax.agents.common import ensemble_td_loss
 from rlkit_jax.agents.hyperparameters import NON_NEGATIVE, POSITIVE, checked_create
 from rlkit_jax.agents.sac import SAC
 from rlkit_jax.data.transitions import Transitions
@@ -83,7 +84,8 @@ class EDAC(SACN):
 
   The gradients come from one backward pass: each member reads its own copy of the actions
   (:class:`~rlkit_jax.networks.Ensemble` with ``split_inputs``), so the gradient of Σ Q with respect
-  to the copies ``[E, B, A]`` is every member's action gradient.
+  to the copies ``[E, B, A]`` is every member's action gradient; the same forward pass gives the
+  TD loss its Q values.
 
   References:
     An et al. 2021 (see :class:`SACN`), Sec. 4.2, and App. C (η = 1 on most MuJoCo datasets,
@@ -127,14 +129,14 @@ class EDAC(SACN):
     )
 
   def critic_loss(self, params: Any, batch: Transitions, targets: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """SAC-N's critic loss plus ``η · mean_B diversity``; logs ``diversity``."""
-    loss, info = super().critic_loss(params, batch, targets)
+    """SAC-N's critic loss plus ``η · mean_B diversity``; logs ``diversity``. One forward pass
+    gives both the Q values of the TD loss and (its pullback) the action gradients."""
     num_critics = jax.tree.leaves(params)[0].shape[0]
     tile = lambda x: jnp.broadcast_to(x, (num_critics,) + x.shape)
-
-    def q_sum(actions):  # Σ_e Σ_b Q_e(s_b, actions[e, b]): its gradient is ∇_a Q_e per member
-      return jnp.sum(self.split_critic_apply({"params": params}, tile(batch.observations), actions))
-
-    action_gradients = jax.grad(q_sum)(tile(batch.actions))
+    q, pullback = jax.vjp(  # q [E, B]: member e at its own copy of the actions
+        lambda actions: self.split_critic_apply({"params": params}, tile(batch.observations), actions), tile(batch.actions)
+    )
+    (action_gradients,) = pullback(jnp.ones_like(q))  # [E, B, A]: ∇_a Q_e(s_b, a_b)
+    loss, info = ensemble_td_loss(q, targets)
     diversity = jnp.mean(objectives.edac_diversity_loss(action_gradients))
     return loss + self.eta * diversity, {**info, "critic_loss": loss + self.eta * diversity, "diversity": diversity}
