@@ -45,6 +45,26 @@ def select_tree(flag: jax.Array, new: Any, old: Any) -> Any:
   return jax.tree.map(lambda n, o: jnp.where(flag, n, o), new, old)
 
 
+@jax.custom_batching.custom_vmap
+def any_over_vmap(flag: jax.Array) -> jax.Array:
+  """``flag`` (a ``[]`` bool) itself; under ``jax.vmap``, whether any mapped element's flag is set,
+  as one unbatched ``[]`` bool.
+
+  A ``jax.lax.cond`` on a batched predicate runs both branches (vmap turns it into a select); on
+  this one it stays a branch, skipped when no element needs it. The taken branch must still
+  select per element with ``flag``, unless the elements move in step (the training core's seeds
+  do: they share the update count). Under nested vmaps only the innermost axis is reduced, so the
+  outer ones fall back to the select.
+  """
+  return flag
+
+
+@any_over_vmap.def_vmap
+def _any_over_vmap_rule(axis_size: int, in_batched: list[bool], flag: jax.Array) -> tuple[jax.Array, bool]:
+  del axis_size
+  return (jnp.any(flag) if in_batched[0] else flag), False
+
+
 def critic_td_loss(critic: TrainState, params: Any, batch: Any, targets: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
   """``mean_B Σ_e (Q_e(s, a) − y)²`` of E critics with parameters ``params``.
 

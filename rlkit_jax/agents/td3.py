@@ -10,7 +10,7 @@ import optax
 from flax.training.train_state import TrainState
 from jax.typing import ArrayLike
 
-from rlkit_jax.agents.common import select_tree, train_state_and_target
+from rlkit_jax.agents.common import any_over_vmap, select_tree, train_state_and_target
 
 
 def actor_and_critics(
@@ -70,8 +70,12 @@ def delayed_actor_step(
     critic: TrainState, target_actor_params: Any, target_critic_params: Any, tau: jax.Array,
 ) -> tuple[TrainState, Any, Any, dict[str, jax.Array]]:
   """Where ``update_actor``: one actor step on ``actor_loss_fn`` and Polyak steps (τ) of both targets
-  towards the new actor and ``critic``; elsewhere all three stay. Selected leafwise with
-  ``jnp.where``, so it stays one vmappable program (the actor's gradient is computed either way).
+  towards the new actor and ``critic``; elsewhere all three stay and the loss is only evaluated
+  (for its metrics, at the same parameters as a step would take its gradient).
+
+  A ``lax.cond`` on :func:`~rlkit_jax.agents.common.any_over_vmap` skips the gradient on the
+  updates where no agent takes a step, under the training core's seed vmap too (its seeds share the
+  update count); inside the branch each agent still selects with its own ``update_actor``.
 
   Args:
     update_actor: ``[]`` bool, ``step % policy_delay == 0``.
@@ -82,10 +86,20 @@ def delayed_actor_step(
   Returns:
     ``(actor, target_actor_params, target_critic_params, actor_metrics)``.
   """
-  grads, info = jax.grad(actor_loss_fn, has_aux=True)(actor.params)
-  actor = select_tree(update_actor, actor.apply_gradients(grads=grads), actor)
-  target_actor = select_tree(update_actor, optax.incremental_update(actor.params, target_actor_params, tau), target_actor_params)
-  target_critic = select_tree(
-      update_actor, optax.incremental_update(critic.params, target_critic_params, tau), target_critic_params
-  )
+  stay = (actor, target_actor_params, target_critic_params)
+
+  def step(_):
+    grads, info = jax.grad(actor_loss_fn, has_aux=True)(actor.params)
+    new_actor = actor.apply_gradients(grads=grads)
+    stepped = (
+        new_actor,
+        optax.incremental_update(new_actor.params, target_actor_params, tau),
+        optax.incremental_update(critic.params, target_critic_params, tau),
+    )
+    return select_tree(update_actor, stepped, stay), info
+
+  def evaluate(_):
+    return stay, actor_loss_fn(actor.params)[1]
+
+  (actor, target_actor, target_critic), info = jax.lax.cond(any_over_vmap(update_actor), step, evaluate, None)
   return actor, target_actor, target_critic, info

@@ -1,13 +1,19 @@
-"""TD3+BC: its own checks (the shared ones are in test_offline_agent_checks.py): the policy delay."""
+"""TD3+BC: its own checks (the shared ones are in test_offline_agent_checks.py): the policy delay,
+also under the seed vmap (where the actor's gradient is skipped on the updates that do not use it)."""
 from __future__ import annotations
 
+import functools
+
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agent_testing import HIDDEN, A, O, assert_trees_equal, plain_agent, plain_update, trees_differ
+from agent_testing import HIDDEN, A, O, assert_trees_equal, member, member_keys, plain_agent, plain_update, trees_differ
 from rlkit_jax import objectives
+from rlkit_jax.agents.common import any_over_vmap
 from rlkit_jax.agents.td3_bc import TD3BC
+from rlkit_jax.training import core
 
 AGENT = "TD3BC"
 
@@ -29,6 +35,36 @@ def test_td3_bc_delays_actor_and_target_updates(batch):
   # Polyak with τ = 0.1 towards the new online actor.
   expected = jax.tree.map(lambda o, t: 0.1 * o + 0.9 * t, second.actor.params, first.target_actor_params)
   assert_trees_equal(second.target_actor_params, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_any_over_vmap_is_the_flag_alone_and_one_unbatched_any_under_vmap():
+  assert bool(any_over_vmap(jnp.asarray(True))) and not bool(any_over_vmap(jnp.asarray(False)))
+  over_runs = jax.vmap(any_over_vmap, out_axes=None)  # out_axes=None raises for a batched output
+  assert bool(over_runs(jnp.asarray([False, True, False])))
+  assert not bool(over_runs(jnp.asarray([False, False])))
+
+
+def test_the_training_core_keeps_the_actor_step_a_branch(batch):
+  """In the core's compiled chunk (seeds vmapped around a scan of updates) the delayed actor step
+  is a ``cond``: vmap turns a cond on a batched predicate into a select, which computes the
+  actor's gradient on every update."""
+  create = functools.partial(TD3BC.create, observation_dim=O, action_dim=A, hidden_dims=HIDDEN)
+  state, data = core.place(core.init_run_state(create, seed=0, num_seeds=2), batch)
+  train = core.make_train_chunk(batch_size=8, num_updates=2)
+  assert " cond[" in str(jax.make_jaxpr(train)(state, data))
+
+
+def test_agents_out_of_step_keep_their_own_delay_under_vmap(batch):
+  """Member 0 at step 0 (no actor step next) and member 1 at step 1 (actor step next) in one
+  vmapped update: each ends as its own unbatched update does."""
+  agents = jax.vmap(lambda k: TD3BC.create(k, O, A, hidden_dims=HIDDEN))(member_keys([0, 1]))
+  agents = agents.replace(step=jnp.asarray([0, 1], agents.step.dtype))
+  new, info = jax.vmap(lambda agent: agent.update(batch))(agents)
+  np.testing.assert_array_equal(np.asarray(info["actor_updated"]), [0.0, 1.0])
+  for i in (0, 1):
+    alone, _ = member(agents, i).update(batch)
+    assert_trees_equal(member(new, i), alone, rtol=1e-5, atol=1e-6)
+  assert_trees_equal(member(new, 0).actor, member(agents, 0).actor)
 
 
 def test_td3_bc_rejects_bad_policy_delay():
