@@ -107,6 +107,25 @@ def test_script_writes_table_and_plots(runs, tmp_path):
       assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def test_script_appends_notes_and_checks_them_first(runs, tmp_path):
+  """--notes: the file goes below the table as it is; one with the intervals line but no
+  --intervals is refused in one line before the table is written."""
+  out = str(tmp_path / "table")
+  notes = tmp_path / "notes.md"
+  notes.write_text("Made by a command.\n")
+  proc = _score_table(runs, out, f"--notes={notes}")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  table = open(out + ".md").read()
+  assert table.startswith("| dataset | data | bc | iql |") and table.endswith("|\n\nMade by a command.\n")
+  os.remove(out + ".md")
+  notes.write_text("Intervals:\n\n<!-- intervals -->\n")
+  proc = _score_table(runs, out, f"--notes={notes}")
+  assert proc.returncode != 0 and f"--notes={notes}: has the line <!-- intervals --> but --intervals is off" in proc.stderr
+  assert "Traceback" not in proc.stderr and not os.path.exists(out + ".md")
+  proc = _score_table(runs, out, f"--notes={tmp_path}/none.md")
+  assert proc.returncode != 0 and "none.md: no such file" in proc.stderr
+
+
 def test_script_interval_estimates(tmp_path):
   """rliable's IQM per cell (3 seeds: nothing trimmed, the mean) and over seeds × datasets (6 runs:
   scipy's 25% trim drops one at each end)."""
@@ -117,9 +136,12 @@ def test_script_interval_estimates(tmp_path):
   for (algo, dataset), last in finals.items():
     _write_run(root / algo / dataset, algo, dataset, [[[0, 0, 0], last]])
   out = str(tmp_path / "docs" / "table")
-  proc = _score_table(root, out, "--intervals", "--reps=200")
+  (tmp_path / "notes.md").write_text("Intervals:\n\n<!-- intervals -->\n\nEnd.\n")
+  proc = _score_table(root, out, "--intervals", "--reps=200", f"--notes={tmp_path / 'notes.md'}")
   assert proc.returncode == 0, proc.stderr[-2000:]
-  lines = open(out + "_iqm.md").read().splitlines()
+  report = open(out + "_iqm.md").read()
+  assert open(out + ".md").read().endswith("|\n\nIntervals:\n\n" + report + "\nEnd.\n")  # --notes: the line replaced
+  lines = report.splitlines()
   assert lines[0] == "| dataset | bc | iql |"
   assert lines[2].startswith("| hopper-medium-v5 | 30.0 [") and "| 60.0 [" in lines[2]
   assert lines[5] == "Over 2 datasets × 3 seeds (hopper-medium-v5, walker2d-medium-v5):"

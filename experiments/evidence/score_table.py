@@ -11,6 +11,10 @@ cell's IQM over seeds with its 95% bootstrap interval, and each algorithm's IQM 
 seeds × datasets (stratified bootstrap over every dataset; an algorithm missing a cell is left out
 of it and named), with rliable's interval plot ``<out>_aggregate.png`` and performance profiles
 ``<out>_profiles.png``.
+
+With ``--notes=<file.md>`` the file is appended to ``<out>.md`` below the table, its line
+``<!-- intervals -->`` replaced by the ``--intervals`` markdown: notes kept in their own file
+survive every rebuild of the table.
 """
 import os
 import sys
@@ -23,9 +27,11 @@ import cli  # noqa: E402
 from rlkit_jax import results
 from rlkit_jax.offline import ALGOS
 
+NOTES_MARKER = "<!-- intervals -->"
 _RUNS = flags.DEFINE_multi_string("runs", ["runs/table"], "Folders searched (recursively) for finished runs.")
 _OUT = flags.DEFINE_string("out", "docs/score_table", "Output path prefix.")
 _INTERVALS = flags.DEFINE_bool("intervals", False, "Add rliable's interval estimates (needs the [reference] extra).")
+_NOTES = flags.DEFINE_string("notes", None, f"Markdown appended below the table; its line {NOTES_MARKER} becomes the --intervals tables.")
 _REPS = flags.DEFINE_integer("reps", 20_000, "Bootstrap resamples of --intervals.")
 
 ALGO_ORDER = ("bc", "filtered_bc", "awr", "awac", "td3_bc", "cql", "iql", "rebrac", "sac_n", "edac", "rvs", "rvs_g", "dt", "dqn")
@@ -69,8 +75,22 @@ def interval_report(curves: list, order: list[str], out: str, reps: int) -> str:
   return table
 
 
+def read_notes(path: str | None, with_intervals: bool) -> str:
+  """The ``--notes`` file's text ('' without one); raises app.UsageError before anything is written."""
+  if path is None:
+    return ""
+  if not os.path.isfile(path):
+    raise app.UsageError(f"--notes={path}: no such file (give the markdown to append below the table)")
+  with open(path) as f:
+    notes = f.read()
+  if NOTES_MARKER in notes and not with_intervals:
+    raise app.UsageError(f"--notes={path}: has the line {NOTES_MARKER} but --intervals is off; add --intervals or remove the line")
+  return notes
+
+
 def main(argv):
   del argv
+  notes = read_notes(_NOTES.value, _INTERVALS.value)
   folders = [d for root in _RUNS.value for d in results.find_runs(os.path.expanduser(root))]
   if not folders:
     raise app.UsageError(f"--runs: no finished run (a folder with summary.json) under {_RUNS.value}")
@@ -78,17 +98,18 @@ def main(argv):
   order = [a for a in ALGO_ORDER if a in ALGOS]
   table = results.score_table(curves, algo_order=order)
   os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
-  with open(_OUT.value + ".md", "w") as f:
-    f.write(table)
   results.plot_curves(curves, _OUT.value + "_curves.png", algo_order=order)
   with_q = [c for c in curves if "q_policy_actions" in c.columns]
   if with_q:
     results.plot_curves(with_q, _OUT.value + "_q.png", column="q_policy_actions", algo_order=order)
   print(table)
   if _INTERVALS.value:
-    print(interval_report(curves, order, _OUT.value, _REPS.value))
+    report = interval_report(curves, order, _OUT.value, _REPS.value)
+    print(report)
+    notes = notes.replace(NOTES_MARKER, report.rstrip("\n"))
+  with open(_OUT.value + ".md", "w") as f:
+    f.write(table + ("\n" + notes if notes else ""))
   print(f"{len(folders)} runs, {len(curves)} curves; wrote {_OUT.value}.md, {_OUT.value}_curves.png" + (f", {_OUT.value}_q.png" if with_q else ""))
-
 
 if __name__ == "__main__":
   cli.run(main)
