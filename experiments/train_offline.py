@@ -37,6 +37,11 @@ _UPDATES_PER_CALL = flags.DEFINE_integer(
     "updates_per_call", _D.updates_per_call, "Updates of every run per compiled call (one host round-trip)."
 )
 flags.DEFINE_alias("log_every", "updates_per_call")  # the flag's earlier name
+_CHECKPOINT_EVERY = flags.DEFINE_integer(
+    "checkpoint_every", _D.checkpoint_every,
+    "Updates between further checkpoints (a multiple of --updates_per_call; default: only at evaluations). "
+    "A resumed run may change it.",
+)
 _ENV_ID = cli.define_env_id()
 _HIDDEN_DIMS = cli.define_integer_list("hidden_dims", list(_D.hidden_dims), "Hidden layer widths.")
 _REWARD_SCALING = flags.DEFINE_enum(
@@ -89,6 +94,7 @@ def main(argv):
       eval_every=_EVAL_EVERY.value,
       eval_episodes=_EVAL_EPISODES.value,
       updates_per_call=_UPDATES_PER_CALL.value,
+      checkpoint_every=_CHECKPOINT_EVERY.value,
       hidden_dims=tuple(_HIDDEN_DIMS.value),
       reward_scaling=_REWARD_SCALING.value,
       agent_kwargs=parse_numbers(_HPARAMS.value, example="expectile=0.8,temperature=3"),

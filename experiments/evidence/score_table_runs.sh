@@ -6,6 +6,7 @@
 #   DT_HPARAMS (see conditional_runs.sh). The 100k table: UPDATES=100000 CQL_UPDATES=30000 EVALS=5
 #   EVAL_EPISODES=10, the settings of reproduce.py's ours side (its runs can stand in for cells).
 #   ARCHIVE: copy each cell's result files to $ARCHIVE/<algo>/<dataset> (archive.sh).
+#   Each cell checkpoints every compiled call (UPDATES / 20), so a stopped cell loses little.
 # Then: python experiments/evidence/score_table.py --runs=runs/table --out=docs/score_table --intervals
 set -euo pipefail
 OUT=${OUT:-runs/table}
@@ -50,7 +51,7 @@ if sys.argv[1] in c: print("--hparams=actor_bc_coef={},critic_bc_coef={}".format
       echo "== $algo $dataset $(date +%T)"
       python experiments/train_offline.py --algo="$algo" --dataset="$dataset" --dataset_dir="$DATASET_DIR" \
         --num_seeds=3 --num_updates="$updates" --eval_every=$((updates / EVALS)) --updates_per_call=$((updates / 20)) \
-        --eval_episodes="$EVAL_EPISODES" --workdir="$workdir" $resume $extra | tail -n 2
+        --checkpoint_every=$((updates / 20)) --eval_episodes="$EVAL_EPISODES" --workdir="$workdir" $resume $extra | tail -n 2
       archive_run "$workdir" "$algo/$dataset"
     done
   done

@@ -71,6 +71,9 @@ class OfflineConfig:
     num_updates: gradient updates per seed.
     batch_size: minibatch size per seed.
     eval_every: updates between evaluations (each also writes a checkpoint).
+    checkpoint_every: updates between further checkpoints, for long runs that may be stopped
+      between evaluations (a multiple of ``updates_per_call``); None: only at evaluations. It is
+      not part of the checkpoint fingerprint, so a run may resume with another value.
     eval_episodes: episodes per seed and evaluation.
     updates_per_call: updates of every run per compiled call (one host round-trip; the progress
       bar refreshes after each); divides ``eval_every`` and ``num_updates``.
@@ -100,6 +103,7 @@ class OfflineConfig:
   eval_every: int = 10_000
   eval_episodes: int = 5
   updates_per_call: int = 1_000
+  checkpoint_every: Optional[int] = None
   hidden_dims: Sequence[int] = (256, 256)
   reward_scaling: str = "iql_locomotion"
   agent_kwargs: Mapping[str, float] = dataclasses.field(default_factory=dict)
@@ -140,6 +144,10 @@ class OfflineConfig:
       raise ValueError(f"--eval_every={self.eval_every} must be a multiple of --updates_per_call={self.updates_per_call}")
     if self.num_updates % self.updates_per_call:
       raise ValueError(f"--num_updates={self.num_updates} must be a multiple of --updates_per_call={self.updates_per_call}")
+    if self.checkpoint_every is not None and (self.checkpoint_every <= 0 or self.checkpoint_every % self.updates_per_call):
+      raise ValueError(
+          f"--checkpoint_every={self.checkpoint_every} must be a positive multiple of --updates_per_call={self.updates_per_call}"
+      )
     if "discount" in self.sweep and getattr(ALGOS[self.algo].agent_class, "needs_returns_to_go", False):
       raise ValueError(f"--sweep: --algo={self.algo} computes Monte Carlo returns once per dataset, so 'discount' cannot be swept")
     if self.reward_model is not None and not (
@@ -170,6 +178,13 @@ class OfflineConfig:
     out["hidden_dims"] = list(self.hidden_dims)
     out["agent_kwargs"] = dict(self.agent_kwargs)
     out["sweep"] = {name: list(values) for name, values in self.sweep.items()}
+    return out
+
+  def fingerprint(self) -> dict[str, Any]:
+    """The settings a checkpoint must match to be resumed: :meth:`to_json` without
+    ``checkpoint_every`` (how often a run saves does not change what it computes)."""
+    out = self.to_json()
+    del out["checkpoint_every"]
     return out
 
 

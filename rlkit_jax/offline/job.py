@@ -3,7 +3,8 @@ evaluate, log, resume.
 
 ``run_offline(OfflineConfig(...), workdir)`` is what ``experiments/train_offline.py`` calls; it
 never reads flags. A run folder holds ``config.json``, ``metrics.csv`` (one row per evaluation,
-setting and seed), ``summary.json`` and orbax checkpoints (one per evaluation) under ``checkpoints/``.
+setting and seed), ``summary.json`` and orbax checkpoints (one per evaluation, and one every
+``checkpoint_every`` updates where set) under ``checkpoints/``.
 """
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ def run_offline(
   num_seeds = config.num_seeds
 
   os.makedirs(workdir, exist_ok=True)
-  checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json())
+  checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.fingerprint())
   if checkpointer.latest_step() is not None and not resume:  # before anything compiles
     raise CheckpointError(
         f"{workdir}: already holds checkpoints (step {checkpointer.latest_step()}); pass --resume to continue "
@@ -144,7 +145,8 @@ def run_offline(
     bar.update(config.updates_per_call)
     for event in divergence.update(step, jax.device_get(state.active), train_metrics):  # metrics read only on divergence
       bar.write(f"warning: {event.describe(run_label(event.run, settings, num_seeds))}; it keeps its last finite state")
-    if step % config.eval_every == 0 or step == config.num_updates:
+    evaluated = step % config.eval_every == 0 or step == config.num_updates
+    if evaluated:
       returns, successes = evaluation.evaluate_agents(
           state.agents, dataset.env_id, episodes_per_seed=config.eval_episodes, seed=evaluation.evaluation_seed(config.seed, step),
           with_success=True,
@@ -178,9 +180,10 @@ def run_offline(
       ]
       if rows:
         run_folder.append_rows(metrics_path, rows)
-      checkpointer.save(step, state, {"elapsed_s": elapsed_before + time.time() - started, "diverged": divergence.to_json()})
       by_setting = last_scores.reshape(len(settings), num_seeds)
       bar.set_postfix(score=" ".join(f"{np.nanmean(x):.1f}" if np.isfinite(x).any() else "diverged" for x in by_setting))
+    if evaluated or (config.checkpoint_every and step % config.checkpoint_every == 0):
+      checkpointer.save(step, state, {"elapsed_s": elapsed_before + time.time() - started, "diverged": divergence.to_json()})
   bar.close()
   checkpointer.close()
   wall = elapsed_before + time.time() - started
@@ -248,7 +251,7 @@ def load_trained(workdir: str, *, dataset_dir: Optional[str] = None, step: Optio
       create_fn(config, dataset.transitions.observations.shape[1], data_lib.action_dim(dataset)),
       seed=config.seed, num_seeds=config.num_seeds, settings=config.settings,
   )
-  checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json())
+  checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.fingerprint())
   try:
     _, state, _ = checkpointer.restore(like, step)
   finally:

@@ -58,7 +58,7 @@ def _params(workdir, config):
   like = core.init_run_state(
       create_fn(config, 11, 3), seed=config.seed, num_seeds=config.num_seeds, settings=config.settings
   )
-  _, state, _ = Checkpointer(os.path.join(workdir, "checkpoints"), config.to_json()).restore(like)
+  _, state, _ = Checkpointer(os.path.join(workdir, "checkpoints"), config.fingerprint()).restore(like)
   return state
 
 
@@ -113,6 +113,37 @@ def test_killed_run_resumes_to_the_same_result(hopper_file, reference_run, tmp_p
   jax.tree.map(np.testing.assert_array_equal, a.agents.critic.params, b.agents.critic.params)
   with open(tmp_path / "killed" / "metrics.csv") as f:
     assert [int(r["step"]) for r in csv.DictReader(f)] == [10, 10, 20, 20]
+
+
+def test_checkpoint_every_saves_between_evaluations_and_may_change_on_resume(
+    hopper_file, reference_run, tmp_path, monkeypatch
+):
+  """A run killed after its step-15 checkpoint (--checkpoint_every=5, evaluations every 10) resumes
+  from step 15 with the cadence changed back to evaluations only, to the uninterrupted result."""
+  config, workdir = _config(hopper_file, checkpoint_every=5), str(tmp_path / "run")
+  real_save = Checkpointer.save
+
+  def killed_after_15(self, step, *args, **kwargs):
+    real_save(self, step, *args, **kwargs)
+    if step == 15:
+      raise KeyboardInterrupt("killed")
+
+  monkeypatch.setattr(Checkpointer, "save", killed_after_15)
+  with pytest.raises(KeyboardInterrupt):
+    run_offline(config, workdir, progress=False)
+  monkeypatch.setattr(Checkpointer, "save", real_save)
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["10", "15"]
+  chunks, real_chunk = [], core.make_train_chunk
+  monkeypatch.setattr(core, "make_train_chunk", lambda **kw: lambda *a: chunks.append(1) or real_chunk(**kw)(*a))
+  summary = run_offline(_config(hopper_file), workdir, resume=True, progress=False)
+  assert len(chunks) == 1  # from 15 to 20: one call of 5 updates
+  assert summary["normalized_score_per_seed"] == reference_run[1]["normalized_score_per_seed"]
+  a, b = _params(reference_run[0], config), _params(workdir, config)
+  jax.tree.map(np.testing.assert_array_equal, a.agents.critic.params, b.agents.critic.params)
+  with open(os.path.join(workdir, "metrics.csv")) as f:
+    assert [int(r["step"]) for r in csv.DictReader(f)] == [10, 10, 20, 20]
+  with pytest.raises(ValueError, match="--checkpoint_every=7 must be a positive multiple of --updates_per_call=5"):
+    run_offline(_config(hopper_file, checkpoint_every=7), str(tmp_path / "bad"), progress=False)
 
 
 def _corrupt(step_dir):
