@@ -111,5 +111,6 @@ def main(argv):
     f.write(table + ("\n" + notes if notes else ""))
   print(f"{len(folders)} runs, {len(curves)} curves; wrote {_OUT.value}.md, {_OUT.value}_curves.png" + (f", {_OUT.value}_q.png" if with_q else ""))
 
+
 if __name__ == "__main__":
   cli.run(main)
