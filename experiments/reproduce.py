@@ -108,7 +108,7 @@ def main(argv):
     f.write(_settings_table(config, _REFERENCE.value, rows))
   prepared, _ = prepare_dataset(config, dataset)
   K = config.eval_episodes
-  fingerprint = {**config.to_json(), "reference": _REFERENCE.value}
+  fingerprint = {**config.fingerprint(), "reference": _REFERENCE.value}
 
   def episodes(step: int, first_seed: int = 0, num_seeds: int = 1) -> dict:
     # our job's episodes at this step: env copy j of all seeds × episodes is reset with base + j

@@ -48,10 +48,11 @@ for task in $TASKS; do
         extra="$extra $(python -c 'import sys; from rlkit_jax.agents.rebrac import PAPER_COEFFICIENTS as c
 if sys.argv[1] in c: print("--hparams=actor_bc_coef={},critic_bc_coef={}".format(*c[sys.argv[1]]))' "$task-$kind")"
       fi
+      per_call=$((updates / 20))  # one compiled call, and one checkpoint
       echo "== $algo $dataset $(date +%T)"
       python experiments/train_offline.py --algo="$algo" --dataset="$dataset" --dataset_dir="$DATASET_DIR" \
-        --num_seeds=3 --num_updates="$updates" --eval_every=$((updates / EVALS)) --updates_per_call=$((updates / 20)) \
-        --checkpoint_every=$((updates / 20)) --eval_episodes="$EVAL_EPISODES" --workdir="$workdir" $resume $extra | tail -n 2
+        --num_seeds=3 --num_updates="$updates" --eval_every=$((updates / EVALS)) --updates_per_call=$per_call \
+        --checkpoint_every=$per_call --eval_episodes="$EVAL_EPISODES" --workdir="$workdir" $resume $extra | tail -n 2
       archive_run "$workdir" "$algo/$dataset"
     done
   done
