@@ -3,6 +3,7 @@ import csv
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -222,6 +223,27 @@ def test_evidence_scripts_archive_each_run_only_when_asked(runs, tmp_path):
   copied = os.path.join(tmp_path, "archive", "bc", "a", "metrics.csv")
   assert open(copied).read() == open(os.path.join(runs, "bc", "a", "metrics.csv")).read()
   assert not os.path.exists(os.path.join(tmp_path, "archive", "bc", "b"))
+
+
+def test_the_table_runs_archive_a_finished_cell_and_train_nothing(runs, tmp_path):
+  """score_table_runs.sh skips a cell that has its summary.json, archiving its result files; a cell
+  without one is not archived before it trains (the checkout never holds a partial cell)."""
+  out = tmp_path / "out"
+  shutil.copytree(os.path.join(runs, "bc", "a"), out / "bc" / "hopper-medium-v5")
+  env = dict(os.environ, OUT=str(out), ARCHIVE=str(tmp_path / "archive"), ALGOS="bc", TASKS="hopper", KINDS="medium",
+             PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+  script = os.path.join("experiments", "evidence", "score_table_runs.sh")
+  proc = subprocess.run(["bash", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert "== bc" not in proc.stdout  # nothing trained
+  assert sorted(os.listdir(tmp_path / "archive" / "bc" / "hopper-medium-v5")) == sorted(
+      f for f in os.listdir(out / "bc" / "hopper-medium-v5") if f != "checkpoints")
+  os.remove(out / "bc" / "hopper-medium-v5" / "summary.json")
+  shutil.rmtree(tmp_path / "archive")
+  env["DATASET_DIR"] = str(tmp_path / "no_datasets")  # training starts and fails at once: no file
+  proc = subprocess.run(["bash", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert "== bc hopper-medium-v5" in proc.stdout and proc.returncode != 0
+  assert not os.path.exists(tmp_path / "archive")
 
 
 def test_a_row_of_two_different_files_is_refused(runs):

@@ -5,7 +5,7 @@
 #   default UPDATES), EVALS (evaluations per run, 4), EVAL_EPISODES (per seed, 5), ALGOS, TASKS, KINDS,
 #   DT_HPARAMS (see conditional_runs.sh). The 100k table: UPDATES=100000 CQL_UPDATES=30000 EVALS=5
 #   EVAL_EPISODES=10, the settings of reproduce.py's ours side (its runs can stand in for cells).
-#   ARCHIVE: copy each cell's result files to $ARCHIVE/<algo>/<dataset> (archive.sh).
+#   ARCHIVE: copy each finished cell's result files to $ARCHIVE/<algo>/<dataset> (archive.sh).
 #   Each cell checkpoints every compiled call (UPDATES / 20), so a stopped cell loses little.
 # Then: python experiments/evidence/score_table.py --runs=runs/table --out=docs/score_table --intervals
 set -euo pipefail
@@ -36,8 +36,9 @@ for task in $TASKS; do
     for algo in $ALGOS; do
       dataset="$task-$kind-v5"
       workdir="$OUT/$algo/$dataset"
-      archive_run "$workdir" "$algo/$dataset"
-      [ -f "$workdir/summary.json" ] && continue
+      # A cell finished earlier is archived (again) and skipped; an unfinished one is archived only
+      # when it finishes, so the checkout never holds a partial cell.
+      [ -f "$workdir/summary.json" ] && { archive_run "$workdir" "$algo/$dataset"; continue; }
       resume=""
       [ -d "$workdir/checkpoints" ] && resume="--resume"
       updates=$UPDATES
