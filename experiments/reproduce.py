@@ -9,7 +9,8 @@ runs it) and ``<workdir>/d3rlpy/seed<i>`` (d3rlpy 2.x, one seed at a time), each
 Both sides train on the same prepared transitions (our loader's arrays after the algorithm's
 preprocessing, terminals and time-outs kept apart) and are evaluated by our vectorised
 evaluator with the deterministic policy, on the same episodes (reset seeds) at the same steps,
-with the same D4RL-normalised score. ``--resume`` continues a killed run on either side.
+with the same D4RL-normalised score. ``--resume`` continues a killed run on either side from its
+last checkpoint (every evaluation, and every ``--checkpoint_every`` updates where set).
 ``--side=reference --reference_seeds=1`` runs one reference seed, so seeds can share the cores
 as separate processes. ``experiments/reference/reproduction_table.py`` builds the report.
 """
@@ -39,7 +40,10 @@ _NUM_UPDATES = flags.DEFINE_integer("num_updates", 100_000, "Gradient updates pe
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 3, "Seeds on each side.")
 _SEED = flags.DEFINE_integer("seed", 0, "Run seed; reference seed i is seeded with seed + i.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Minibatch size, on both sides.")
-_EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Updates between evaluations (and reference checkpoints).")
+_EVAL_EVERY = flags.DEFINE_integer("eval_every", 10_000, "Updates between evaluations (and checkpoints).")
+_CHECKPOINT_EVERY = flags.DEFINE_integer(
+    "checkpoint_every", None, "Updates between further checkpoints on both sides (a stopped run loses at most this many; "
+    "changes no result); default: at evaluations only.")
 _EVAL_EPISODES = flags.DEFINE_integer("eval_episodes", 10, "Episodes per seed and evaluation.")
 _REWARD_SCALING = flags.DEFINE_enum("reward_scaling", "iql_locomotion", list(REWARD_SCALINGS), "Reward preprocessing, both sides.")
 _HPARAMS = flags.DEFINE_list("hparams", [], "Our agent's options, name=value, mapped onto the reference's settings.")
@@ -78,6 +82,7 @@ def main(argv):
       num_updates=_NUM_UPDATES.value, batch_size=_BATCH_SIZE.value, eval_every=_EVAL_EVERY.value,
       eval_episodes=_EVAL_EPISODES.value, updates_per_call=min(1_000, _EVAL_EVERY.value), reward_scaling=_REWARD_SCALING.value,
       agent_kwargs=parse_numbers(_HPARAMS.value, example="expectile=0.8,temperature=3"), env_id=_ENV_ID.value,
+      checkpoint_every=_CHECKPOINT_EVERY.value,
   )
   config.validate()
   run_reference = _SIDE.value in ("both", "reference")
@@ -85,6 +90,8 @@ def main(argv):
     dataset = data_lib.load(config.dataset, dataset_dir=_DATASET_DIR.value, env_id=config.env_id)
     config = with_dataset_defaults(config, dataset)  # the job's prompt and horizon rules, for both sides
     if _REFERENCE.value == "jax_corl":
+      if config.checkpoint_every:
+        raise UsageError("--reference=jax_corl saves at evaluations only; fix: drop --checkpoint_every, or use --reference=d3rlpy")
       if config.algo not in jax_corl_side.ALGOS:
         raise UsageError(
             f"--reference=jax_corl has IQL and BC (its IQL with beta=0) only, not --algo={config.algo}; fix: --reference=d3rlpy"
@@ -139,6 +146,7 @@ def main(argv):
         eval_every=config.eval_every, batch_size=config.batch_size, score=score,
         evaluate=lambda act_fn, step, i: evaluate(act_fn, **episodes(step, i)),
         folder=os.path.join(workdir, "d3rlpy", f"seed{i}"), resume=_RESUME.value, fingerprint=fingerprint,
+        checkpoint_every=config.checkpoint_every,
         progress=lambda step, i=i: report(step, f" seed {i}"), target_return=config.hyperparameters().get("target_return", np.nan),
     )
     print(f"d3rlpy seed {i}: {rows_i[-1]['normalized_score']:.1f} ({rows_i[-1]['train_s']:.0f} s of training)")

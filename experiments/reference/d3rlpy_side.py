@@ -4,8 +4,8 @@ d3rlpy (2.x, PyTorch) is an optional extra (``pip install -e ".[reference]"``); 
 never imports it. Each seed is one d3rlpy algorithm trained by calling its ``update`` on
 minibatches that d3rlpy samples from an ``MDPDataset`` built from our loader's arrays. Every
 ``eval_every`` updates all seeds are evaluated through our vectorised evaluator, on the episodes
-our job uses at that step, and each seed's model, optimiser and RNG states are saved, so a killed
-run continues with ``--resume``.
+our job uses at that step, and each seed's model, optimiser and RNG states are saved (also every
+``--checkpoint_every`` updates in between), so a killed run continues with ``--resume``.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import os
 import pickle
 import random
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -121,6 +121,30 @@ def check_fingerprint(saved: dict[str, Any], fingerprint: dict[str, Any], folder
       )
 
 
+def save_checkpoint(folder: str, algo, step: int, state: dict[str, Any]) -> None:
+  """Saves a d3rlpy run at ``step``: its model (network, target and optimiser states) as
+  ``model-<step>.pt``, then ``state.pkl`` naming it, replaced atomically, then removes older models.
+  A kill at any moment leaves one complete checkpoint."""
+  model = f"model-{step}.pt"
+  algo.save_model(os.path.join(folder, model))
+  with open(os.path.join(folder, "state.pkl.tmp"), "wb") as f:
+    pickle.dump({**state, "step": step, "model": model}, f)
+  os.replace(os.path.join(folder, "state.pkl.tmp"), os.path.join(folder, "state.pkl"))
+  for name in os.listdir(folder):
+    if name.startswith("model") and name != model:
+      os.remove(os.path.join(folder, name))
+
+
+def load_checkpoint(folder: str, algo, fingerprint: dict[str, Any]) -> dict[str, Any]:
+  """The saved state of :func:`save_checkpoint` in ``folder``, its model loaded into ``algo``. Raises
+  UsageError (one line, before anything is loaded) where the run was saved with other settings."""
+  with open(os.path.join(folder, "state.pkl"), "rb") as f:
+    state = pickle.load(f)
+  check_fingerprint(state, fingerprint, folder)
+  algo.load_model(os.path.join(folder, state.get("model", "model.pt")))  # model.pt: a run saved before 2026-12-07
+  return state
+
+
 def _set_seed(torch, seed: int) -> None:
   torch.manual_seed(seed)
   np.random.seed(seed)  # d3rlpy samples minibatches with NumPy's global generator
@@ -149,8 +173,10 @@ def train_seed(
     evaluate: Callable[[Callable[[np.ndarray], np.ndarray], int, int], np.ndarray],
     score: Callable[[np.ndarray], np.ndarray], folder: str, resume: bool, fingerprint: dict[str, Any],
     progress: Callable[[int], None] = lambda step: None, target_return: float = float("nan"),
+    checkpoint_every: Optional[int] = None,
 ) -> list[dict[str, Any]]:
-  """Trains one seed of the reference in chunks of ``eval_every`` updates, evaluating and saving after each.
+  """Trains one seed of the reference in chunks of ``eval_every`` updates, evaluating and saving after each
+  (and saving every ``checkpoint_every`` updates in between, where set).
 
   Args:
     config: from :func:`make_config`.
@@ -162,6 +188,9 @@ def train_seed(
     folder: where the model, optimiser and RNG states and ``metrics.csv`` go.
     fingerprint: the run's settings; a saved state with other settings is refused.
     resume: continue from the saved state in ``folder``; without it an existing state is refused.
+    progress: called with the step after every save.
+    checkpoint_every: updates between saves that are not evaluations (a stopped run loses at most
+      this many); ``None``: save at evaluations only. Where it saves does not change the run.
     target_return: a transformer's evaluation prompt R̂₀ (task units).
 
   Returns:
@@ -169,7 +198,7 @@ def train_seed(
   """
   import torch  # noqa: PLC0415 (optional extra)
 
-  state_path, model_path, metrics_path = (os.path.join(folder, n) for n in ("state.pkl", "model.pt", "metrics.csv"))
+  state_path, metrics_path = os.path.join(folder, "state.pkl"), os.path.join(folder, "metrics.csv")
   if os.path.exists(state_path) and not resume:
     raise UsageError(f"{folder} already holds a reference run; fix: pass --resume to continue it, or choose another --workdir")
   torch.set_num_threads(1)
@@ -178,10 +207,7 @@ def train_seed(
   algo.build_with_dataset(mdp)
   step, elapsed = 0, 0.0
   if resume and os.path.exists(state_path):
-    algo.load_model(model_path)
-    with open(state_path, "rb") as f:
-      state = pickle.load(f)
-    check_fingerprint(state, fingerprint, folder)
+    state = load_checkpoint(folder, algo, fingerprint)
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     random.setstate(state["random"])
@@ -196,20 +222,19 @@ def train_seed(
     sample, act = mdp.sample_transition_batch, lambda: (lambda obs: algo.predict(obs))
   while step < num_updates:
     started = time.time()
-    for _ in range(min(eval_every, num_updates - step)):
+    chunk = min(checkpoint_every or eval_every, eval_every - step % eval_every, num_updates - step)
+    for _ in range(chunk):
       algo.update(sample(batch_size))
-    step = min(step + eval_every, num_updates)
+    step += chunk
     elapsed += time.time() - started
-    returns = evaluate(act(), step, seed_index)
-    rows.append({"step": step, "setting_index": 0, "seed_index": seed_index,
-                 "normalized_score": float(score(returns).mean()), "return_mean": float(returns.mean()),
-                 "return_std": float(returns.std()), "train_s": elapsed})
-    algo.save_model(model_path + ".tmp")
-    with open(state_path + ".tmp", "wb") as f:
-      pickle.dump({"step": step, "elapsed_s": elapsed, "torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                   "random": random.getstate(), "fingerprint": fingerprint}, f)
-    os.replace(model_path + ".tmp", model_path)  # model first: a state always has its model
-    os.replace(state_path + ".tmp", state_path)
-    write_rows(metrics_path, rows)
+    if step % eval_every == 0 or step == num_updates:
+      returns = evaluate(act(), step, seed_index)
+      rows.append({"step": step, "setting_index": 0, "seed_index": seed_index,
+                   "normalized_score": float(score(returns).mean()), "return_mean": float(returns.mean()),
+                   "return_std": float(returns.std()), "train_s": elapsed})
+    if rows:  # first: rows past the saved step are dropped on resume, so a kill here loses nothing
+      write_rows(metrics_path, rows)
+    save_checkpoint(folder, algo, step, {"elapsed_s": elapsed, "torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                                         "random": random.getstate(), "fingerprint": fingerprint})
     progress(step)
   return rows

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import os
-import pickle
 import random
 import sys
 import time
@@ -39,7 +38,7 @@ from absl import app, flags, logging
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 import cli  # noqa: E402
-from reference.d3rlpy_side import check_fingerprint, require_d3rlpy, transition_minibatch, write_rows  # noqa: E402
+from reference.d3rlpy_side import load_checkpoint, require_d3rlpy, save_checkpoint, transition_minibatch, write_rows  # noqa: E402
 from reference.sbx_side import train_sbx_seed  # noqa: E402
 from rlkit_jax.data.registry import reference_scores  # noqa: E402
 from rlkit_jax.envs import evaluate, make_env  # noqa: E402
@@ -115,7 +114,7 @@ def train_reference_seed(config: OnlineConfig, seed_index: int, folder: str, res
   env = make_env(config.env_id)
   obs_dim, act_dim, n = env.observation_space.shape[0], env.action_space.shape[0], config.num_steps
   run_seed = config.seed * 1000 + seed_index
-  state_path, model_path, metrics_path = (os.path.join(folder, x) for x in ("state.pkl", "model.pt", "metrics.csv"))
+  state_path, metrics_path = os.path.join(folder, "state.pkl"), os.path.join(folder, "metrics.csv")
   if os.path.exists(state_path) and not resume:
     raise UsageError(f"{folder} already holds a reference run; fix: pass --resume to continue it, or choose another --workdir")
   torch.manual_seed(run_seed)
@@ -132,16 +131,13 @@ def train_reference_seed(config: OnlineConfig, seed_index: int, folder: str, res
   fingerprint = {**config.to_json(), "seed_index": seed_index}
   step, elapsed, rows = 0, 0.0, []
   if resume and os.path.exists(state_path):
-    with open(state_path, "rb") as f:
-      saved = pickle.load(f)
-    check_fingerprint(saved, fingerprint, folder)
-    algo.load_model(model_path)
+    saved = load_checkpoint(folder, algo, fingerprint)
     step, elapsed, rows, rng = saved["step"], saved["elapsed_s"], saved["rows"], saved["rng"]
     torch.set_rng_state(saved["torch"])
     np.random.set_state(saved["numpy"])
-    with np.load(os.path.join(folder, "buffer.npz")) as stored:
+    with np.load(os.path.join(folder, "buffer.npz")) as stored:  # saved before the state: it may hold more rows
       for name in buffer:
-        buffer[name][:step] = stored[name]
+        buffer[name][:step] = stored[name][:step]
   os.makedirs(folder, exist_ok=True)
   observation, _ = env.reset(seed=int(rng.integers(2**31)))
   started = time.time()
@@ -167,12 +163,8 @@ def train_reference_seed(config: OnlineConfig, seed_index: int, folder: str, res
       write_rows(metrics_path, rows)
       np.savez(os.path.join(folder, "buffer.npz.tmp.npz"), **{k: v[:step] for k, v in buffer.items()})
       os.replace(os.path.join(folder, "buffer.npz.tmp.npz"), os.path.join(folder, "buffer.npz"))
-      algo.save_model(model_path + ".tmp")
-      os.replace(model_path + ".tmp", model_path)
-      with open(state_path + ".tmp", "wb") as f:
-        pickle.dump({"fingerprint": fingerprint, "step": step, "elapsed_s": now, "rows": rows, "rng": rng,
-                     "torch": torch.get_rng_state(), "numpy": np.random.get_state()}, f)
-      os.replace(state_path + ".tmp", state_path)
+      save_checkpoint(folder, algo, step, {"fingerprint": fingerprint, "elapsed_s": now, "rows": rows, "rng": rng,
+                                           "torch": torch.get_rng_state(), "numpy": np.random.get_state()})
       print(f"d3rlpy SAC seed {seed_index}: step {step:,}, return {rows[-1]['return']:.0f}", flush=True)
   env.close()
 

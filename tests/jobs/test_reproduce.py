@@ -129,6 +129,46 @@ def test_tiny_reproduction_trains_both_sides_resumes_and_refuses_other_settings(
   assert "| objective |" in (tmp_path / "settings_d3rlpy.md").read_text()
 
 
+class _Stop(Exception):
+  pass
+
+
+def test_a_reference_seed_stopped_between_evaluations_resumes_as_if_never_stopped(hopper_file, tmp_path):
+  """With checkpoints every 4 updates and evaluations every 8, a seed stopped right after its 12-update
+  save (no evaluation since 8) resumes from there: its rows equal the uninterrupted seed's, its
+  progress goes on from 12, and only the latest step-tagged model is kept."""
+  pytest.importorskip("d3rlpy")
+  from reference import d3rlpy_configs  # noqa: PLC0415
+  from rlkit_jax.offline import OfflineConfig, prepare_dataset  # noqa: PLC0415
+
+  config = OfflineConfig(algo="td3_bc", dataset=hopper_file, batch_size=8, num_updates=16, eval_every=8, updates_per_call=4)
+  dataset = data.load(hopper_file)
+  reference, _ = d3rlpy_configs.make_config("td3_bc", config.hyperparameters(), hidden_dims=(16, 16), batch_size=8, num_updates=16)
+  mdp = d3rlpy_side.to_mdp_dataset(prepare_dataset(config, dataset)[0])
+  probe = np.asarray(dataset.transitions.observations[:4], np.float32)
+  evaluate = lambda act, step, i: np.asarray(act(probe), np.float64).sum(axis=1)  # returns that move with every weight
+  common = dict(seed_index=0, run_seed=3, num_updates=16, eval_every=8, batch_size=8, score=lambda r: r,
+                evaluate=evaluate, fingerprint={"test": 1}, checkpoint_every=4)
+
+  def stop_at(step):
+    if step == 12:
+      raise _Stop
+
+  whole = d3rlpy_side.train_seed(reference, mdp, folder=str(tmp_path / "whole"), resume=False, **common)
+  with pytest.raises(_Stop):
+    d3rlpy_side.train_seed(reference, mdp, folder=str(tmp_path / "cut"), resume=False, progress=stop_at, **common)
+  assert sorted(os.listdir(tmp_path / "cut")) == ["metrics.csv", "model-12.pt", "state.pkl"]
+  seen = []
+  resumed = d3rlpy_side.train_seed(reference, mdp, folder=str(tmp_path / "cut"), resume=True, progress=seen.append, **common)
+  assert seen == [16]
+  assert [r["step"] for r in resumed] == [r["step"] for r in whole] == [8, 16]
+  for ours, theirs in zip(resumed, whole):
+    assert ours["return_mean"] == theirs["return_mean"] and ours["return_std"] == theirs["return_std"]
+  assert resumed[0]["return_mean"] != resumed[1]["return_mean"]  # the policy moved between the evaluations
+  with pytest.raises(UsageError, match="the saved run has test=1, this one 2"):
+    d3rlpy_side.train_seed(reference, mdp, folder=str(tmp_path / "cut"), resume=True, **{**common, "fingerprint": {"test": 2}})
+
+
 @pytest.mark.parametrize("algo, extra", [
     ("rebrac", ["--batch_size=16"]),
     ("dt", ["--batch_size=4", "--reward_scaling=none", "--hparams=embed_dim=16,num_layers=1,context_length=5,warmup_steps=5"]),
