@@ -64,7 +64,7 @@ def _settings_table(config: OfflineConfig, reference: str, rows: list[tuple[str,
       ("batch size", config.batch_size, config.batch_size),
       ("updates", config.num_updates, config.num_updates),
       *[(name, value, value) for name, value in h.items() if name not in {r[0] for r in rows}
-        and name not in ("hidden_dims", "actor_decay_steps")],
+        and name not in ("hidden_dims", "actor_decay_steps", "torch_init")],  # torch_init: the initialisation row
       ("evaluation", f"{config.eval_episodes} episodes/seed, deterministic, every {config.eval_every}",
        "the same episodes through our evaluator"),
   ]

@@ -81,7 +81,7 @@ def _rebrac(d3rlpy, h: dict[str, Any], *, hidden_dims, batch_size, num_updates):
        "the same (use_layer_norm)" if h["critic_layer_norm"] else "none"),
       ("next action at a trajectory's last row", "the row's own action (preprocessing.with_next_actions)",
        "zeros (d3rlpy's episode end; unused at a termination)"),
-      _INIT,
+      ("initialisation", "PyTorch default (torch_init)", "PyTorch default") if h.get("torch_init") else _INIT,
   ]
 
 

@@ -27,10 +27,10 @@ PAPER_COEFFICIENTS = {
 
 
 @functools.lru_cache(maxsize=None)
-def _networks(action_dim: int, hidden_dims: tuple[int, ...], num_critics: int, critic_layer_norm: bool):
+def _networks(action_dim: int, hidden_dims: tuple[int, ...], num_critics: int, critic_layer_norm: bool, init: str):
   """Module definitions, cached so agents of one configuration share static fields (one compile)."""
-  actor = DeterministicPolicy(action_dim, hidden_dims)
-  critic = Ensemble(functools.partial(QFunction, hidden_dims, layer_norm=critic_layer_norm), num_members=num_critics)
+  actor = DeterministicPolicy(action_dim, hidden_dims, init_scheme=init)
+  critic = Ensemble(functools.partial(QFunction, hidden_dims, layer_norm=critic_layer_norm, init_scheme=init), num_members=num_critics)
   return actor, critic
 
 
@@ -98,6 +98,7 @@ class ReBRAC(MinCriticEnsemble, flax.struct.PyTreeNode):
       policy_noise: ArrayLike = 0.2,
       noise_clip: ArrayLike = 0.5,
       policy_delay: int = 2,
+      torch_init: bool = False,
       actor_decay_steps: Optional[int] = None,
   ) -> "ReBRAC":
     """Initialises networks, targets and optimisers.
@@ -110,13 +111,18 @@ class ReBRAC(MinCriticEnsemble, flax.struct.PyTreeNode):
       actor_lr, critic_lr: Adam step sizes (1e-3).
       actor_bc_coef: β₁ ≥ 0. critic_bc_coef: β₂ ≥ 0.
       discount: γ. tau: Polyak step. policy_noise: σ. noise_clip: c. policy_delay: d ≥ 1, static.
+      torch_init: every layer from PyTorch's ``nn.Linear`` default, kernels and biases
+        U(±1/√fan_in) (d3rlpy's), instead of the toolkit's orthogonal statistics (static;
+        :func:`~rlkit_jax.networks.mlp.layer_init`).
       actor_decay_steps: ignored (constant step sizes).
 
     Raises:
       ValueError: ``policy_delay`` < 1.
     """
     del actor_decay_steps
-    actor_def, critic_def = _networks(action_dim, tuple(hidden_dims), int(num_critics), bool(critic_layer_norm))
+    actor_def, critic_def = _networks(
+        action_dim, tuple(hidden_dims), int(num_critics), bool(critic_layer_norm), "torch" if torch_init else "orthogonal"
+    )
     actor, target_actor_params, critic, target_critic_params, key = td3.actor_and_critics(
         "ReBRAC", key, actor_def, critic_def, observation_dim, action_dim, actor_lr=actor_lr, critic_lr=critic_lr,
         policy_delay=policy_delay,

@@ -23,8 +23,9 @@ from rlkit_jax.agents.hyperparameters import POSITIVE, checked_create
 @functools.lru_cache(maxsize=None)
 def _networks(action_dim: int, hidden_dims: tuple[int, ...], num_critics: int, lecun_init: bool = False):
   """Module definitions, cached so agents of one configuration share static fields (one compile)."""
-  actor = TanhGaussianPolicy(action_dim, hidden_dims, lecun_init=lecun_init)
-  critic = Ensemble(functools.partial(QFunction, hidden_dims, lecun_init=lecun_init), num_members=num_critics)
+  init = "lecun" if lecun_init else "orthogonal"
+  actor = TanhGaussianPolicy(action_dim, hidden_dims, init_scheme=init)
+  critic = Ensemble(functools.partial(QFunction, hidden_dims, init_scheme=init), num_members=num_critics)
   return actor, critic
 
 

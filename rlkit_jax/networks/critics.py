@@ -28,17 +28,17 @@ class QFunction(nn.Module):
   Attributes:
     hidden_dims: hidden widths.
     layer_norm: LayerNorm after each hidden layer (see :class:`~rlkit_jax.networks.mlp.MLP`).
-    lecun_init: LeCun-normal kernels (:func:`~rlkit_jax.networks.mlp.kernel_init`).
+    init_scheme: the layers' initialisation scheme (:func:`~rlkit_jax.networks.mlp.layer_init`).
   """
 
   hidden_dims: Sequence[int] = (256, 256)
   layer_norm: bool = False
-  lecun_init: bool = False
+  init_scheme: str = "orthogonal"
 
   @nn.compact
   def __call__(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
     inputs = jnp.concatenate([observations, actions], axis=-1)
-    return MLP((*self.hidden_dims, 1), layer_norm=self.layer_norm, lecun_init=self.lecun_init)(inputs)[..., 0]
+    return MLP((*self.hidden_dims, 1), layer_norm=self.layer_norm, init_scheme=self.init_scheme)(inputs)[..., 0]
 
 
 class DiscreteQFunction(nn.Module):

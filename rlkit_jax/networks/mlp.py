@@ -29,11 +29,36 @@ def default_init(scale: float = math.sqrt(2.0)) -> Callable:
   return init
 
 
-def kernel_init(lecun: bool = False) -> Callable:
-  """The toolkit's kernel initialiser: :func:`default_init` (variance 2 / max(fan_in, fan_out)), or
-  with ``lecun`` flax's own default, LeCun normal (variance 1 / fan_in, truncated normal), which
-  is what flax-based references that keep flax's defaults (SBX's SAC) start from."""
-  return nn.initializers.lecun_normal() if lecun else default_init()
+INITS = ("orthogonal", "lecun", "torch")
+
+
+def layer_init(init: str, fan_in: int) -> tuple[Callable, Callable]:
+  """``(kernel_init, bias_init)`` of a Dense layer with ``fan_in`` inputs under the scheme ``init``:
+
+  - ``"orthogonal"``: the toolkit's :func:`default_init` (variance 2 / max(fan_in, fan_out)), zero biases;
+  - ``"lecun"``: flax's own default, LeCun normal (variance 1 / fan_in, truncated normal), zero
+    biases: what flax-based references that keep flax's defaults (SBX's SAC) start from;
+  - ``"torch"``: PyTorch's ``nn.Linear`` default, kernel and bias U(−1/√fan_in, 1/√fan_in): what
+    d3rlpy's networks start from.
+
+  Raises:
+    ValueError: an unknown scheme.
+  """
+  if init == "orthogonal":
+    return default_init(), nn.initializers.zeros_init()
+  if init == "lecun":
+    return nn.initializers.lecun_normal(), nn.initializers.zeros_init()
+  if init == "torch":
+    bound = 1.0 / math.sqrt(fan_in)
+    uniform = lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)
+    return nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform"), uniform
+  raise ValueError(f"unknown initialisation {init!r}; fix: one of {', '.join(INITS)}")
+
+
+def dense(width: int, fan_in: int, init: str) -> nn.Dense:
+  """``nn.Dense(width)`` initialised by :func:`layer_init` ``(init, fan_in)``."""
+  kernel, bias = layer_init(init, fan_in)
+  return nn.Dense(width, kernel_init=kernel, bias_init=bias)
 
 
 class MLP(nn.Module):
@@ -45,7 +70,7 @@ class MLP(nn.Module):
     activation: the nonlinearity (default ReLU).
     layer_norm: LayerNorm after every hidden layer's activation (Dense → ReLU → LayerNorm, as
       ReBRAC's code and d3rlpy's ``use_layer_norm`` place it; Tarasov et al. 2023).
-    lecun_init: kernels from :func:`kernel_init` ``(lecun=True)`` instead of :func:`default_init`.
+    init_scheme: the layers' initialisation scheme, one of :data:`INITS` (:func:`layer_init`).
 
   Input ``[..., D]`` → output ``[..., hidden_dims[-1]]``, float32.
   """
@@ -54,12 +79,12 @@ class MLP(nn.Module):
   activate_final: bool = False
   activation: Callable[[jax.Array], jax.Array] = nn.relu
   layer_norm: bool = False
-  lecun_init: bool = False
+  init_scheme: str = "orthogonal"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     for i, width in enumerate(self.hidden_dims):
-      x = nn.Dense(width, kernel_init=kernel_init(self.lecun_init))(x)
+      x = dense(width, x.shape[-1], self.init_scheme)(x)
       if i + 1 < len(self.hidden_dims) or self.activate_final:
         x = self.activation(x)
         if self.layer_norm:

@@ -8,7 +8,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from rlkit_jax.networks.mlp import MLP, default_init, kernel_init
+from rlkit_jax.networks.mlp import MLP, default_init, dense
 
 
 class GaussianPolicy(nn.Module):
@@ -40,27 +40,28 @@ class TanhGaussianPolicy(nn.Module):
 
   Input observations ``[B, O]``; returns the pre-tanh ``(means, log_stds)``, both ``[B, A]``.
   Sample with :func:`rlkit_jax.distributions.tanh_gaussian_sample`; act greedily with tanh(μ).
-  ``lecun_init`` draws every kernel LeCun-normal (:func:`~rlkit_jax.networks.mlp.kernel_init`).
+  ``init_scheme`` is every layer's initialisation scheme (:func:`~rlkit_jax.networks.mlp.layer_init`).
   """
 
   action_dim: int
   hidden_dims: Sequence[int] = (256, 256)
   log_std_min: float = -10.0
   log_std_max: float = 2.0
-  lecun_init: bool = False
+  init_scheme: str = "orthogonal"
 
   @nn.compact
   def __call__(self, observations: jax.Array) -> tuple[jax.Array, jax.Array]:
-    features = MLP(self.hidden_dims, activate_final=True, lecun_init=self.lecun_init)(observations)
-    means = nn.Dense(self.action_dim, kernel_init=kernel_init(self.lecun_init))(features)
-    log_stds = nn.Dense(self.action_dim, kernel_init=kernel_init(self.lecun_init))(features)
+    features = MLP(self.hidden_dims, activate_final=True, init_scheme=self.init_scheme)(observations)
+    means = dense(self.action_dim, features.shape[-1], self.init_scheme)(features)
+    log_stds = dense(self.action_dim, features.shape[-1], self.init_scheme)(features)
     return means, jnp.clip(log_stds, self.log_std_min, self.log_std_max)
 
 
 class DeterministicPolicy(nn.Module):
   """The TD3 / TD3+BC actor: a = tanh(f(s)), a deterministic action in (-1, 1)^A.
 
-  Input observations ``[B, O]``; returns actions ``[B, A]``, float32.
+  Input observations ``[B, O]``; returns actions ``[B, A]``, float32. ``init_scheme`` is every layer's
+  initialisation scheme (:func:`~rlkit_jax.networks.mlp.layer_init`).
 
   References:
     Fujimoto et al., `TD3 <https://arxiv.org/abs/1802.09477>`_, 2018; Fujimoto & Gu, `TD3+BC
@@ -69,8 +70,9 @@ class DeterministicPolicy(nn.Module):
 
   action_dim: int
   hidden_dims: Sequence[int] = (256, 256)
+  init_scheme: str = "orthogonal"
 
   @nn.compact
   def __call__(self, observations: jax.Array) -> jax.Array:
-    features = MLP(self.hidden_dims, activate_final=True)(observations)
-    return jnp.tanh(nn.Dense(self.action_dim, kernel_init=default_init())(features))
+    features = MLP(self.hidden_dims, activate_final=True, init_scheme=self.init_scheme)(observations)
+    return jnp.tanh(dense(self.action_dim, features.shape[-1], self.init_scheme)(features))

@@ -27,7 +27,7 @@ from agent_testing import (
     trees_differ,
     vmapped_update,
 )
-from rlkit_jax.agents import BC, IQL, SAC
+from rlkit_jax.agents import BC, IQL, SAC, ReBRAC
 from rlkit_jax.data.transitions import Transitions
 
 # Per agent: the TrainStates whose params an update must change, and a sweep of 4 members made by
@@ -248,3 +248,27 @@ def test_sac_lecun_init_switch_sets_every_kernels_scale(lecun_init):
     assert np.mean(np.asarray(kernel) ** 2) == pytest.approx(expected, rel=0.25), kernel.shape
   _, metrics = agent.update(random_batch())
   assert all(np.isfinite(float(v)) for v in metrics.values())
+
+
+def test_rebrac_torch_init_draws_every_layer_as_pytorchs_linear():
+  """``ReBRAC.create(torch_init=True)`` draws every kernel and bias of actor and critics uniform in
+  ±1/√fan_in (PyTorch's ``nn.Linear`` default, d3rlpy's networks'), so kernels have variance
+  1 / (3 fan_in) and biases are not zero; the critics' LayerNorms keep scale 1 and offset 0."""
+  agent = ReBRAC.create(jax.random.key(1), O, A, hidden_dims=(256, 256), torch_init=True)
+  params = {"actor": agent.actor.params, "critic": agent.critic.params}
+  layers = {}
+  for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+    name = jax.tree_util.keystr(path)
+    if "Dense" in name:
+      layers.setdefault(name.rsplit("[", 1)[0], {})[name.rsplit("'", 2)[-2]] = np.asarray(leaf)
+    else:
+      assert np.all(leaf == (1.0 if "scale" in name else 0.0)), name
+  assert len(layers) == 3 + 3  # actor: 2 hidden and the head; critics: 3 layers, each [E=2, in, out]
+  for name, layer in layers.items():
+    bound = 1.0 / np.sqrt(layer["kernel"].shape[-2])
+    assert np.abs(layer["kernel"]).max() <= bound and np.abs(layer["bias"]).max() <= bound, name
+    assert np.mean(layer["kernel"] ** 2) == pytest.approx(bound**2 / 3, rel=0.25), name
+    assert np.abs(layer["bias"]).max() > bound / 4, name
+  _, metrics = agent.update(random_batch())
+  assert all(np.isfinite(float(v)) for v in metrics.values())
+
