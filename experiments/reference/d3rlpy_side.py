@@ -121,28 +121,33 @@ def check_fingerprint(saved: dict[str, Any], fingerprint: dict[str, Any], folder
       )
 
 
-def save_checkpoint(folder: str, algo, step: int, state: dict[str, Any]) -> None:
-  """Saves a d3rlpy run at ``step``: its model (network, target and optimiser states) as
-  ``model-<step>.pt``, then ``state.pkl`` naming it, replaced atomically, then removes older models.
-  A kill at any moment leaves one complete checkpoint."""
-  model = f"model-{step}.pt"
-  algo.save_model(os.path.join(folder, model))
+def save_checkpoint(folder: str, step: int, state: dict[str, Any], savers: dict[str, Callable[[str], None]]) -> None:
+  """Saves a reference run at ``step``: each saver writes its file under a step-tagged name (saver
+  ``"model.pt"`` writes ``model-<step>.pt``), then ``state.pkl``, naming them, is replaced atomically,
+  then older tagged files are removed. A kill at any moment leaves one complete checkpoint."""
+  files = {}
+  for name, save in savers.items():
+    stem, suffix = os.path.splitext(name)
+    files[name] = f"{stem}-{step}{suffix}"
+    save(os.path.join(folder, files[name]))
   with open(os.path.join(folder, "state.pkl.tmp"), "wb") as f:
-    pickle.dump({**state, "step": step, "model": model}, f)
+    pickle.dump({**state, "step": step, "files": files}, f)
   os.replace(os.path.join(folder, "state.pkl.tmp"), os.path.join(folder, "state.pkl"))
+  stems = tuple(os.path.splitext(name)[0] for name in savers)
   for name in os.listdir(folder):
-    if name.startswith("model") and name != model:
+    if name.startswith(stems) and name not in files.values() and name != "state.pkl":
       os.remove(os.path.join(folder, name))
 
 
-def load_checkpoint(folder: str, algo, fingerprint: dict[str, Any]) -> dict[str, Any]:
-  """The saved state of :func:`save_checkpoint` in ``folder``, its model loaded into ``algo``. Raises
-  UsageError (one line, before anything is loaded) where the run was saved with other settings."""
+def load_checkpoint(folder: str, fingerprint: dict[str, Any]) -> tuple[dict[str, Any], Callable[[str], str]]:
+  """The state saved by :func:`save_checkpoint` in ``folder``, and ``path(name)``: the saved file of
+  saver ``name``. Raises UsageError (one line) where the run was saved with other settings, before
+  the caller loads anything."""
   with open(os.path.join(folder, "state.pkl"), "rb") as f:
     state = pickle.load(f)
   check_fingerprint(state, fingerprint, folder)
-  algo.load_model(os.path.join(folder, state.get("model", "model.pt")))  # model.pt: a run saved before 2026-12-07
-  return state
+  files = state.get("files", {})  # none: a run saved before 2026-12-07, under the plain names
+  return state, lambda name: os.path.join(folder, files.get(name, name))
 
 
 def _set_seed(torch, seed: int) -> None:
@@ -207,7 +212,8 @@ def train_seed(
   algo.build_with_dataset(mdp)
   step, elapsed = 0, 0.0
   if resume and os.path.exists(state_path):
-    state = load_checkpoint(folder, algo, fingerprint)
+    state, path = load_checkpoint(folder, fingerprint)
+    algo.load_model(path("model.pt"))
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     random.setstate(state["random"])
@@ -234,7 +240,7 @@ def train_seed(
                    "return_std": float(returns.std()), "train_s": elapsed})
     if rows:  # first: rows past the saved step are dropped on resume, so a kill here loses nothing
       write_rows(metrics_path, rows)
-    save_checkpoint(folder, algo, step, {"elapsed_s": elapsed, "torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                                         "random": random.getstate(), "fingerprint": fingerprint})
+    save_checkpoint(folder, step, {"elapsed_s": elapsed, "torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                                   "random": random.getstate(), "fingerprint": fingerprint}, {"model.pt": algo.save_model})
     progress(step)
   return rows

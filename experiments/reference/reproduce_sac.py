@@ -131,7 +131,8 @@ def train_reference_seed(config: OnlineConfig, seed_index: int, folder: str, res
   fingerprint = {**config.to_json(), "seed_index": seed_index}
   step, elapsed, rows = 0, 0.0, []
   if resume and os.path.exists(state_path):
-    saved = load_checkpoint(folder, algo, fingerprint)
+    saved, path = load_checkpoint(folder, fingerprint)
+    algo.load_model(path("model.pt"))
     step, elapsed, rows, rng = saved["step"], saved["elapsed_s"], saved["rows"], saved["rng"]
     torch.set_rng_state(saved["torch"])
     np.random.set_state(saved["numpy"])
@@ -163,8 +164,8 @@ def train_reference_seed(config: OnlineConfig, seed_index: int, folder: str, res
       write_rows(metrics_path, rows)
       np.savez(os.path.join(folder, "buffer.npz.tmp.npz"), **{k: v[:step] for k, v in buffer.items()})
       os.replace(os.path.join(folder, "buffer.npz.tmp.npz"), os.path.join(folder, "buffer.npz"))
-      save_checkpoint(folder, algo, step, {"fingerprint": fingerprint, "elapsed_s": now, "rows": rows, "rng": rng,
-                                           "torch": torch.get_rng_state(), "numpy": np.random.get_state()})
+      save_checkpoint(folder, step, {"fingerprint": fingerprint, "elapsed_s": now, "rows": rows, "rng": rng,
+                                     "torch": torch.get_rng_state(), "numpy": np.random.get_state()}, {"model.pt": algo.save_model})
       print(f"d3rlpy SAC seed {seed_index}: step {step:,}, return {rows[-1]['return']:.0f}", flush=True)
   env.close()
 

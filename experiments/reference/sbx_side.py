@@ -17,13 +17,12 @@ flax's LeCun normal (:func:`init_like_ours`): the mirror of ``--side=ours_lecun`
 from __future__ import annotations
 
 import os
-import pickle
 import time
 from typing import Any, Callable
 
 import jax
 
-from reference.d3rlpy_side import check_fingerprint, write_rows
+from reference.d3rlpy_side import load_checkpoint, save_checkpoint, write_rows
 from rlkit_jax.envs import make_env
 from rlkit_jax.errors import UsageError
 from rlkit_jax.networks.mlp import default_init
@@ -102,8 +101,8 @@ def train_sbx_seed(
       other settings.
   """
   sbx, base_callback = require_sbx()
-  paths = {name: os.path.join(folder, name) for name in ("state.pkl", "model.zip", "buffer.pkl", "metrics.csv")}
-  if os.path.exists(paths["state.pkl"]) and not resume:
+  state_path, metrics_path = os.path.join(folder, "state.pkl"), os.path.join(folder, "metrics.csv")
+  if os.path.exists(state_path) and not resume:
     raise UsageError(f"{folder} already holds an sbx run; fix: pass --resume to continue it, or choose another --workdir")
   fingerprint = {**config.to_json(), "seed_index": seed_index, "sbx": sbx.__version__}
   if not chunked:
@@ -113,13 +112,11 @@ def train_sbx_seed(
   run_seed = config.seed * 1000 + seed_index
   env = make_env(config.env_id)
   rows, elapsed = [], 0.0
-  if resume and os.path.exists(paths["state.pkl"]):
-    with open(paths["state.pkl"], "rb") as f:
-      saved = pickle.load(f)
-    check_fingerprint(saved, fingerprint, folder)
+  if resume and os.path.exists(state_path):
+    saved, path = load_checkpoint(folder, fingerprint)
     rows, elapsed = saved["rows"], saved["elapsed_s"]
-    model = sbx.SAC.load(paths["model.zip"], env=env)
-    model.load_replay_buffer(paths["buffer.pkl"])
+    model = sbx.SAC.load(path("model.zip"), env=env)
+    model.load_replay_buffer(path("buffer.pkl"))
   else:
     model = sbx.SAC("MlpPolicy", env, seed=run_seed, **sbx_settings(config, chunked=chunked))
     if ours_init:
@@ -136,14 +133,9 @@ def train_sbx_seed(
         return True
       now = elapsed + time.time() - started
       rows.append(evaluation_row(lambda obs: self.model.predict(obs, deterministic=True)[0], step, now))
-      write_rows(paths["metrics.csv"], rows)
-      for name, save in (("model.zip", self.model.save), ("buffer.pkl", self.model.save_replay_buffer)):
-        stem, suffix = os.path.splitext(paths[name])
-        save(f"{stem}.tmp{suffix}")  # written whole, then renamed: a kill never leaves half a file
-        os.replace(f"{stem}.tmp{suffix}", paths[name])
-      with open(paths["state.pkl"] + ".tmp", "wb") as f:
-        pickle.dump({"fingerprint": fingerprint, "rows": rows, "elapsed_s": now}, f)
-      os.replace(paths["state.pkl"] + ".tmp", paths["state.pkl"])
+      write_rows(metrics_path, rows)
+      save_checkpoint(folder, step, {"fingerprint": fingerprint, "rows": rows, "elapsed_s": now},
+                      {"model.zip": self.model.save, "buffer.pkl": self.model.save_replay_buffer})
       print(f"sbx SAC seed {seed_index}: step {step:,}, return {rows[-1]['return']:.0f}", flush=True)
       return True
 

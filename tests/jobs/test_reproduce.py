@@ -360,9 +360,10 @@ def test_sbx_side_runs_its_own_loop_logs_our_steps_and_resumes(tmp_path, side):
   with open(folder / "metrics.csv") as f:
     rows = list(csv.DictReader(f))
   assert [int(r["step"]) for r in rows] == [200, 400] and all(np.isfinite(float(r["normalized_score"])) for r in rows)
-  assert {"model.zip", "buffer.pkl", "state.pkl"} <= set(os.listdir(folder))
+  assert {"model-400.zip", "buffer-400.pkl", "state.pkl"} <= set(os.listdir(folder))  # the 200-step save removed
+  assert not {"model-200.zip", "buffer-200.pkl"} & set(os.listdir(folder))
   # the actor's first layer [11, 256] after 300 updates: std near ours (0.088), or flax's LeCun (0.30)
-  first_layer = np.asarray(sbx.SAC.load(folder / "model.zip").policy.actor_state.params["params"]["Dense_0"]["kernel"])
+  first_layer = np.asarray(sbx.SAC.load(folder / "model-400.zip").policy.actor_state.params["params"]["Dense_0"]["kernel"])
   assert (first_layer.std() < 0.15) == (side == "sbx_ours_init"), first_layer.std()
   again = _run(script, *tiny, f"--workdir={tmp_path}")
   assert again.returncode == 2 and "already holds an sbx run" in again.stderr and "--resume" in again.stderr
