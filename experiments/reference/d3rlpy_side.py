@@ -135,7 +135,7 @@ def save_checkpoint(folder: str, step: int, state: dict[str, Any], savers: dict[
   os.replace(os.path.join(folder, "state.pkl.tmp"), os.path.join(folder, "state.pkl"))
   stems = tuple(os.path.splitext(name)[0] for name in savers)
   for name in os.listdir(folder):
-    if name.startswith(stems) and name not in files.values() and name != "state.pkl":
+    if name.startswith(stems) and name not in files.values():
       os.remove(os.path.join(folder, name))
 
 
