@@ -53,8 +53,8 @@ def any_over_vmap(flag: jax.Array) -> jax.Array:
   A ``jax.lax.cond`` on a batched predicate runs both branches (vmap turns it into a select); on
   this one it stays a branch, skipped when no element needs it. The taken branch must still
   select per element with ``flag``, unless the elements move in step (the training core's seeds
-  do: they share the update count). Under nested vmaps only the innermost axis is reduced, so the
-  outer ones fall back to the select.
+  do: they share the update count). Under nested vmaps every mapped axis is reduced (the rule
+  calls itself on the next one out), so the branch stays one ``cond`` however the runs are nested.
   """
   return flag
 
@@ -62,7 +62,7 @@ def any_over_vmap(flag: jax.Array) -> jax.Array:
 @any_over_vmap.def_vmap
 def _any_over_vmap_rule(axis_size: int, in_batched: list[bool], flag: jax.Array) -> tuple[jax.Array, bool]:
   del axis_size
-  return (jnp.any(flag) if in_batched[0] else flag), False
+  return (any_over_vmap(jnp.any(flag)) if in_batched[0] else flag), False
 
 
 def critic_td_loss(critic: TrainState, params: Any, batch: Any, targets: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:

@@ -44,6 +44,19 @@ def test_any_over_vmap_is_the_flag_alone_and_one_unbatched_any_under_vmap():
   assert not bool(over_runs(jnp.asarray([False, False])))
 
 
+def test_any_over_vmap_reduces_every_axis_of_nested_vmaps_to_one_branch():
+  """A library user's own vmap around seeds vmapped by the core (or a sweep nested around seeds):
+  one unbatched flag over both axes, so a ``cond`` on it stays a branch, not a select."""
+  nested = jax.vmap(jax.vmap(any_over_vmap, out_axes=None), out_axes=None)
+  assert bool(nested(jnp.asarray([[False, False], [False, True]])))
+  assert not bool(nested(jnp.zeros((2, 3), bool)))
+  outer_only = jax.vmap(jax.vmap(any_over_vmap, in_axes=None, axis_size=3, out_axes=None), out_axes=None)
+  assert bool(outer_only(jnp.asarray([False, True]))) and not bool(outer_only(jnp.asarray([False, False])))
+  step = jax.vmap(jax.vmap(lambda x: jax.lax.cond(any_over_vmap(x > 0), lambda: x + 1, lambda: x)))
+  jaxpr = str(jax.make_jaxpr(step)(jnp.ones((2, 3))))
+  assert " cond[" in jaxpr and " select_n" not in jaxpr
+
+
 def test_the_training_core_keeps_the_actor_step_a_branch(batch):
   """In the core's compiled chunk (seeds vmapped around a scan of updates) the delayed actor step
   is a ``cond``: vmap turns a cond on a batched predicate into a select, which computes the
