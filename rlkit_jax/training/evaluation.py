@@ -1,5 +1,6 @@
 """Evaluating many runs at once: every run's deterministic policy in one vector env, and the
-offline model-selection signals on a fixed probe of dataset transitions."""
+offline model-selection signals on a fixed probe of dataset transitions; and, for one agent, its
+critic's value along its own rollout against the return that followed."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,7 +9,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rlkit_jax.data.preprocessing import discounted_returns_to_go
 from rlkit_jax.envs.evaluation import evaluate
+from rlkit_jax.envs.rollout import rollout
 
 
 @jax.jit
@@ -183,3 +186,56 @@ def return_range(rewards: np.ndarray, discount: float) -> tuple[float, float]:
   """
   rewards = np.asarray(rewards, dtype=np.float64)
   return min(float(rewards.min()), 0.0) / (1.0 - discount), max(float(rewards.max()), 0.0) / (1.0 - discount)
+
+
+def value_against_return(
+    agent: Any, env_id: str, *, discount: float, num_transitions: int, seed: int, reward_scale: float = 1.0,
+    reward_shift: float = 0.0,
+) -> dict[str, np.ndarray]:
+  """One agent's ``Q(s, π(s))`` at the states its greedy policy visits, against the discounted return
+  that actually followed each: the measure of overestimation of Fujimoto et al., `Addressing Function
+  Approximation Error in Actor-Critic Methods <https://arxiv.org/abs/1802.09477>`_, ICML 2018,
+  Sec. 4.1 and Fig. 1 (there averaged over states of the policy's own episodes, as here).
+
+  The policy runs for ``num_transitions`` steps (episodes to termination or the task's time limit,
+  the last one cut). The return is ``Σ_k γ^k r'_{t+k}`` to the episode's end with ``r' = reward_scale ·
+  r + reward_shift``, the units the critic was trained in. A termination ends the sum exactly (the
+  critic bootstraps 0 there); a time-limit or data cut truncates it, so the cut episode's states
+  within ``⌈3 / (1 − γ)⌉`` steps of the cut are not ``kept`` (their return misses up to γ^{3/(1−γ)} ≈ 5%
+  of a constant-reward tail). Where the backup adds the entropy bonus (SAC, SAC-N, EDAC; CQL with
+  ``backup_entropy``) Q is a soft value: it also counts the discounted ``α·H`` of the steps ahead,
+  which the return here leaves out.
+
+  Args:
+    agent: one (unbatched) agent with ``eval_actions(observations [N, O]) -> [N, A]`` and
+      ``q_values(observations [N, O], actions [N, A]) -> [N]`` (the value the table's Q columns
+      report: the minimum over the critics where the agent uses one).
+    env_id: the gymnasium task. discount: γ in [0, 1), the agent's. num_transitions: N steps.
+    seed: the environment's first reset. reward_scale, reward_shift: as the run's ``config.json``
+      records them (:func:`rlkit_jax.data.preprocessing.scale_rewards`).
+
+  Returns:
+    The rollout's rows (:func:`rlkit_jax.envs.rollout.empty_arrays`: ``observations``, ``actions``,
+    ``rewards`` in the task's units, ``terminals``, ``timeouts``, ``next_observations``) and
+    ``q`` ``[N]``, ``returns`` ``[N]`` (float32, training units), ``kept`` ``[N]`` bool (the states
+    that count), ``episode_starts`` ``[N]`` bool and ``episode_returns`` ``[E]`` (the task's own
+    undiscounted return of each complete episode).
+
+  Raises:
+    ValueError: ``discount`` outside [0, 1), or ``num_transitions`` < 1.
+  """
+  if not 0.0 <= discount < 1.0 or num_transitions < 1:
+    raise ValueError(f"value_against_return: discount={discount} must be in [0, 1) and num_transitions={num_transitions} ≥ 1")
+  act = jax.jit(lambda observations: agent.eval_actions(observations)[0])
+  arrays, episode_returns = rollout(env_id, lambda obs: np.asarray(act(obs)), num_transitions=num_transitions, seed=seed, progress=False)
+  ends = arrays["terminals"] | arrays["timeouts"]  # the rollout's last row is one of the two
+  returns = discounted_returns_to_go(arrays["rewards"] * reward_scale + reward_shift, ends, discount=discount)
+  horizon = int(np.ceil(np.round(3.0 / (1.0 - discount), 6)))  # 3 / (1 − 0.99) is 300.0000000000003 in floats
+  starts = np.concatenate([[True], ends[:-1]])
+  episode_start = np.maximum.accumulate(np.where(starts, np.arange(num_transitions), 0))
+  kept = np.ones(num_transitions, bool)
+  for end in np.flatnonzero(arrays["timeouts"]):  # the cut episode's last states only
+    kept[max(end + 1 - horizon, episode_start[end]):end + 1] = False
+  q = jax.jit(lambda obs: agent.q_values(obs, agent.eval_actions(obs)))(jnp.asarray(arrays["observations"]))
+  return {**arrays, "q": np.asarray(q, np.float32), "returns": returns, "kept": kept, "episode_starts": starts,
+          "episode_returns": episode_returns}

@@ -421,6 +421,24 @@ def test_algorithms_that_read_no_reward_skip_reward_scaling(hopper_file):
     prepare_dataset(_config(hopper_file, algo="iql"), flat)
 
 
+def test_value_vs_return_script_compares_every_seeds_critic_with_its_return(reference_run, hopper_file, tmp_path):
+  """experiments/evidence/value_vs_return.py on the reference IQL run: one row per seed with the
+  episodes' score, Q and return over the kept states, and their gap; a one-line refusal for a run
+  whose agent has no critic."""
+  script = os.path.join(REPO, "experiments", "evidence", "value_vs_return.py")
+  out = subprocess.run([sys.executable, script, f"--run={reference_run[0]}", "--transitions=120"],
+                       capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  rows = [line.split("|")[1:-1] for line in out.stdout.splitlines() if line.startswith(("| 0 |", "| 1 |"))]
+  assert len(rows) == 2
+  for _, episodes, score, kept, q, ret, gap, *_ in rows:
+    assert int(episodes) >= 1 and 0 < int(kept) <= 120 and np.isfinite(float(score))
+    assert float(gap) == pytest.approx(float(q) - float(ret), abs=0.11)
+  run_offline(_config(hopper_file, algo="bc", num_updates=4, eval_every=4, updates_per_call=4), str(tmp_path), progress=False)
+  out = subprocess.run([sys.executable, script, f"--run={tmp_path}"], capture_output=True, text=True, timeout=300)
+  assert out.returncode != 0 and "a bc agent has no critic" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_advantage_by_source_script_reads_an_iql_run(hopper_file, reference_run, tmp_path):
   """experiments/evidence/advantage_by_source.py on the reference IQL run, its file split after
   the first 100 rows: one row per seed with a weight share in (0, 1), every step band filled; an
