@@ -2,9 +2,9 @@
 offline run: roll out the greedy policy for --transitions steps and compare Q(s, π(s)) at each
 visited state with the discounted return that followed it, in the units the critic was trained
 in (the run's reward scaling, the agent's γ; :func:`rlkit_jax.training.evaluation.value_against_return`,
-the measure of the TD3 paper's Fig. 1). Prints Markdown: per seed the episodes' mean return
-(D4RL-normalised), mean Q and mean
-return over the kept states, their gap, and the same at the episodes' first states.
+the measure of the TD3 paper's Fig. 1). Prints Markdown: per seed the episodes' D4RL-normalised
+score, mean Q and mean return over the kept states, their gap, and the same at the episodes'
+first states.
 
   python experiments/evidence/value_vs_return.py --run=~/runs/table100k/rebrac/hopper-medium-v5 --dataset_dir=~/datasets
 """
