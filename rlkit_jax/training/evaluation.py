@@ -188,6 +188,11 @@ def return_range(rewards: np.ndarray, discount: float) -> tuple[float, float]:
   return min(float(rewards.min()), 0.0) / (1.0 - discount), max(float(rewards.max()), 0.0) / (1.0 - discount)
 
 
+# One trace for every agent of a structure (the seeds of a run), not one per call.
+_greedy = jax.jit(lambda agent, observations: agent.eval_actions(observations))
+_q_values = jax.jit(lambda agent, observations, actions: agent.q_values(observations, actions))
+
+
 def value_against_return(
     agent: Any, env_id: str, *, discount: float, num_transitions: int, seed: int, reward_scale: float = 1.0,
     reward_shift: float = 0.0,
@@ -226,8 +231,9 @@ def value_against_return(
   """
   if not 0.0 <= discount < 1.0 or num_transitions < 1:
     raise ValueError(f"value_against_return: discount={discount} must be in [0, 1) and num_transitions={num_transitions} ≥ 1")
-  act = jax.jit(lambda observations: agent.eval_actions(observations)[0])
-  arrays, episode_returns = rollout(env_id, lambda obs: np.asarray(act(obs)), num_transitions=num_transitions, seed=seed, progress=False)
+  arrays, episode_returns = rollout(
+      env_id, lambda obs: np.asarray(_greedy(agent, obs)[0]), num_transitions=num_transitions, seed=seed, progress=False
+  )
   ends = arrays["terminals"] | arrays["timeouts"]  # the rollout's last row is one of the two
   returns = discounted_returns_to_go(arrays["rewards"] * reward_scale + reward_shift, ends, discount=discount)
   horizon = int(np.ceil(np.round(3.0 / (1.0 - discount), 6)))  # 3 / (1 − 0.99) is 300.0000000000003 in floats
@@ -236,6 +242,6 @@ def value_against_return(
   kept = np.ones(num_transitions, bool)
   for end in np.flatnonzero(arrays["timeouts"]):  # the cut episode's last states only
     kept[max(end + 1 - horizon, episode_start[end]):end + 1] = False
-  q = jax.jit(lambda obs: agent.q_values(obs, agent.eval_actions(obs)))(jnp.asarray(arrays["observations"]))
+  q = _q_values(agent, jnp.asarray(arrays["observations"]), jnp.asarray(arrays["actions"]))  # the actions it took
   return {**arrays, "q": np.asarray(q, np.float32), "returns": returns, "kept": kept, "episode_starts": starts,
           "episode_returns": episode_returns}
