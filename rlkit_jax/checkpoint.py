@@ -37,6 +37,58 @@ def _manager(directory: str, options: ocp.CheckpointManagerOptions) -> ocp.Check
   return ocp.CheckpointManager(directory, options=options, item_handlers=handlers)
 
 
+# Orbax's commit record of a step (its timestamps), read for every step when a folder is opened.
+_COMMIT_RECORD = "_CHECKPOINT_METADATA"
+
+
+def _damaged_commit_records(directory: str) -> list[int]:
+  """The steps of ``directory`` whose commit record is there but unreadable. Orbax skips a missing
+  or non-JSON record, but one that is JSON and not a record (``0``, ``[]``, a timestamp that is
+  not an integer) stops it from opening the whole folder."""
+  steps = sorted(int(name) for name in os.listdir(directory) if name.isdigit())
+  damaged = []
+  for step in steps:
+    folder = os.path.join(directory, str(step))
+    if os.path.exists(os.path.join(folder, _COMMIT_RECORD)):
+      try:
+        ocp.metadata.get_step_metadata(folder)
+      except Exception:  # orbax raises ValueError for every kind of bad record
+        damaged.append(step)
+  return damaged
+
+
+def _set_aside(directory: str, steps: list[int]) -> None:
+  """Renames step folders to ``<step>.unreadable``, which orbax ignores; nothing is deleted."""
+  for bad in steps:
+    target = os.path.join(directory, f"{bad}.unreadable")
+    if os.path.exists(target):
+      target += f".{len(os.listdir(directory))}"
+    os.rename(os.path.join(directory, str(bad)), target)
+
+
+def _open(directory: str, options: ocp.CheckpointManagerOptions) -> ocp.CheckpointManager:
+  """Orbax's manager of ``directory``. Steps whose commit record stops orbax from opening it are
+  set aside first, with a warning, as :meth:`Checkpointer.restore` sets aside unreadable steps.
+
+  Raises:
+    CheckpointError: orbax cannot open the folder for another reason.
+  """
+  try:
+    return _manager(directory, options)
+  except Exception as e:  # orbax's error types vary by version
+    damaged = _damaged_commit_records(directory)
+    if not damaged:
+      raise CheckpointError(
+          f"{directory}: orbax cannot open this checkpoint folder ({type(e).__name__}: {_first_line(e)}); "
+          "fix: move its damaged step folders aside, or use a fresh --workdir"
+      ) from e
+  for step in damaged:
+    _log.warning("%s: its commit record (%s) is unreadable; set aside as %s.unreadable",
+                 os.path.join(directory, str(step)), _COMMIT_RECORD, step)
+  _set_aside(directory, damaged)
+  return _open(directory, options)
+
+
 def _key_name(key: Any) -> str:
   for attribute in ("key", "name", "idx"):  # DictKey, GetAttrKey, SequenceKey / FlattenedIndexKey
     if hasattr(key, attribute):
@@ -91,13 +143,19 @@ class Checkpointer:
     config: JSON-serialisable description of the run (algorithm, dataset, seeds, network sizes);
       saved beside every step and compared on restore.
     max_to_keep: how many most recent steps to keep.
+
+  A step whose orbax commit record (``<step>/_CHECKPOINT_METADATA``) is damaged so that orbax
+  cannot open the folder is set aside at once (renamed ``<step>.unreadable``, with a warning).
+
+  Raises:
+    CheckpointError: orbax cannot open ``directory`` for another reason.
   """
 
   def __init__(self, directory: str, config: dict[str, Any], *, max_to_keep: int = 2):
     self.directory = os.path.abspath(directory)
     self.config = config
     self._options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
-    self._manager = _manager(self.directory, self._options)
+    self._manager = _open(self.directory, self._options)
 
   def latest_step(self) -> Optional[int]:
     """The newest complete step, or None if the folder has none."""
@@ -170,12 +228,8 @@ class Checkpointer:
     """Renames unreadable step folders to ``<step>.unreadable`` (orbax then ignores them) and
     reopens the manager, so the run's next saves at those steps succeed."""
     self._manager.close()
-    for bad in steps:
-      target = os.path.join(self.directory, f"{bad}.unreadable")
-      if os.path.exists(target):
-        target += f".{len(os.listdir(self.directory))}"
-      os.rename(os.path.join(self.directory, str(bad)), target)
-    self._manager = _manager(self.directory, self._options)
+    _set_aside(self.directory, steps)
+    self._manager = _open(self.directory, self._options)
 
   def _restore_step(self, like: Any, step: int) -> tuple[int, Any, dict[str, Any]]:
     where = os.path.join(self.directory, str(step))
@@ -226,7 +280,14 @@ def read_checkpoint(directory: str, step: Optional[int] = None) -> tuple[int, An
   directory = os.path.abspath(directory)
   if not os.path.isdir(directory):
     raise CheckpointError(f"{directory}: no such folder; point at a run's <workdir>/checkpoints folder")
-  manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(create=False))
+  try:
+    manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(create=False))
+  except Exception as e:  # orbax reads every step's commit record here
+    damaged = ", ".join(map(str, _damaged_commit_records(directory))) or "none found"
+    raise CheckpointError(
+        f"{directory}: orbax cannot open this checkpoint folder ({type(e).__name__}: {_first_line(e)}; steps with a "
+        f"damaged {_COMMIT_RECORD}: {damaged}); move those step folders aside to read the others"
+    ) from e
   try:
     step = manager.latest_step() if step is None else step
     if step is None:
@@ -235,7 +296,7 @@ def read_checkpoint(directory: str, step: Optional[int] = None) -> tuple[int, An
       restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
     except Exception as e:  # orbax raises several types for unreadable folders
       raise CheckpointError(
-          f"{os.path.join(directory, str(step))}: checkpoint is unreadable ({type(e).__name__}: {e}); read another step"
+          f"{os.path.join(directory, str(step))}: checkpoint is unreadable ({type(e).__name__}: {_first_line(e)}); read another step"
       ) from e
   finally:
     manager.close()

@@ -1,7 +1,11 @@
 """Test-wide JAX settings (silent broadcasting fails, reused PRNG keys fail) and shared fixtures."""
-import jax
-import numpy as np
-import pytest
+import os
+
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # on a GPU, pytest's worker processes share its memory
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_debug_key_reuse", True)

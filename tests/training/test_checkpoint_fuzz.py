@@ -9,9 +9,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+from fuzz_testing import fuzz
 from rlkit_jax.checkpoint import CheckpointError, Checkpointer, read_checkpoint
 
 CONFIG = {"algo": "fuzz", "num_seeds": 2}
@@ -69,7 +70,7 @@ def _restore_outcome(directory: str):
     checkpointer.close()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@fuzz(60)
 @given(
     steps=st.sampled_from([(2,), (1, 2)]),
     file_index=st.integers(0, 1_000),
@@ -77,6 +78,7 @@ def _restore_outcome(directory: str):
     offset=st.floats(0.0, 1.0),
     payload=st.binary(min_size=1, max_size=64),
 )
+@example(steps=(2,), file_index=0, how="replace", offset=0.0, payload=b"0")  # step 2's commit record (a case that once escaped)
 def test_damaged_step_files_end_in_checkpoint_error_or_the_older_step(pristine, steps, file_index, how, offset, payload):
   work = tempfile.mkdtemp()
   try:
@@ -99,13 +101,40 @@ def test_damaged_step_files_end_in_checkpoint_error_or_the_older_step(pristine, 
     shutil.rmtree(work)
 
 
+@pytest.mark.parametrize("record", [b"0", b"[]", b'"done"', b'{"commit_timestamp_nsecs": "soon"}'])
+def test_a_commit_record_that_stops_orbax_is_set_aside_and_the_older_step_resumes(pristine, tmp_path, record):
+  """Orbax reads every step's ``_CHECKPOINT_METADATA`` when it opens a folder, and one that is JSON
+  but not a record stops it: that step is renamed ``<step>.unreadable``, the older one resumes
+  exactly and the run saves on; with every step damaged no step is left to resume from; the
+  reader refuses in one line naming the damaged step."""
+  directory = str(tmp_path / "checkpoints")
+  shutil.copytree(pristine, directory)
+  (tmp_path / "checkpoints" / "2" / "_CHECKPOINT_METADATA").write_bytes(record)
+  with pytest.raises(CheckpointError) as error:
+    read_checkpoint(directory)
+  assert directory in str(error.value) and "_CHECKPOINT_METADATA: 2)" in str(error.value) and "\n" not in str(error.value)
+  checkpointer = Checkpointer(directory, CONFIG)
+  step, state, extra = checkpointer.restore(_state(0.0))
+  assert step == 1 and extra == {"elapsed_s": 1.0}
+  jax.tree.map(np.testing.assert_array_equal, _host(state), _host(_state(1.0)))
+  assert sorted(os.listdir(directory)) == ["1", "2.unreadable"]
+  checkpointer.save(2, _state(2.0), {"elapsed_s": 2.0})
+  checkpointer.close()
+  assert _restore_outcome(directory)[0] == 2
+
+  for step in (1, 2):
+    (tmp_path / "checkpoints" / str(step) / "_CHECKPOINT_METADATA").write_bytes(record)
+  with pytest.raises(CheckpointError, match="no checkpoint to resume from"):
+    _restore_outcome(directory)
+
+
 def _save(directory: str, state, config=CONFIG) -> None:
   checkpointer = Checkpointer(directory, config)
   checkpointer.save(1, state)
   checkpointer.close()
 
 
-@settings(max_examples=25, deadline=None)
+@fuzz(25)
 @given(
     kind=st.sampled_from(["extra_leaf", "missing_leaf", "shape", "dtype", "rank"]),
     width=st.integers(1, 5),
