@@ -45,6 +45,8 @@ def _damaged_commit_records(directory: str) -> list[int]:
   """The steps of ``directory`` whose commit record is there but unreadable. Orbax skips a missing
   or non-JSON record, but one that is JSON and not a record (``0``, ``[]``, a timestamp that is
   not an integer) stops it from opening the whole folder."""
+  if not os.path.isdir(directory):
+    return []
   steps = sorted(int(name) for name in os.listdir(directory) if name.isdigit())
   damaged = []
   for step in steps:
