@@ -22,7 +22,7 @@ from rlkit_jax.training import core
 from rlkit_jax.agents import EDAC, IQL, SACN
 from rlkit_jax.data.transitions import Transitions
 
-_SEEDS = cli.define_integer_list("seeds", [1, 4, 16], "Seed counts to measure.")
+_SEEDS = cli.define_integer_list("seeds", [1, 4, 16], "Seed counts of the IQL measurement (empty: skip).")
 _UPDATES = flags.DEFINE_integer("updates", 200, "Updates per timed call (one lax.scan).")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed calls per setting (the best is kept).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Minibatch size per seed.")
@@ -97,21 +97,11 @@ def ensemble_costs(dataset, train) -> list[dict]:
   return rows
 
 
-def main(argv):
-  del argv
-  rng = np.random.default_rng(0)
-  n = 100_000
-  dataset = Transitions(
-      observations=rng.normal(size=(n, _OBS_DIM)).astype(np.float32),
-      actions=rng.uniform(-1, 1, (n, _ACT_DIM)).astype(np.float32),
-      rewards=rng.normal(size=n).astype(np.float32),
-      terminals=(rng.uniform(size=n) < 0.01).astype(np.float32),
-      next_observations=rng.normal(size=(n, _OBS_DIM)).astype(np.float32),
-  )
+def iql_throughput(dataset, train) -> None:
+  """IQL updates/s at each seed count of ``--seeds`` in one program, and the share of the matmul peak; printed."""
   peak = matmul_peak(_MATMUL.value, _REPEATS.value + 2)
   flops = iql_update_flops(_BATCH_SIZE.value, _HIDDEN.value)
   create = functools.partial(IQL.create, observation_dim=_OBS_DIM, action_dim=_ACT_DIM, hidden_dims=(_HIDDEN.value,) * 2)
-  train = core.make_train_chunk(batch_size=_BATCH_SIZE.value, num_updates=_UPDATES.value)
   results = []
   for num_seeds in _SEEDS.value:
     seconds = _time_updates(create, dataset, num_seeds, train)
@@ -142,6 +132,22 @@ def main(argv):
     print(f"{r['num_seeds']:>5} {r['program_updates_per_s']:>10.1f} {r['seed_updates_per_s']:>11.1f} "
           f"{r['seed_throughput_vs_first']:>9.2f} {r['achieved_gflops']:>8.2f} {100 * r['share_of_matmul_peak']:>6.1f}%")
   print(f"matmul peak {peak / 1e9:.1f} GFLOP/s ({_MATMUL.value}² float32); one IQL update = {flops / 1e9:.3f} GFLOP")
+
+
+def main(argv):
+  del argv
+  rng = np.random.default_rng(0)
+  n = 100_000
+  dataset = Transitions(
+      observations=rng.normal(size=(n, _OBS_DIM)).astype(np.float32),
+      actions=rng.uniform(-1, 1, (n, _ACT_DIM)).astype(np.float32),
+      rewards=rng.normal(size=n).astype(np.float32),
+      terminals=(rng.uniform(size=n) < 0.01).astype(np.float32),
+      next_observations=rng.normal(size=(n, _OBS_DIM)).astype(np.float32),
+  )
+  train = core.make_train_chunk(batch_size=_BATCH_SIZE.value, num_updates=_UPDATES.value)
+  if _SEEDS.value:
+    iql_throughput(dataset, train)
   if _CRITICS.value:
     rows = ensemble_costs(dataset, train)
     print(json.dumps({"ensembles": rows}, indent=1))
